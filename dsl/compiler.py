@@ -1,0 +1,181 @@
+"""Compile a type-checked AST into Python closures.
+
+No source is generated and nothing reaches eval/exec/compile: each node becomes a small function
+of the case data, built from the node's children. Values read from case data are coerced to their
+declared type on the way in, so a form that sent "2025-04-01" yields a date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+from typing import Any
+
+from dsl import functions, nodes
+from dsl.errors import runtime_error
+from dsl.types import BOOL, DATE, DURATION, INT, MONEY, RATE, TEXT, ListType, RecordType, Type
+from standard_core.diagnostics import Span
+
+Data = Mapping[str, object]
+Fn = Callable[[Data], Any]
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+def coerce(value: object, t: Type, span: Span, label: str) -> object:
+    """Convert a value from case data into the runtime value of type t, or raise DSL302."""
+    if value is None:
+        raise runtime_error("DSL301", f"「{label}」の値がありません", span,
+                            "この式を評価する前に値が入力されるよう、手続きの順序を確かめてください。")
+    ok: object = _NO
+    if t in (INT, MONEY):
+        if isinstance(value, int) and not isinstance(value, bool):
+            ok = value
+    elif t == RATE:
+        if isinstance(value, (int, Fraction)) and not isinstance(value, bool):
+            ok = Fraction(value)
+        elif isinstance(value, str):
+            try:
+                ok = Fraction(value)
+            except (ValueError, ZeroDivisionError):
+                ok = _NO
+    elif t == DATE:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            ok = value
+        elif isinstance(value, str):
+            try:
+                ok = dt.date.fromisoformat(value)
+            except ValueError:
+                ok = _NO
+    elif t in (TEXT, DURATION):
+        if isinstance(value, str):
+            ok = value
+    elif t == BOOL:
+        if isinstance(value, bool):
+            ok = value
+    elif isinstance(t, ListType):
+        if isinstance(value, (list, tuple)):
+            ok = tuple(coerce(v, t.item, span, label) for v in value)
+    elif isinstance(t, RecordType) and isinstance(value, Mapping):
+        ok = value
+    if ok is _NO:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+        raise runtime_error("DSL302", f"「{label}」の値 {shown} は{t}として読めません", span,
+                            "入力データの形式を確かめてください（日付は 2025-04-01 の形、金額は整数の円）。")
+    return ok
+
+
+_NO = object()
+
+
+def to_data(value: object, t: Type) -> object:
+    """The JSON-friendly form a script stores in case data: dates as ISO text, rates as exact fractions."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Fraction):
+        return str(value)
+    if isinstance(value, tuple):
+        item = t.item if isinstance(t, ListType) else t
+        return [to_data(v, item) for v in value]
+    return value
+
+
+class Compiler:
+    def __init__(self, scope: Mapping[str, Type], types: Mapping[int, Type]) -> None:
+        self.scope = scope
+        self.types = types
+
+    def compile(self, node: nodes.Expr) -> Fn:
+        match node:
+            case nodes.IntLit(value=v) | nodes.MoneyLit(value=v) | nodes.TextLit(value=v) | nodes.BoolLit(value=v):
+                return _const(v)
+            case nodes.RateLit(value=r):
+                return _const(r)
+            case nodes.DateLit(value=d):
+                return _const(d)
+            case nodes.ListLit(items=items):
+                fns = [self.compile(i) for i in items]
+                return lambda data: tuple(f(data) for f in fns)
+            case nodes.Name(name=name, span=span):
+                t = self.scope[name]
+
+                def read(data: Data) -> object:
+                    return coerce(data.get(name), t, span, name)
+
+                return read
+            case nodes.Field(target=target, name=name, span=span):
+                get_target = self.compile(target)
+                t = self.types[id(node)]
+
+                def read_field(data: Data) -> object:
+                    record = get_target(data)
+                    return coerce(record.get(name), t, span, name)
+
+                return read_field
+            case nodes.Call():
+                return self._call(node)
+            case nodes.Negate(operand=operand):
+                f = self.compile(operand)
+                return lambda data: -f(data)
+            case nodes.Binary(op=op, left=left, right=right, span=span):
+                return _arith(op, self.compile(left), self.compile(right), span)
+            case nodes.Compare(op=op, left=left, right=right):
+                cmp, lf, rf = _COMPARE[op], self.compile(left), self.compile(right)
+                return lambda data: cmp(lf(data), rf(data))
+            case nodes.Member(negated=negated, item=item, container=container):
+                itf, cf = self.compile(item), self.compile(container)
+                return lambda data: (itf(data) in cf(data)) != negated
+            case nodes.Logical(op="and", left=left, right=right):
+                lf, rf = self.compile(left), self.compile(right)
+                return lambda data: bool(lf(data)) and bool(rf(data))
+            case nodes.Logical(left=left, right=right):
+                lf, rf = self.compile(left), self.compile(right)
+                return lambda data: bool(lf(data)) or bool(rf(data))
+            case nodes.Not(operand=operand):
+                f = self.compile(operand)
+                return lambda data: not f(data)
+            case nodes.If(condition=condition, then=then, otherwise=otherwise):
+                cf, tf, ef = self.compile(condition), self.compile(then), self.compile(otherwise)
+                return lambda data: tf(data) if cf(data) else ef(data)
+        raise AssertionError(f"unknown node {node!r}")  # pragma: no cover
+
+    def _call(self, node: nodes.Call) -> Fn:
+        fn = functions.lookup(node.function)
+        assert fn is not None  # the checker rejected unknown functions
+        impl, args, span = fn.impl, [self.compile(a) for a in node.args], node.span
+
+        def call(data: Data) -> object:
+            values = [a(data) for a in args]
+            try:
+                return impl(*values)
+            except functions.FunctionDomainError as e:
+                raise runtime_error("DSL304", f"{fn.name}: {e}", span) from None
+            except (ArithmeticError, ValueError) as e:
+                raise runtime_error("DSL304", f"{fn.name}を計算できません（{type(e).__name__}）", span) from None
+
+        return call
+
+
+def _const(value: object) -> Fn:
+    return lambda data: value
+
+
+def _arith(op: str, lf: Fn, rf: Fn, span: Span) -> Fn:
+    if op == "+":
+        return lambda data: lf(data) + rf(data)
+    if op == "-":
+        return lambda data: lf(data) - rf(data)
+    if op == "*":
+        return lambda data: lf(data) * rf(data)
+
+    def divide(data: Data) -> Fraction:
+        left, right = lf(data), rf(data)
+        if right == 0:
+            raise runtime_error("DSL303", "0 で割ろうとしました", span, "割る数が 0 にならない条件を先に確かめてください。")
+        return Fraction(left) / Fraction(right)
+
+    return divide
