@@ -1,0 +1,39 @@
+# The two commands (DESIGN.md): `make run` and `make test`. Both build .venv first when needed.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp
+
+.PHONY: run test lint typecheck pytest golden clean
+
+# Rebuilt when pyproject.toml (dependencies, tool config) changes, or when .venv is missing or broken.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || command -v $(PYTHON) >/dev/null || { \
+		echo "$(PYTHON) が見つかりません。Python 3.11（venv モジュールを含む）をインストールしてください。" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/jichi db upgrade
+	$(BIN)/jichi demo load
+	$(BIN)/jichi serve --host 127.0.0.1 --port 5000
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+# Rewrite the expected blocks of tests/golden/**/*.golden from the current output; review the diff.
+golden: $(STAMP)
+	JICHI_UPDATE_GOLDEN=1 $(BIN)/pytest tests/test_dsl_golden.py
+	git diff --stat -- tests/golden
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,115 @@
+"""Persistence: SQLAlchemy 2 typed models, engine/session factories and programmatic alembic migrations.
+
+The schema is only ever changed through alembic revisions in engine/migrations/versions/; a test checks
+that these models and the migrations agree (autogenerate finds no difference).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event, func, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from engine.paths import project_root
+
+DATABASE_URL_ENV = "JICHI_DATABASE_URL"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Stable, predictable constraint names so that alembic can alter and drop them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Municipality(Base):
+    """A 地方公共団体 known to this deployment, keyed by its 全国地方公共団体コード (6 digits)."""
+
+    __tablename__ = "municipality"
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    def __repr__(self) -> str:
+        return f"Municipality(code={self.code!r}, name={self.name!r})"
+
+
+def default_database_url() -> str:
+    """The embedded SQLite database under var/ of the project root."""
+    return f"sqlite:///{project_root() / 'var' / 'jichi.sqlite3'}"
+
+
+def database_url() -> str:
+    """JICHI_DATABASE_URL if set, else the embedded SQLite default."""
+    return os.environ.get(DATABASE_URL_ENV) or default_database_url()
+
+
+def display_url(url: str) -> str:
+    """The URL with any password masked, safe to print."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str) -> Engine:
+    """An Engine for url; for a SQLite file, its folder is created and foreign keys are enforced."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]  # DBAPI connections are untyped
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded values after commit, so a page can render what it just saved."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Config:
+    """An alembic Config built in code: no alembic.ini is needed at run time."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser interpolation would treat a '%' in a URL-encoded password as a reference.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> str | None:
+    """Create or upgrade the schema to `revision`; returns the revision the database is at afterwards."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+        return current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The alembic revision of the database, or None if it has never been migrated."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

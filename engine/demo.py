@@ -1,0 +1,33 @@
+"""Demo data for `jichi demo load`: the municipalities the sample rule packs model (domain/local-rules.md)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.db import Municipality
+
+# 全国地方公共団体コード (with check digit) → name.
+DEMO_MUNICIPALITIES: tuple[tuple[str, str], ...] = (
+    ("141305", "川崎市"),
+    ("261009", "京都市"),
+    ("270008", "大阪府"),
+    ("272078", "高槻市"),
+    ("272183", "大東市"),
+)
+
+
+def load_demo(session: Session) -> int:
+    """Insert the demo municipalities that are missing; returns how many were added.
+
+    Idempotent: rows already present (by code) are left as they are, so a second run adds nothing.
+    The caller commits.
+    """
+    existing = set(session.scalars(select(Municipality.code)))
+    added = 0
+    for code, name in DEMO_MUNICIPALITIES:
+        if code not in existing:
+            session.add(Municipality(code=code, name=name))
+            added += 1
+    session.flush()
+    return added

@@ -1,0 +1,170 @@
+"""The `jichi` command group (DESIGN.md, "The CLI contract"): the outermost layer of the project.
+
+Exit codes: 0 success, 1 the input has errors (diagnostics were printed), 2 wrong usage or an unexpected
+failure (a short Japanese message; the traceback only with JICHI_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.db import database_url, display_url, make_engine, make_session_factory, upgrade
+from engine.demo import load_demo
+from engine.paths import project_root
+from standard_core.diagnostics import Diagnostic, Severity, Span, error
+
+DEBUG_ENV = "JICHI_DEBUG"
+
+
+class JichiGroup(click.Group):
+    """A click group that turns any unexpected exception into a clean Japanese message and exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            click.echo(
+                f"jichi: 予期しないエラーのため処理を中止しました（{type(e).__name__}: {e}）。\n"
+                f"入力や設定を確かめて、もう一度実行してください。繰り返す場合は、{DEBUG_ENV}=1 を付けて"
+                "実行した出力を添えて開発チームに報告してください。",
+                err=True,
+            )
+            ctx.exit(2)
+
+
+@click.group(cls=JichiGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="jichi", prog_name="jichi", message="%(prog)s %(version)s")
+def cli() -> None:
+    """jichi（自治）: 自治体向けローコード BPMN ワークフローエンジン。"""
+
+
+# --- jichi db ------------------------------------------------------------------------------------------
+@cli.group("db")
+def db_group() -> None:
+    """データベースの管理。"""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """スキーマを最新に作成・更新します（JICHI_DATABASE_URL、既定は var/ の SQLite）。"""
+    url = database_url()
+    revision = upgrade(url)
+    click.echo(f"データベースを最新のスキーマに更新しました（リビジョン {revision}）: {display_url(url)}")
+
+
+# --- jichi demo ----------------------------------------------------------------------------------------
+@cli.group("demo")
+def demo_group() -> None:
+    """デモデータ。"""
+
+
+@demo_group.command("load")
+def demo_load() -> None:
+    """デモの団体を登録します。何度実行しても同じ結果になります。"""
+    engine = make_engine(database_url())
+    try:
+        with make_session_factory(engine)() as session:
+            added = load_demo(session)
+            session.commit()
+    finally:
+        engine.dispose()
+    if added:
+        click.echo(f"デモデータを登録しました（団体 {added} 件を追加）。")
+    else:
+        click.echo("デモデータは登録済みです（追加なし）。")
+
+
+# --- jichi serve ---------------------------------------------------------------------------------------
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="待ち受けるアドレス。")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="ポート番号。")
+def serve(host: str, port: int) -> None:
+    """開発用サーバーで Web 画面を起動します（本番では gunicorn を使います）。"""
+    from web import create_app
+
+    app = create_app()
+    click.echo(f"jichi を http://{host}:{port}/ で起動します（終了は Ctrl+C）。")
+    # debug stays off: the interactive debugger would show stack traces to whoever opens the page.
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+# --- jichi check ---------------------------------------------------------------------------------------
+@cli.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="診断を JSON の一覧で出力します。")
+def check(paths: tuple[Path, ...], as_json: bool) -> None:
+    """手続き（BPMN）とパックを検査し、file:line:col: CODE の形で診断を出力します。
+
+    PATH を省略するとリポジトリの processes/ と local_rules/ を検査します。
+    エラーが一件でもあれば終了コード 1 を返します。
+    """
+    from engine.check import check_paths
+
+    root = project_root()
+    diagnostics: list[Diagnostic] = []
+    targets: list[Path] = []
+    for path in paths:
+        if path.exists():
+            targets.append(path.resolve())
+        else:
+            diagnostics.append(_missing_path(path))
+    # check_paths([]) means the whole repository: core processes and every pack (pack.toml included).
+    if targets or not paths:
+        diagnostics.extend(check_paths(targets, root))
+
+    cwd = Path.cwd().resolve()
+    diagnostics = [_shown_from(d, root.resolve(), cwd) for d in diagnostics]
+    if as_json:
+        click.echo(json.dumps([d.to_json() for d in diagnostics], ensure_ascii=False, indent=2))
+    else:
+        for d in diagnostics:
+            click.echo(d.format())
+        click.echo(summary(diagnostics))
+    click.get_current_context().exit(1 if any(d.is_error for d in diagnostics) else 0)
+
+
+def summary(diagnostics: list[Diagnostic]) -> str:
+    """The closing line of `jichi check`, e.g. 'エラー 2 件、警告 1 件'."""
+    errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
+    warnings = sum(1 for d in diagnostics if d.severity is Severity.WARNING)
+    return f"エラー {errors} 件、警告 {warnings} 件"
+
+
+def _missing_path(path: Path) -> Diagnostic:
+    return error(
+        "CHK701",
+        f"検査対象「{path}」が見つかりません。",
+        Span(str(path.absolute()), 1, 1),
+        hint="パスの綴りと、今いるフォルダ（相対パスの起点）を確かめてください。"
+        "リポジトリ全体を検査するときは PATH を省略します。",
+    )
+
+
+def _shown_from(diagnostic: Diagnostic, root: Path, cwd: Path) -> Diagnostic:
+    """Show the file relative to the working directory when it lies inside it.
+
+    check_paths names files relative to the repository root (or absolute when outside it).
+    """
+    file = Path(diagnostic.span.file)
+    if not file.is_absolute():
+        file = root / file
+    try:
+        shown = file.relative_to(cwd).as_posix()
+    except ValueError:
+        shown = str(file)
+    return replace(diagnostic, span=replace(diagnostic.span, file=shown))
+
+
+def main() -> None:
+    """Console-script entry point (`jichi`)."""
+    cli(prog_name="jichi")

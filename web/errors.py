@@ -1,0 +1,39 @@
+"""Error pages in Japanese. A stack trace never reaches the browser; it goes to the server log."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, render_template
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+MESSAGES: dict[int, tuple[str, str]] = {
+    400: ("リクエストが正しくありません", "入力内容を確かめて、もう一度お試しください。"),
+    403: ("この操作は許可されていません", "権限が必要な場合は、システム管理者にお問い合わせください。"),
+    404: ("ページが見つかりません", "URL が正しいか確かめてください。トップページから探すこともできます。"),
+    405: ("この方法ではアクセスできません", "画面のボタンやリンクから操作してください。"),
+    500: (
+        "システムで問題が発生しました",
+        "処理は完了していません。時間をおいてもう一度お試しください。"
+        "繰り返し発生する場合は、発生した日時を添えてシステム管理者にご連絡ください。",
+    ),
+}
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _page(code: int) -> ResponseReturnValue:
+    title, advice = MESSAGES.get(code, (f"エラーが発生しました（{code}）", "もう一度お試しください。"))
+    return render_template("error.html", code=code, title=title, advice=advice), code
+
+
+def _http_error(e: HTTPException) -> ResponseReturnValue:
+    return _page(e.code or 500)
+
+
+def _unexpected_error(e: Exception) -> ResponseReturnValue:
+    # Logged with its traceback for operators; the user sees only the Japanese page.
+    current_app.logger.exception("unhandled error", exc_info=e)
+    return _page(InternalServerError.code)
