@@ -1,0 +1,23 @@
+"""BPMN loading for jichi: a validation pass (diagnostics, never tracebacks) before SpiffWorkflow sees a file.
+
+    validate_bpmn(path, display=None) -> (ValidatedModel | None, list[Diagnostic])
+    validate_set(models, context=()) -> list[Diagnostic]        cross-file: call targets, duplicate ids
+    bind(models, process_id) -> (spec, subprocess_specs, DslScriptEngine)   clean models only
+    start(models, process_id) -> BpmnWorkflow
+    serializer() / restore(json, engine)                            save and restore running workflows
+"""
+
+from engine.bpmn.spiff import DslScriptEngine, ProcessRuntimeError, bind, restore, serializer, start
+from engine.bpmn.validate import ValidatedModel, validate_bpmn, validate_set
+
+__all__ = [
+    "DslScriptEngine",
+    "ProcessRuntimeError",
+    "ValidatedModel",
+    "bind",
+    "restore",
+    "serializer",
+    "start",
+    "validate_bpmn",
+    "validate_set",
+]

@@ -1,0 +1,184 @@
+"""Binding validated models to SpiffWorkflow 3.2: specs, the DSL script engine, and serialization.
+
+SpiffWorkflow's default script environment is plain `eval`/`exec` on task data. `DslScriptEngine`
+replaces it entirely: every condition, script and timer was compiled to DSL closures at load time, and
+at run time the engine only looks the text up (per process scope) and runs the closure. Text that was
+not compiled at load — which cannot happen for a model that validated clean — is refused, never eval'd.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from fractions import Fraction
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+
+import dsl
+from engine.bpmn.expressions import Compiled, ProcessScope, iso_timer_error
+from engine.bpmn.validate import ValidatedModel
+from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
+
+TOKYO = dt.timezone(dt.timedelta(hours=9), "Asia/Tokyo")
+_SCOPE_KEY = "__jichi_scope__"
+
+
+class ProcessRuntimeError(DiagnosticError):
+    """A DSL text failed while a process ran (ENG5xx); `diagnostic` says where and why."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__([diagnostic])
+        self.diagnostic = diagnostic
+
+
+def _runtime(code: str, message: str, hint: str = "") -> ProcessRuntimeError:
+    return ProcessRuntimeError(error(code, message, Span("<実行時>", 1, 1), hint))
+
+
+class DslEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]  # untyped base class
+    """Runs closures compiled at load, looked up by (process scope, text). Never evaluates Python."""
+
+    def __init__(self, scopes: Iterable[ProcessScope]) -> None:
+        super().__init__({})
+        self.by_member: dict[str, ProcessScope] = {}
+        for scope in scopes:
+            for member in scope.member_ids | {scope.process_id}:
+                self.by_member[member] = scope
+
+    def compiled(self, text: str, external_context: Mapping[str, Any] | None) -> Compiled:
+        """The closure compiled at load for `text` in the scope named by the engine."""
+        scope = self.by_member.get(str((external_context or {}).get(_SCOPE_KEY)))
+        entry = scope.compiled.get(text) if scope is not None else None
+        if entry is None:
+            raise _runtime("ENG501", "読み込み時に検査されていない式は実行できません",
+                           "プロセスを jichi check で検査してから読み込んでください。")
+        return entry
+
+    def evaluate(self, expression: str, context: dict[str, Any],
+                 external_context: Mapping[str, Any] | None = None) -> Any:
+        entry = self.compiled(expression, external_context)
+        if entry.literal is not None:
+            return entry.literal
+        if entry.expression is None:
+            raise _runtime("ENG501", "スクリプトを式として評価しようとしました")
+        try:
+            value = entry.expression.evaluate(context)
+        except dsl.DslRuntimeError as e:
+            raise _from_dsl(e.diagnostic, entry) from e
+        return _timer_value(value, entry) if entry.kind == "timer" else value
+
+    def execute(self, script: str, context: dict[str, Any],
+                external_context: Mapping[str, Any] | None = None) -> bool:
+        entry = self.compiled(script, external_context)
+        if entry.script is None:
+            raise _runtime("ENG501", "式をスクリプトとして実行しようとしました")
+        try:
+            entry.script.run(context)
+        except dsl.DslRuntimeError as e:
+            raise _from_dsl(e.diagnostic, entry) from e
+        return True
+
+    def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
+        raise _runtime("ENG502", "サービス呼び出しは未対応です")
+
+
+def _from_dsl(cause: Diagnostic, entry: Compiled) -> ProcessRuntimeError:
+    """ENG504 at the BPMN element whose DSL failed on this case's data, quoting the DSL diagnostic."""
+    what = {"condition": "条件式", "script": "スクリプト", "timer": "タイマー式"}[entry.kind]
+    where = entry.where or Span("<実行時>", 1, 1)
+    return ProcessRuntimeError(error(
+        "ENG504", f"{what}を実行できませんでした（{cause.code} {cause.message}）", where,
+        cause.hint or "案件のデータに、式が使う項目がそろっているか確認してください。"))
+
+
+def _timer_value(value: object, entry: Compiled) -> str:
+    """SpiffWorkflow's timers parse an ISO 8601 string; a DSL date means midnight in Tokyo."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime.combine(value, dt.time(), TOKYO).isoformat()
+    if isinstance(value, str) and entry.timer is not None and iso_timer_error(value, entry.timer) is None:
+        return value
+    raise _runtime("ENG503", f"タイマー式の値「{value}」は ISO 8601 ではありません",
+                   "P14D や 2025-04-01T09:00:00+09:00 の形になる式にしてください。")
+
+
+class DslScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untyped base class
+    """A PythonScriptEngine whose evaluate/execute run DSL closures; eval/exec are never reached."""
+
+    def __init__(self, scopes: Iterable[ProcessScope]) -> None:
+        super().__init__(environment=DslEnvironment(scopes))
+
+    @staticmethod
+    def _context(task: Any, external_context: Mapping[str, Any] | None) -> dict[str, Any]:
+        # The scope is the process (or sub-process) whose spec owns the task.
+        return {**(external_context or {}), _SCOPE_KEY: task.task_spec._wf_spec.name}
+
+    def validate(self, expression: str) -> None:
+        """SpiffWorkflow calls this to syntax-check Python; DSL texts were checked at load."""
+
+    def evaluate(self, task: Any, expression: str, external_context: Mapping[str, Any] | None = None) -> Any:
+        return self.environment.evaluate(expression, task.data, self._context(task, external_context))
+
+    def execute(self, task: Any, script: str, external_context: Mapping[str, Any] | None = None) -> bool:
+        result: bool = self.environment.execute(script, task.data, self._context(task, external_context))
+        return result
+
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        return self.environment.call_service(task.data, **kwargs)
+
+
+class _JichiParser(BpmnParser):  # type: ignore[misc]  # untyped base class
+    """SpiffWorkflow's parser fed only with lxml trees we already validated (no file reading, no XSD)."""
+
+
+def bind(models: Iterable[ValidatedModel], process_id: str) -> tuple[Any, dict[str, Any], DslScriptEngine]:
+    """Build (spec, subprocess specs, script engine) for `process_id` from models that validated clean.
+
+    Raises DiagnosticError if any model has errors (nothing unvalidated reaches SpiffWorkflow) or if
+    SpiffWorkflow still rejects the model (BPM490, a gap in our validator).
+    """
+    models = list(models)
+    dirty = [d for m in models for d in m.diagnostics if d.is_error]
+    if dirty:
+        raise DiagnosticError(dirty)
+    parser = _JichiParser()
+    try:
+        for model in models:
+            parser.add_bpmn_xml(model.source.root, filename=model.display)
+        spec = parser.get_spec(process_id)
+        subprocesses = parser.get_subprocess_specs(process_id)
+    except (ValidationException, RecursionError) as e:
+        raise DiagnosticError([error(
+            "BPM490", f"SpiffWorkflow がプロセスを読み込めませんでした: {e}", Span(models[0].display, 1, 1),
+            "検査をすり抜けた問題です。このファイルを添えて開発者に報告してください。")]) from e
+    engine = DslScriptEngine(scope for m in models for scope in m.scopes.values())
+    return spec, subprocesses, engine
+
+
+def start(models: Iterable[ValidatedModel], process_id: str) -> BpmnWorkflow:
+    """A new workflow instance of `process_id`, running on the DSL script engine."""
+    spec, subprocesses, engine = bind(models, process_id)
+    return BpmnWorkflow(spec, subprocesses, script_engine=engine)
+
+
+def serializer() -> BpmnWorkflowSerializer:
+    """A BpmnWorkflowSerializer that also knows the DSL's runtime values (dates and exact rates)."""
+    registry = DefaultRegistry()
+    registry.register(dt.date, lambda v: {"value": v.isoformat()}, lambda v: dt.date.fromisoformat(v["value"]),
+                      typename="date")
+    registry.register(Fraction, lambda v: {"n": v.numerator, "d": v.denominator},
+                      lambda v: Fraction(v["n"], v["d"]), typename="Fraction")
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(registry=registry))
+
+
+def restore(serialized: str, engine: DslScriptEngine) -> BpmnWorkflow:
+    """Deserialize a workflow and put the DSL engine back before anything can run on the default one."""
+    workflow: BpmnWorkflow = serializer().deserialize_json(serialized)
+    workflow.script_engine = engine
+    return workflow

@@ -1,0 +1,104 @@
+"""The validation pass: one file (`validate_bpmn`) and a set of files checked together (`validate_set`).
+
+Only a model with no error diagnostics may be bound to SpiffWorkflow (spiff.py enforces it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from engine.bpmn.depth import check_depth
+from engine.bpmn.dialects import vendor_diagnostics
+from engine.bpmn.expressions import ProcessScope, check_expressions
+from engine.bpmn.structure import bpmn_children, check_structure, containers, executable
+from engine.bpmn.xml import BPMN_NS, SourceFile, read_source
+from standard_core.diagnostics import Diagnostic, error, has_errors
+
+
+@dataclass
+class ValidatedModel:
+    """A parsed BPMN file with its checked DSL closures; `clean` is True when it had no error."""
+
+    path: Path
+    source: SourceFile
+    scopes: dict[str, ProcessScope]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def display(self) -> str:
+        return self.source.display
+
+    @property
+    def clean(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+    @property
+    def process_ids(self) -> list[str]:
+        """Ids of the executable processes defined in this file."""
+        return [p.get("id") or "" for p in bpmn_children(self.source.root, "process")
+                if executable(p) and p.get("id")]
+
+    def call_activities(self) -> list[etree._Element]:
+        """Every callActivity in the file that names a calledElement."""
+        return [e for e in self.source.root.iter(f"{{{BPMN_NS}}}callActivity") if e.get("calledElement")]
+
+
+def validate_bpmn(path: Path, display: str | None = None) -> tuple[ValidatedModel | None, list[Diagnostic]]:
+    """Validate one BPMN file on its own (call targets are resolved by validate_set).
+
+    Returns the model (None when the file is not readable BPMN at all) and every diagnostic found.
+    Never raises on bad input.
+    """
+    source, diagnostics = read_source(path, display or str(path))
+    if source is None:
+        return None, diagnostics
+    diagnostics.extend(check_structure(source))
+    diagnostics.extend(vendor_diagnostics(source))
+    for container in containers(source.root):
+        too_deep = check_depth(source, container)
+        if too_deep is not None:
+            diagnostics.append(too_deep)
+    scopes, expression_diagnostics = check_expressions(source)
+    diagnostics.extend(expression_diagnostics)
+    model = ValidatedModel(path, source, scopes, diagnostics)
+    return model, list(diagnostics)
+
+
+def validate_set(
+    models: Iterable[ValidatedModel], context: Iterable[ValidatedModel] = (),
+) -> list[Diagnostic]:
+    """Cross-file checks of `models`: duplicate process ids, and call activities whose target is missing.
+
+    `context` holds further models call activities may target (processes/, base packs) without being
+    checked themselves. The returned diagnostics are also appended to each model's own list.
+    """
+    checked = list(models)
+    defined: dict[str, ValidatedModel] = {}
+    for model in [*context, *checked]:
+        for process_id in model.process_ids:
+            defined.setdefault(process_id, model)
+    found: list[Diagnostic] = []
+    for model in checked:
+        own: list[Diagnostic] = []
+        for process in bpmn_children(model.source.root, "process"):
+            first = defined.get(process.get("id") or "")
+            if executable(process) and first is not None and first is not model:
+                own.append(error(
+                    "BPM434", f"プロセス id「{process.get('id')}」は {first.display} でも定義されています",
+                    model.source.span(process), "プロセス id は core と全パックを通じて一意にしてください。"
+                    "パック独自のプロセスにはパック名を含む id を付けてください。"))
+        for call in model.call_activities():
+            target = call.get("calledElement") or ""
+            if target not in defined:
+                known = sorted(defined)
+                own.append(error(
+                    "BPM429", f"呼び出し先のプロセス「{target}」が見つかりません", model.source.span(call),
+                    "calledElement を既存のプロセス id にしてください。"
+                    + (f"候補: {', '.join(known[:8])}" if known else "")))
+        model.diagnostics.extend(own)
+        found.extend(own)
+    return found

@@ -1,0 +1,135 @@
+"""The walker behind `jichi check`: every BPMN file of the core and the packs, all diagnostics at once.
+
+Core processes (processes/**/*.bpmn) are checked together; each pack's processes are checked with the
+core and the pack's base packs as call-target context. Files that validate clean are also handed to
+SpiffWorkflow's parser (nothing runs), so a gap in our validator shows up as BPM490 here rather than
+when a clerk starts a case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from engine.bpmn.spiff import bind
+from engine.bpmn.validate import ValidatedModel, validate_bpmn, validate_set
+from engine.packs import Pack, discover_packs
+from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
+
+
+def check_paths(paths: list[Path], root: Path) -> list[Diagnostic]:
+    """Check `paths` (files or folders; [] means the whole repository at `root`), sorted by file/line/col.
+
+    File names in diagnostics are relative to `root` when the file lies under it. Never raises on bad input.
+    """
+    root = root.resolve()
+    cache: dict[Path, tuple[ValidatedModel | None, list[Diagnostic]]] = {}
+    checked_files: set[Path] = set()
+
+    def load(files: Iterable[Path], checked: bool = False) -> list[ValidatedModel]:
+        models = []
+        for file in files:
+            key = file.resolve()
+            if key not in cache:
+                cache[key] = validate_bpmn(key, _display(key, root))
+            if checked:
+                checked_files.add(key)
+            model = cache[key][0]
+            if model is not None:
+                models.append(model)
+        return models
+
+    diagnostics: list[Diagnostic] = []
+    core_files = sorted((root / "processes").glob("**/*.bpmn"))
+    packs, pack_diagnostics = discover_packs(root / "local_rules")
+    by_id = {pack.id: pack for pack in packs}
+    targets: list[tuple[list[ValidatedModel], list[ValidatedModel]]] = []
+    if not paths:
+        diagnostics.extend(pack_diagnostics)
+        core = load(core_files, checked=True)
+        targets.append((core, []))
+        for pack in packs:
+            targets.append((load(pack.process_files, checked=True), core + load(_base_files(pack, by_id))))
+    else:
+        core = load(core_files)
+        for path in paths:
+            files, missing = _expand(path, root)
+            diagnostics.extend(missing)
+            owner = _pack_of(path, packs)
+            context = core + (load(_base_files(owner, by_id) + list(owner.process_files)) if owner else [])
+            checked = load(files, checked=True)
+            targets.append((checked, [m for m in context if m not in checked]))
+    for checked, context in targets:
+        validate_set(checked, context)
+        diagnostics.extend(_spiff_safety_net(checked, context))
+    for key in checked_files:
+        model, found = cache[key]
+        diagnostics.extend(model.diagnostics if model is not None else found)
+    shown = [_relative(d, root) for d in _unique(diagnostics)]
+    return sorted(shown, key=lambda d: (d.span.file, d.span.line, d.span.column, d.code))
+
+
+def _relative(diagnostic: Diagnostic, root: Path) -> Diagnostic:
+    """Pack diagnostics name absolute paths; show every file under root relative to it."""
+    file = Path(diagnostic.span.file)
+    if not file.is_absolute():
+        return diagnostic
+    return replace(diagnostic, span=replace(diagnostic.span, file=_display(file, root)))
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _expand(path: Path, root: Path) -> tuple[list[Path], list[Diagnostic]]:
+    if path.is_dir():
+        return sorted(path.glob("**/*.bpmn")), []
+    if path.is_file():
+        return [path], []
+    return [], [error("BPM403", "ファイルがありません", Span(_display(path.resolve(), root), 1, 1),
+                      "パスの綴りを確認してください。")]
+
+
+def _pack_of(path: Path, packs: list[Pack]) -> Pack | None:
+    resolved = path.resolve()
+    return next((p for p in packs if resolved.is_relative_to(p.directory.resolve())), None)
+
+
+def _base_files(pack: Pack, by_id: dict[str, Pack]) -> list[Path]:
+    files: list[Path] = []
+    for layer in pack.layers:
+        if layer != pack.id and layer in by_id:
+            files.extend(by_id[layer].process_files)
+    return files
+
+
+def _spiff_safety_net(checked: list[ValidatedModel], context: list[ValidatedModel]) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for model in checked:
+        usable = [m for m in [*context, *checked] if m.clean and m is not model]
+        available = {pid for m in [model, *usable] for pid in m.process_ids}
+        called = {c.get("calledElement") for m in [model, *usable] for c in m.call_activities()}
+        if not model.clean or not called <= available:
+            continue  # the missing call target is already reported (BPM429) or lies in a file with errors
+        for process_id in model.process_ids:
+            try:
+                bind([model, *usable], process_id)
+            except DiagnosticError as e:
+                found.extend(replace(d, span=Span(model.display, 1, 1)) for d in e.diagnostics
+                             if d.code == "BPM490")
+    return found
+
+
+def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple[str, str, int, int, str]] = set()
+    out = []
+    for d in diagnostics:
+        key = (d.code, d.span.file, d.span.line, d.span.column, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
