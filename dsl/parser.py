@@ -26,7 +26,7 @@ def _parser() -> Lark:
     return Lark(
         GRAMMAR.read_text(encoding="utf-8"),
         parser="lalr",
-        lexer="contextual",
+        lexer="basic",  # keywords stay reserved in every parser state
         start=["expression", "script"],
         propagate_positions=True,
         maybe_placeholders=False,
