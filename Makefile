@@ -27,8 +27,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# PostgreSQL tests run whenever the OS's PostgreSQL can be started: tests/services/postgres.sh starts it (it
+# installs it only under CI=true) and prints the URL; when it cannot, the reason is printed and those tests are
+# skipped — or fail, under CI=true. A JICHI_TEST_POSTGRES_URL already set is used as it is.
 pytest: $(STAMP)
-	$(BIN)/pytest
+	@url="$${JICHI_TEST_POSTGRES_URL:-}"; \
+	if [ -z "$$url" ]; then url="$$(bash tests/services/postgres.sh)" || url=""; fi; \
+	echo "PostgreSQL: $${url:-なし（PostgreSQL のテストは実行されません）}"; \
+	JICHI_TEST_POSTGRES_URL="$$url" $(BIN)/pytest
 
 # Rewrite the expected blocks of tests/golden/**/*.golden from the current output; review the diff.
 golden: $(STAMP)
