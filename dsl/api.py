@@ -9,6 +9,7 @@ from typing import Any
 from dsl import nodes
 from dsl.checker import Checker
 from dsl.compiler import Compiler, to_data
+from dsl.context import EvalContext
 from dsl.errors import DslRuntimeError
 from dsl.parser import parse_expression, parse_script
 from dsl.types import Type
@@ -22,12 +23,16 @@ class CompiledExpression:
     source: str
     type: Type
     node: nodes.Expr
-    _fn: Callable[[Mapping[str, object]], Any] = field(repr=False)
+    _fn: Callable[[Mapping[str, object], EvalContext | None], Any] = field(repr=False)
 
-    def evaluate(self, data: Mapping[str, object]) -> object:
-        """Evaluate on case data. Raises DslRuntimeError (DSL3xx) when the data does not allow it."""
+    def evaluate(self, data: Mapping[str, object], context: EvalContext | None = None) -> object:
+        """Evaluate on case data. Raises DslRuntimeError (DSL3xx) when the data does not allow it.
+
+        `context` gives 基準日 and the municipality's calendar; without it, an expression that needs
+        them fails with DSL305 (one that does not runs as before).
+        """
         try:
-            return self._fn(data)
+            return self._fn(data, context)
         except DslRuntimeError as e:
             raise with_source(e, self.source) from None
 
@@ -39,15 +44,20 @@ class CompiledScript:
     source: str
     assigned: dict[str, Type]
     node: nodes.Script
-    _steps: tuple[tuple[tuple[str, ...], Type, Callable[[Mapping[str, object]], Any]], ...] = field(repr=False)
+    _steps: tuple[
+        tuple[tuple[str, ...], Type, Callable[[Mapping[str, object], EvalContext | None], Any]], ...
+    ] = field(repr=False)
 
-    def run(self, data: MutableMapping[str, object]) -> None:
-        """Run every assignment against `data`. All or nothing: on a DslRuntimeError data is unchanged."""
+    def run(self, data: MutableMapping[str, object], context: EvalContext | None = None) -> None:
+        """Run every assignment against `data`. All or nothing: on a DslRuntimeError data is unchanged.
+
+        `context` as for CompiledExpression.evaluate.
+        """
         overlay: dict[str, object] = {}
         view = _Overlay(overlay, data)
         for target, t, fn in self._steps:
             try:
-                value = to_data(fn(view), t)
+                value = to_data(fn(view, context), t)
             except DslRuntimeError as e:
                 raise with_source(e, self.source) from None
             root, *path = target

@@ -24,6 +24,7 @@ from dsl.types import (
     Type,
     list_of,
 )
+from standard_core.dates import DateError
 from standard_core.diagnostics import Diagnostic, Span, error
 
 ERROR = Type("error", "不明")
@@ -138,8 +139,10 @@ class Checker:
                 return result
             case nodes.Name(name=name):
                 declared = self.scope.get(name)
+                if declared is None and name in functions.BUILTIN_NAMES:
+                    return functions.BUILTIN_NAMES[name].type
                 if declared is None:
-                    suggestion = self._suggest(name, list(self.scope))
+                    suggestion = self._suggest(name, [*self.scope, *functions.BUILTIN_NAMES])
                     known = "、".join(sorted(self.scope)[:8]) or "（宣言された名前がありません）"
                     return self._error("DSL201", f"「{name}」という名前は宣言されていません", node.span,
                                        f"{suggestion}使える名前: {known}")
@@ -238,11 +241,19 @@ class Checker:
             given = "、".join(t.name for t in arg_types) or "なし"
             return self._error("DSL205", f"{fn.name}に渡した引数の型（{given}）が合いません", node.span,
                                f"書き方: {fn.describe()}")
-        if fn.name == "期間" and isinstance(node.args[0], nodes.TextLit):
-            try:
-                functions.lookup("期間").impl(node.args[0].value)  # type: ignore[union-attr]
-            except functions.FunctionDomainError as e:
-                return self._error("DSL109", str(e), node.args[0].span, "例: 期間(「P14D」)、期間(「PT1H」)")
+        if fn.check_literal is not None:
+            failed = False
+            for index, arg in enumerate(node.args):
+                if not isinstance(arg, nodes.TextLit):
+                    continue
+                try:
+                    fn.check_literal(index, arg.value)
+                except (functions.FunctionDomainError, DateError) as e:
+                    hint = e.hint or f"書き方: {fn.describe()}"
+                    self._error(fn.literal_code, str(e), arg.span, hint)
+                    failed = True
+            if failed:
+                return ERROR
         return sig.result
 
     def expect(self, node: nodes.Expr, actual: Type, expected: Type | None, what: str) -> None:

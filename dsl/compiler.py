@@ -1,7 +1,8 @@
 """Compile a type-checked AST into Python closures.
 
 No source is generated and nothing reaches eval/exec/compile: each node becomes a small function
-of the case data, built from the node's children. Values read from case data are coerced to their
+of the case data and the evaluation context (dsl.context.EvalContext: 基準日 and the municipality's
+calendar), built from the node's children. Values read from case data are coerced to their
 declared type on the way in, so a form that sent "2025-04-01" yields a date.
 """
 
@@ -10,16 +11,21 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
 from dsl import functions, nodes
-from dsl.errors import runtime_error
+from dsl.context import EvalContext
+from dsl.errors import DslRuntimeError, runtime_error
 from dsl.types import BOOL, DATE, DURATION, INT, MONEY, RATE, TEXT, ListType, RecordType, Type
+from standard_core.dates import DateError
 from standard_core.diagnostics import Span
+from standard_core.holidays import OutOfCalendarRange
 
 Data = Mapping[str, object]
-Fn = Callable[[Data], Any]
+Context = EvalContext | None
+Fn = Callable[[Data, Context], Any]
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -99,11 +105,13 @@ class Compiler:
                 return _const(d)
             case nodes.ListLit(items=items):
                 fns = [self.compile(i) for i in items]
-                return lambda data: tuple(f(data) for f in fns)
+                return lambda data, ctx: tuple(f(data, ctx) for f in fns)
             case nodes.Name(name=name, span=span):
+                if name not in self.scope:  # the checker allowed it, so it is a built-in
+                    return _builtin(name, span)
                 t = self.scope[name]
 
-                def read(data: Data) -> object:
+                def read(data: Data, ctx: Context) -> object:
                     return coerce(data.get(name), t, span, name)
 
                 return read
@@ -111,8 +119,8 @@ class Compiler:
                 get_target = self.compile(target)
                 t = self.types[id(node)]
 
-                def read_field(data: Data) -> object:
-                    record = get_target(data)
+                def read_field(data: Data, ctx: Context) -> object:
+                    record = get_target(data, ctx)
                     return coerce(record.get(name), t, span, name)
 
                 return read_field
@@ -120,27 +128,27 @@ class Compiler:
                 return self._call(node)
             case nodes.Negate(operand=operand):
                 f = self.compile(operand)
-                return lambda data: -f(data)
+                return lambda data, ctx: -f(data, ctx)
             case nodes.Binary(op=op, left=left, right=right, span=span):
                 return _arith(op, self.compile(left), self.compile(right), span)
             case nodes.Compare(op=op, left=left, right=right):
                 cmp, lf, rf = _COMPARE[op], self.compile(left), self.compile(right)
-                return lambda data: cmp(lf(data), rf(data))
+                return lambda data, ctx: cmp(lf(data, ctx), rf(data, ctx))
             case nodes.Member(negated=negated, item=item, container=container):
                 itf, cf = self.compile(item), self.compile(container)
-                return lambda data: (itf(data) in cf(data)) != negated
+                return lambda data, ctx: (itf(data, ctx) in cf(data, ctx)) != negated
             case nodes.Logical(op="and", left=left, right=right):
                 lf, rf = self.compile(left), self.compile(right)
-                return lambda data: bool(lf(data)) and bool(rf(data))
+                return lambda data, ctx: bool(lf(data, ctx)) and bool(rf(data, ctx))
             case nodes.Logical(left=left, right=right):
                 lf, rf = self.compile(left), self.compile(right)
-                return lambda data: bool(lf(data)) or bool(rf(data))
+                return lambda data, ctx: bool(lf(data, ctx)) or bool(rf(data, ctx))
             case nodes.Not(operand=operand):
                 f = self.compile(operand)
-                return lambda data: not f(data)
+                return lambda data, ctx: not f(data, ctx)
             case nodes.If(condition=condition, then=then, otherwise=otherwise):
                 cf, tf, ef = self.compile(condition), self.compile(then), self.compile(otherwise)
-                return lambda data: tf(data) if cf(data) else ef(data)
+                return lambda data, ctx: tf(data, ctx) if cf(data, ctx) else ef(data, ctx)
         raise AssertionError(f"unknown node {node!r}")  # pragma: no cover
 
     def _call(self, node: nodes.Call) -> Fn:
@@ -148,32 +156,57 @@ class Compiler:
         assert fn is not None  # the checker rejected unknown functions
         impl, args, span = fn.impl, [self.compile(a) for a in node.args], node.span
 
-        def call(data: Data) -> object:
-            values = [a(data) for a in args]
+        def call(data: Data, ctx: Context) -> object:
+            values = [a(data, ctx) for a in args]
+            if fn.needs_calendar:
+                if ctx is None or ctx.calendar is None:
+                    raise runtime_error(
+                        "DSL305", f"{fn.name}には団体の暦が必要ですが、この評価では団体が指定されていません", span,
+                        "団体コードを指定して評価してください（jichi rules eval --municipality 団体コード）。",
+                    )
+                values.insert(0, ctx.calendar)
             try:
                 return impl(*values)
+            except OutOfCalendarRange as e:
+                raise DslRuntimeError(e.diagnostic("DSL306", span)) from None
+            except DateError as e:
+                raise DslRuntimeError(replace(e.diagnostic("DSL304", span), message=f"{fn.name}: {e.message}")) from None
             except functions.FunctionDomainError as e:
-                raise runtime_error("DSL304", f"{fn.name}: {e}", span) from None
+                raise runtime_error("DSL304", f"{fn.name}: {e}", span, e.hint) from None
             except (ArithmeticError, ValueError) as e:
                 raise runtime_error("DSL304", f"{fn.name}を計算できません（{type(e).__name__}）", span) from None
 
         return call
 
 
+def _builtin(name: str, span: Span) -> Fn:
+    builtin = functions.BUILTIN_NAMES[name]
+
+    def read(data: Data, ctx: Context) -> object:
+        if ctx is None or ctx.on is None:
+            raise runtime_error(
+                "DSL305", f"{builtin.name}が与えられていません", span,
+                "基準日を指定して評価してください（jichi rules eval --on 日付）。",
+            )
+        return ctx.on
+
+    return read
+
+
 def _const(value: object) -> Fn:
-    return lambda data: value
+    return lambda data, ctx: value
 
 
 def _arith(op: str, lf: Fn, rf: Fn, span: Span) -> Fn:
     if op == "+":
-        return lambda data: lf(data) + rf(data)
+        return lambda data, ctx: lf(data, ctx) + rf(data, ctx)
     if op == "-":
-        return lambda data: lf(data) - rf(data)
+        return lambda data, ctx: lf(data, ctx) - rf(data, ctx)
     if op == "*":
-        return lambda data: lf(data) * rf(data)
+        return lambda data, ctx: lf(data, ctx) * rf(data, ctx)
 
-    def divide(data: Data) -> Fraction:
-        left, right = lf(data), rf(data)
+    def divide(data: Data, ctx: Context) -> Fraction:
+        left, right = lf(data, ctx), rf(data, ctx)
         if right == 0:
             raise runtime_error("DSL303", "0 で割ろうとしました", span, "割る数が 0 にならない条件を先に確かめてください。")
         return Fraction(left) / Fraction(right)

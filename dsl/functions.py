@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from dsl.date_functions import DATE_FUNCTIONS
+from dsl.signatures import Function, FunctionDomainError, Impl, Signature
 from dsl.types import (
     BOOL,
     DATE,
@@ -24,64 +26,11 @@ from dsl.types import (
     RATE,
     TEXT,
     UNROUNDED_MONEY,
-    ListType,
     Type,
     list_of,
 )
-from standard_core import calendar
 
-Impl = Callable[..., object]
-
-
-class FunctionDomainError(ValueError):
-    """The arguments are well typed but outside the function's domain; message in Japanese."""
-
-
-@dataclass(frozen=True)
-class Signature:
-    params: tuple[Type, ...]
-    result: Type
-    variadic: bool = False  # the last parameter may repeat (at least once)
-
-
-@dataclass(frozen=True)
-class Function:
-    name: str
-    aliases: tuple[str, ...]
-    signatures: tuple[Signature, ...]
-    impl: Impl
-    doc: str
-
-    def match(self, args: Sequence[Type]) -> Signature | None:
-        for sig in self.signatures:
-            if sig.variadic:
-                fixed = sig.params[:-1]
-                if len(args) < len(sig.params):
-                    continue
-                wanted = list(fixed) + [sig.params[-1]] * (len(args) - len(fixed))
-            else:
-                if len(args) != len(sig.params):
-                    continue
-                wanted = list(sig.params)
-            if all(_accepts(w, a) for w, a in zip(wanted, args, strict=True)):
-                return sig
-        return None
-
-    def describe(self) -> str:
-        return " / ".join(
-            f"{self.name}({', '.join(p.name for p in s.params)}{', …' if s.variadic else ''}) → {s.result.name}"
-            for s in self.signatures
-        )
-
-
-def _accepts(wanted: Type, actual: Type) -> bool:
-    if wanted == actual:
-        return True
-    if wanted == RATE and actual == INT:
-        return True
-    if isinstance(wanted, ListType) and isinstance(actual, ListType):
-        return wanted.item == NOTHING or actual.item == NOTHING or _accepts(wanted.item, actual.item)
-    return False
+__all__ = ["BUILTINS", "BUILTIN_NAMES", "FUNCTIONS", "Builtin", "Function", "FunctionDomainError", "Signature", "lookup", "names"]
 
 
 def _round(mode: str) -> Impl:
@@ -96,13 +45,6 @@ def _round(mode: str) -> Impl:
         return math.floor(abs(x) + Fraction(1, 2)) * (1 if x >= 0 else -1)
 
     return apply
-
-
-def _age(birth: dt.date, on: dt.date) -> int:
-    try:
-        return calendar.age_on(birth, on)
-    except ValueError as e:
-        raise FunctionDomainError("基準日が生年月日より前です") from e
 
 
 def _days_after(date: dt.date, days: int) -> dt.date:
@@ -129,9 +71,14 @@ ORDERED = tuple(Signature((t,), t, variadic=True) for t in (INT, RATE, MONEY, DA
 DURATION_PATTERN = re.compile(r"P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+S)?)?")
 
 
+def _check_duration(index: int, text: str) -> None:
+    _duration(text)
+
+
 def _duration(text: str) -> str:
     if not DURATION_PATTERN.fullmatch(text):
-        raise FunctionDomainError(f"「{text}」は ISO 8601 の期間ではありません（例: P14D、PT1H）")
+        raise FunctionDomainError(f"「{text}」は ISO 8601 の期間ではありません（例: P14D、PT1H）",
+                                  "例: 期間(「P14D」)、期間(「PT1H」)")
     return text
 
 
@@ -141,10 +88,6 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("四捨五入", ("round",), ROUNDABLE, _round("half_up"), "端数を四捨五入します（0.5は0から遠い方へ）。"),
     Function("最大", ("max",), ORDERED, lambda *xs: max(xs), "引数のうち最も大きい値（同じ型どうし）。"),
     Function("最小", ("min",), ORDERED, lambda *xs: min(xs), "引数のうち最も小さい値（同じ型どうし）。"),
-    Function("年齢", ("age",), (Signature((DATE, DATE), INT),), _age,
-             "基準日における満年齢（年齢計算ニ関スル法律・民法143条: 誕生日の前日に加齢）。"),
-    Function("年度", ("fiscal_year",), (Signature((DATE,), INT),), calendar.fiscal_year,
-             "日付の属する年度（4月始まり）を西暦の年で返します。"),
     Function("日数", ("days_between",), (Signature((DATE, DATE), INT),), lambda a, b: (b - a).days,
              "開始日から終了日までの日数（終了日 − 開始日）。"),
     Function("日後", ("days_after",), (Signature((DATE, INT), DATE),), _days_after,
@@ -160,8 +103,27 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("含む", ("contains",), (Signature((TEXT, TEXT), BOOL),), lambda a, b: b in a,
              "第1引数の文字列が第2引数を含むか。"),
     Function("期間", ("duration",), (Signature((TEXT,), DURATION),), _duration,
-             "ISO 8601 の期間（例: 「P14D」）。文字列は読み込み時に検査されます。"),
+             "ISO 8601 の期間（例: 「P14D」）。文字列は読み込み時に検査されます。", check_literal=_check_duration),
+    *DATE_FUNCTIONS,
 )
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A name every expression can read without declaring it, bound from the evaluation context."""
+
+    name: str
+    aliases: tuple[str, ...]
+    type: Type
+    doc: str
+
+
+# A declared data item of the same name wins over a built-in (the procedure chose its own reference date).
+BUILTINS: tuple[Builtin, ...] = (
+    Builtin("基準日", ("reference_date",), DATE,
+            "評価の基準日（jichi rules eval の --on。省略時は東京の今日）。"),
+)
+BUILTIN_NAMES: dict[str, Builtin] = {n: b for b in BUILTINS for n in (b.name, *b.aliases)}
 
 _BY_NAME: dict[str, Function] = {}
 for _f in FUNCTIONS:

@@ -15,8 +15,8 @@ from lark.tree import Meta
 
 from dsl import nodes
 from dsl.syntax_errors import explain_syntax_error
-from standard_core.calendar import WarekiError, wareki_to_date
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
+from standard_core.wareki import WarekiError, wareki_to_date
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -202,14 +202,15 @@ class _Builder(Transformer[Token, Any]):
         try:
             value = wareki_to_date(era, 1 if year == "元" else int(year), int(month), int(day))
         except WarekiError as e:
-            self._bad_date(meta, str(e))
+            # The core's hint is the specific one: it names the date in the right era (平成32年 → 令和2年).
+            self._bad_date(meta, e.message, e.hint)
             value = dt.date.min
         return nodes.DateLit(self._s(meta), value)
 
-    def _bad_date(self, meta: Meta, message: str) -> None:
+    def _bad_date(self, meta: Meta, message: str, hint: str = "") -> None:
         self.diagnostics.append(error(
             "DSL109", message, self._s(meta),
-            hint="暦にある日付を書いてください（例: 2025-04-01、令和7年4月1日。令和は2019年5月1日から）。",
+            hint=hint or "暦にある日付を書いてください（例: 2025-04-01、令和7年4月1日。令和は2019年5月1日から）。",
         ))
 
     def text_lit(self, meta: Meta, children: list[Token]) -> nodes.TextLit:

@@ -2,7 +2,8 @@
 
 A pack is a folder `local_rules/<id>/` holding data only (never imported as Python):
 
-    pack.toml          id, version, municipalities, optional base, name, vendor
+    pack.toml          id, version, municipalities, optional base, name, vendor, [calendar]
+                       ([calendar]: the municipality's closed days, parsed by engine/pack_calendar.py)
     processes/*.bpmn   local procedures
     rules/*.rules      DSL rule files
     CHANGELOG.md
@@ -20,12 +21,14 @@ from dataclasses import dataclass, replace
 from difflib import get_close_matches
 from pathlib import Path
 
+from engine.pack_calendar import parse_calendar
 from standard_core.diagnostics import Diagnostic, Span, error, has_errors, warning
+from standard_core.municipal_calendar import CalendarSettings
 
 MANIFEST = "pack.toml"
 
 REQUIRED_KEYS = ("id", "version", "municipalities")
-OPTIONAL_KEYS = ("base", "name", "vendor")
+OPTIONAL_KEYS = ("base", "name", "vendor", "calendar")
 KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 
 # ASCII only, so ids are safe in URLs, file names and archives: "<code>-<name>", e.g. "141305-kawasaki".
@@ -79,6 +82,7 @@ class Pack:
     process_files: tuple[Path, ...] = ()
     rule_files: tuple[Path, ...] = ()
     layers: tuple[str, ...] = ()
+    calendar: CalendarSettings | None = None
 
     @property
     def manifest(self) -> Path:
@@ -229,6 +233,7 @@ def _read_pack(directory: Path) -> tuple[Pack | None, list[Diagnostic], str | No
     name = _string(source, data, "name", diagnostics)
     vendor = _string(source, data, "vendor", diagnostics)
     municipalities = _municipalities(source, data, diagnostics)
+    calendar = parse_calendar(source, data.get("calendar"), pack_id or directory.name, diagnostics)
 
     if pack_id is not None:
         diagnostics.extend(_check_id(source, pack_id, directory))
@@ -265,6 +270,7 @@ def _read_pack(directory: Path) -> tuple[Pack | None, list[Diagnostic], str | No
         vendor=vendor,
         process_files=tuple(sorted((directory / "processes").glob("*.bpmn"))),
         rule_files=tuple(sorted((directory / "rules").glob("*.rules"))),
+        calendar=calendar,
     )
     return pack, diagnostics, pack_id
 
