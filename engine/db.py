@@ -70,7 +70,8 @@ def make_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        # A writer waits up to 30 s for another process's transaction instead of failing at once.
+        engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -79,6 +80,10 @@ def make_engine(url: str) -> Engine:
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]  # DBAPI connections are untyped
     cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL: readers never block the writer (an inbox page while a clerk completes a task), and a commit
+    # is one append to the log; synchronous stays FULL so a committed transition survives a power cut.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
 
 
@@ -113,3 +118,8 @@ def current_revision(engine: Engine) -> str | None:
     """The alembic revision of the database, or None if it has never been migrated."""
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+# The engine's tables live in engine/models.py; importing it here registers them on Base.metadata
+# wherever the schema is needed (alembic's env.py, tests), without a cycle: Base is defined above.
+from engine import models as _models  # noqa: E402, F401

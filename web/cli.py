@@ -18,6 +18,7 @@ from engine.db import database_url, display_url, make_engine, make_session_facto
 from engine.demo import load_demo
 from engine.paths import project_root
 from standard_core.diagnostics import Diagnostic, Severity, Span, error
+from web.cli_rules import rules_group
 
 DEBUG_ENV = "JICHI_DEBUG"
 
@@ -163,6 +164,15 @@ def _shown_from(diagnostic: Diagnostic, root: Path, cwd: Path) -> Diagnostic:
     except ValueError:
         shown = str(file)
     return replace(diagnostic, span=replace(diagnostic.span, file=shown))
+
+
+from web.cli_cases import COMMANDS as _CASE_COMMANDS  # noqa: E402 - registered after the group exists
+
+for _command in _CASE_COMMANDS:
+    cli.add_command(_command)
+
+
+cli.add_command(rules_group)
 
 
 def main() -> None:

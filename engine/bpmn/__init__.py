@@ -5,19 +5,32 @@
     bind(models, process_id) -> (spec, subprocess_specs, DslScriptEngine)   clean models only
     start(models, process_id) -> BpmnWorkflow
     serializer() / restore(json, engine)                            save and restore running workflows
+    dump_state(workflow) / load_state(json, spec, subprocess_specs, engine)   the same without the specs
 """
 
-from engine.bpmn.spiff import DslScriptEngine, ProcessRuntimeError, bind, restore, serializer, start
-from engine.bpmn.validate import ValidatedModel, validate_bpmn, validate_set
+from engine.bpmn.spiff import (
+    DslScriptEngine,
+    ProcessRuntimeError,
+    bind,
+    dump_state,
+    load_state,
+    restore,
+    serializer,
+    start,
+)
+from engine.bpmn.validate import ValidatedModel, validate_bpmn, validate_set, validate_source
 
 __all__ = [
     "DslScriptEngine",
     "ProcessRuntimeError",
     "ValidatedModel",
     "bind",
+    "dump_state",
+    "load_state",
     "restore",
     "serializer",
     "start",
     "validate_bpmn",
     "validate_set",
+    "validate_source",
 ]

@@ -9,6 +9,8 @@ not compiled at load â€” which cannot happen for a model that validated clean â€
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any
@@ -17,6 +19,8 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -167,14 +171,59 @@ def start(models: Iterable[ValidatedModel], process_id: str) -> BpmnWorkflow:
     return BpmnWorkflow(spec, subprocesses, script_engine=engine)
 
 
-def serializer() -> BpmnWorkflowSerializer:
-    """A BpmnWorkflowSerializer that also knows the DSL's runtime values (dates and exact rates)."""
+def _data_registry() -> DefaultRegistry:
     registry = DefaultRegistry()
     registry.register(dt.date, lambda v: {"value": v.isoformat()}, lambda v: dt.date.fromisoformat(v["value"]),
                       typename="date")
     registry.register(Fraction, lambda v: {"n": v.numerator, "d": v.denominator},
                       lambda v: Fraction(v["n"], v["d"]), typename="Fraction")
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(registry=registry))
+    return registry
+
+
+@functools.cache
+def serializer() -> BpmnWorkflowSerializer:
+    """A BpmnWorkflowSerializer that also knows the DSL's runtime values (dates and exact rates).
+
+    Built once per process: it holds only converter tables, and building it costs more than a step.
+    """
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(registry=_data_registry()))
+
+
+class _StateConverter(BpmnWorkflowConverter):  # type: ignore[misc]  # untyped base class
+    """Converts a workflow without its specs: jichi stores the BPMN once per content hash (process_spec),
+    so each case row holds only its state. SpiffWorkflow's own format repeats the whole spec in every
+    serialized workflow, which is most of its size and of the time to write it."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
+        dct["spec"] = workflow.spec.name
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+@functools.cache
+def _state_serializer() -> BpmnWorkflowSerializer:
+    registry = _data_registry()
+    config = {**DEFAULT_CONFIG, BpmnWorkflow: _StateConverter}
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config, registry=registry))
+
+
+def dump_state(workflow: BpmnWorkflow) -> str:
+    """The workflow's state as JSON, without its specs (see _StateConverter)."""
+    return _state_serializer().serialize_json(workflow)  # type: ignore[no-any-return]
+
+
+def load_state(state: str, spec: Any, subprocess_specs: Mapping[str, Any], engine: DslScriptEngine) -> BpmnWorkflow:
+    """Rebuild a workflow from dump_state() output and the specs it runs on (from the registry)."""
+    dct = json.loads(state)
+    dct.pop(BpmnWorkflowSerializer.VERSION_KEY, None)
+    # Already-built objects pass through the converter registry unchanged.
+    dct["spec"] = spec
+    dct["subprocess_specs"] = dict(subprocess_specs)
+    workflow: BpmnWorkflow = _state_serializer().from_dict(dct)
+    workflow.script_engine = engine
+    return workflow
 
 
 def restore(serialized: str, engine: DslScriptEngine) -> BpmnWorkflow:

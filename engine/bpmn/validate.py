@@ -15,7 +15,7 @@ from engine.bpmn.depth import check_depth
 from engine.bpmn.dialects import vendor_diagnostics
 from engine.bpmn.expressions import ProcessScope, check_expressions
 from engine.bpmn.structure import bpmn_children, check_structure, containers, executable
-from engine.bpmn.xml import BPMN_NS, SourceFile, read_source
+from engine.bpmn.xml import BPMN_NS, SourceFile, parse_source, read_source
 from standard_core.diagnostics import Diagnostic, error, has_errors
 
 
@@ -54,6 +54,18 @@ def validate_bpmn(path: Path, display: str | None = None) -> tuple[ValidatedMode
     Never raises on bad input.
     """
     source, diagnostics = read_source(path, display or str(path))
+    return _validate(path, source, diagnostics)
+
+
+def validate_source(data: bytes, display: str) -> tuple[ValidatedModel | None, list[Diagnostic]]:
+    """Validate BPMN held in memory (e.g. a spec stored in the database) exactly as validate_bpmn does."""
+    source, diagnostics = parse_source(data, display)
+    return _validate(Path(display), source, diagnostics)
+
+
+def _validate(
+    path: Path, source: SourceFile | None, diagnostics: list[Diagnostic],
+) -> tuple[ValidatedModel | None, list[Diagnostic]]:
     if source is None:
         return None, diagnostics
     diagnostics.extend(check_structure(source))

@@ -1,0 +1,457 @@
+"""Cases: start one, complete a task, fire due timers, read one — each step one transaction.
+
+Every step loads the case's SpiffWorkflow state, runs it on the DSL engine, and in one transaction writes
+the new state (guarded by the version it read), the projected task rows and the audit events. A failure
+anywhere rolls all of it back: a case is never half-written. Two writers of one case never both win:
+the loser's UPDATE matches no row (the version moved) and its step is retried from scratch, where it
+finds the task it wanted already completed and reports a conflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dsl import DslRuntimeError
+from dsl.compiler import coerce
+from dsl.types import Type
+from engine import audit, clock, store
+from engine.bpmn import dump_state, load_state
+from engine.db import Municipality
+from engine.packs import is_valid_code
+from engine.registry import Procedure, Registry
+from engine.runtime import Decision, LiveTask, advance, complete_manual, finished, live_tasks, walk
+from engine.store import CaseRow, TaskRow
+from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
+
+# The case state is SpiffWorkflow's serialization without the specs (engine.bpmn.dump_state); a change of
+# either side's format bumps this and needs a migration of stored states.
+SERIALIZER_VERSION = f"spiff-{SPIFF_SERIALIZER_VERSION}/jichi-state-1"
+MAX_ATTEMPTS = 3
+
+
+class CaseError(DiagnosticError):
+    """A request the engine refuses (ENG5xx): not found, conflict, invalid input, runtime failure."""
+
+    @property
+    def code(self) -> str:
+        return self.diagnostics[0].code
+
+
+class _VersionMoved(Exception):
+    """Another writer committed this case since we read it: retry the step from the start."""
+
+
+def _fail(code: str, message: str, hint: str, where: str = "<案件>") -> CaseError:
+    return CaseError([error(code, message, Span(where, 1, 1), hint)])
+
+
+def _as_case_error(e: DiagnosticError) -> CaseError:
+    """Every refusal leaves the service as a CaseError (runtime DSL failures arrive as ENG504)."""
+    return e if isinstance(e, CaseError) else CaseError(e.diagnostics)
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite returns naive datetimes; everything jichi stores is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    value = utc(value)
+    return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: str
+    case_id: str
+    municipality: str
+    kind: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+    assignee: str | None
+    state: str
+    due_at: dt.datetime | None
+    created_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    completed_by: str | None
+    fields: dict[str, str]
+
+    @classmethod
+    def of(cls, row: TaskRow, procedure: Procedure | None = None) -> TaskView:
+        fields = procedure.fields.get(row.bpmn_id, {}) if procedure is not None else {}
+        return cls(row.id, row.case_id, row.municipality_code, row.kind, row.bpmn_id, row.name, row.lane,
+                   row.assignee, row.state, utc(row.due_at), utc(row.created_at), utc(row.completed_at),
+                   row.completed_by, {name: t.name for name, t in fields.items()})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "case_id": self.case_id, "municipality": self.municipality, "kind": self.kind,
+            "bpmn_id": self.bpmn_id, "name": self.name, "lane": self.lane, "assignee": self.assignee,
+            "state": self.state, "due_at": _iso(self.due_at), "created_at": _iso(self.created_at),
+            "completed_at": _iso(self.completed_at), "completed_by": self.completed_by, "fields": self.fields,
+        }
+
+
+@dataclass(frozen=True)
+class CaseView:
+    id: str
+    municipality: str
+    process_id: str
+    process_name: str
+    status: str
+    version: int
+    spec_hash: str
+    started_by: str
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    data: dict[str, Any]
+    tasks: list[TaskView]  # the open tasks: ready user tasks and waiting timers
+    history: list[TaskView] | None = None  # every task row of the case (get_case only)
+
+    def to_json(self) -> dict[str, Any]:
+        shown = {
+            "id": self.id, "municipality": self.municipality, "process_id": self.process_id,
+            "process_name": self.process_name, "status": self.status, "version": self.version,
+            "spec_hash": self.spec_hash, "started_by": self.started_by, "started_at": _iso(self.started_at),
+            "completed_at": _iso(self.completed_at), "data": self.data,
+            "tasks": [t.to_json() for t in self.tasks],
+        }
+        if self.history is not None:
+            shown["history"] = [t.to_json() for t in self.history]
+        return shown
+
+
+class Cases:
+    """The case service over a registry of procedures; every method takes the session to work in."""
+
+    # Deserializing a case costs more than the rest of a step; a process keeps the workflows it wrote last,
+    # keyed by case with the version it committed. Any other writer bumps the version, so a stale entry is
+    # never used: the version read in the step's transaction decides.
+    LIVE_CACHE_SIZE = 2000
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._live: OrderedDict[str, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._known: set[tuple[str, str]] = set()  # (kind, key) confirmed committed in the database
+
+    # --- start ---------------------------------------------------------------------------------------
+    def start_case(self, session: Session, *, process_id: str, municipality: str, data: Mapping[str, Any],
+                   actor: str) -> CaseView:
+        """Start a case of process_id for a municipality with its initial data; one transaction."""
+        try:
+            self._known_municipality(session, municipality)
+            procedure = self.registry.procedure(process_id)
+            values = _checked_input(data, procedure.inputs, "開始データ")
+            if ("spec", procedure.spec_hash) not in self._known:
+                self.registry.ensure_stored(session, procedure)
+            workflow = BpmnWorkflow(procedure.spec, procedure.subprocess_specs,
+                                    script_engine=procedure.script_engine)
+            for task in workflow.get_tasks(state=TaskState.READY):
+                task.data.update(values)
+            decisions: list[Decision] = []
+            advance(workflow, decisions.append)
+            now = clock.now()
+            case = CaseRow(str(uuid.uuid4()), municipality, process_id, procedure.spec_hash, "running", "", 1,
+                           actor, now, None)
+            _apply(case, workflow, now)
+            store.insert_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now)
+            events = [audit.event(municipality=municipality, actor=actor, action="case.started", case_id=case.id,
+                                  after=values, at=now,
+                                  detail={"process_id": process_id, "spec_hash": procedure.spec_hash})]
+            rows = self._project(session, case, workflow, decisions, actor, [], events, now)
+            session.commit()
+        except DiagnosticError as e:
+            session.rollback()
+            raise _as_case_error(e) from e
+        except BaseException:
+            session.rollback()
+            raise
+        self._known.update({("spec", procedure.spec_hash), ("municipality", municipality)})
+        self._keep(case, workflow)
+        return _view(case, procedure, workflow, rows)
+
+    # --- complete ------------------------------------------------------------------------------------
+    def complete_task(self, session: Session, task_id: str, data: Mapping[str, Any], actor: str) -> CaseView:
+        """Complete a ready user task with form data. Exactly one of several concurrent callers wins."""
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                return self._complete_once(session, task_id, data, actor)
+            except _VersionMoved:
+                session.rollback()
+            except DiagnosticError as e:
+                session.rollback()
+                raise _as_case_error(e) from e
+            except BaseException:
+                session.rollback()
+                raise
+        raise _fail("ENG511", "案件が同時に更新され続けたため、完了できませんでした",
+                    "少し待ってから、もう一度実行してください。")
+
+    def _complete_once(self, session: Session, task_id: str, data: Mapping[str, Any], actor: str) -> CaseView:
+        row = store.load_task(session, task_id)
+        if row is None:
+            raise _fail("ENG514", f"タスク「{task_id}」はありません", "jichi task list でタスクの ID を確かめてください。")
+        if row.kind != "user":
+            raise _fail("ENG515", f"タスク「{row.name}」は人が完了するタスクではありません",
+                        "タイマーは jichi worker が期限に処理します。")
+        if row.state != "ready":
+            by = f"（{row.completed_by} が完了済み）" if row.completed_by else ""
+            raise _fail("ENG511", f"タスク「{row.name}」はすでに{_state_label(row.state)}です{by}",
+                        "受付箱を更新して、いま処理できるタスクを確かめてください。")
+        case = store.load_case(session, row.case_id)
+        assert case is not None  # foreign key
+        procedure = self.registry.stored(session, case.spec_hash)
+        open_rows = store.open_tasks(session, case.id)
+        workflow = self._workflow(case, procedure)
+        task = workflow.get_task_from_id(uuid.UUID(row.spiff_task_id))
+        if task is None or task.state != TaskState.READY:
+            raise _fail("ENG511", f"タスク「{row.name}」は処理できる状態ではありません",
+                        "受付箱を更新して、いま処理できるタスクを確かめてください。")
+        values = _checked_input(data, procedure.fields.get(row.bpmn_id, {}), f"「{row.name}」の入力")
+        before = dict(task.data)
+        task.data.update(values)
+        decisions: list[Decision] = []
+        complete_manual(workflow, task, decisions.append)
+        now = clock.now()
+        _apply(case, workflow, now)
+        if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now):
+            raise _VersionMoved
+        row.state, row.completed_by, row.completed_at = "completed", actor, now
+        old, new = audit.changed(before, _case_data(workflow))
+        events = [audit.event(municipality=case.municipality_code, actor=actor, action="task.completed",
+                              case_id=case.id, task_id=row.id, before=old, after=new, at=now,
+                              detail={"bpmn_id": row.bpmn_id, "name": row.name, "input": values})]
+        store.close_tasks(session, [row])
+        rows = self._project(session, case, workflow, decisions, actor,
+                             [r for r in open_rows if r.id != row.id], events, now)
+        session.commit()
+        self._keep(case, workflow)
+        return _view(case, procedure, workflow, rows)
+
+    # --- timers --------------------------------------------------------------------------------------
+    def fire_due_timers(self, session: Session, *, limit: int = 100, actor: str = "system:worker") -> list[str]:
+        """Fire every timer that is due by the clock; one transaction per case. Returns the cases moved."""
+        now = clock.now()
+        case_ids = list(dict.fromkeys(session.scalars(
+            select(store.TASKS.c.case_id).where(store.TASKS.c.kind == "timer", store.TASKS.c.state == "waiting",
+                                                store.TASKS.c.due_at <= now)
+            .order_by(store.TASKS.c.due_at).limit(limit))))
+        session.rollback()
+        moved = []
+        for case_id in case_ids:
+            try:
+                if self._fire_case(session, case_id, actor):
+                    moved.append(case_id)
+            except _VersionMoved:
+                session.rollback()  # a clerk or another worker changed the case; its timers are seen next round
+            except DiagnosticError as e:
+                session.rollback()
+                raise _as_case_error(e) from e
+            except BaseException:
+                session.rollback()
+                raise
+        return moved
+
+    def _fire_case(self, session: Session, case_id: str, actor: str) -> bool:
+        case = store.load_case(session, case_id, lock=True)
+        if case is None or case.status != "running":
+            session.rollback()
+            return False
+        procedure = self.registry.stored(session, case.spec_hash)
+        workflow = self._workflow(case, procedure)
+        before = _case_data(workflow)
+        decisions: list[Decision] = []
+        workflow.refresh_timers()
+        advance(workflow, decisions.append)
+        waiting = {t.spiff_id for t in live_tasks(workflow) if t.kind == "timer"}
+        open_rows = store.open_tasks(session, case.id)
+        fired = [r for r in open_rows if r.kind == "timer" and r.spiff_task_id not in waiting]
+        if not fired:
+            session.rollback()
+            self._keep(case, workflow)  # refreshing timers that are not due changes nothing worth storing
+            return False
+        now = clock.now()
+        _apply(case, workflow, now)
+        if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now):
+            raise _VersionMoved
+        events = []
+        old, new = audit.changed(before, _case_data(workflow))
+        for row in fired:
+            row.state, row.completed_at, row.completed_by = "completed", now, actor
+            events.append(audit.event(municipality=case.municipality_code, actor=actor, action="timer.fired",
+                                      case_id=case.id, task_id=row.id, before=old, after=new, at=now,
+                                      detail={"bpmn_id": row.bpmn_id, "name": row.name, "due_at": _iso(row.due_at)}))
+        store.close_tasks(session, fired)
+        self._project(session, case, workflow, decisions, actor, [r for r in open_rows if r not in fired], events,
+                      now)
+        session.commit()
+        self._keep(case, workflow)
+        return True
+
+    # --- reading -------------------------------------------------------------------------------------
+    def get_case(self, session: Session, case_id: str) -> CaseView:
+        """A case with its current data, open tasks and the history of all its task rows."""
+        case = store.load_case(session, case_id)
+        if case is None:
+            raise _fail("ENG516", f"案件「{case_id}」はありません", "案件の ID を確かめてください。")
+        procedure = self.registry.stored(session, case.spec_hash)
+        history = store.case_tasks(session, case.id)
+        view = _view(case, procedure, _load(case, procedure),
+                     [r for r in history if r.state in store.OPEN])
+        return replace(view, history=[TaskView.of(r, procedure) for r in history])
+
+    # --- shared --------------------------------------------------------------------------------------
+    def _workflow(self, case: CaseRow, procedure: Procedure) -> BpmnWorkflow:
+        with self._lock:
+            # Taken out while in use: a step that fails half-way must not leave its workflow cached.
+            entry = self._live.pop(case.id, None)
+        if entry is not None and entry[0] == case.version:
+            return entry[1]
+        return _load(case, procedure)
+
+    def _keep(self, case: CaseRow, workflow: BpmnWorkflow) -> None:
+        with self._lock:
+            self._live[case.id] = (case.version, workflow)
+            while len(self._live) > self.LIVE_CACHE_SIZE:
+                self._live.popitem(last=False)
+
+    def _known_municipality(self, session: Session, code: str) -> None:
+        if not is_valid_code(code):
+            raise _fail("ENG512", f"団体コード「{code}」は正しくありません",
+                        "6桁の全国地方公共団体コード（検査数字つき、例: 141305）を指定してください。")
+        if ("municipality", code) not in self._known and session.get(Municipality, code) is None:
+            raise _fail("ENG512", f"団体コード「{code}」の団体は登録されていません",
+                        "jichi demo load で登録するか、団体コードを確かめてください。")
+
+    def _project(self, session: Session, case: CaseRow, workflow: BpmnWorkflow, decisions: list[Decision],
+                 actor: str, open_rows: list[TaskRow], events: list[dict[str, Any]], now: dt.datetime,
+                 ) -> list[TaskRow]:
+        """Bring the case's task rows in line with the workflow, write the events; returns the open rows."""
+        live = {t.spiff_id: t for t in live_tasks(workflow)}
+        still_open, closed, moved = [], [], []
+        for row in open_rows:
+            current = live.get(row.spiff_task_id)
+            if current is None or current.kind != row.kind:
+                row.state, row.completed_at = "cancelled", now
+                closed.append(row)
+                continue
+            del live[row.spiff_task_id]
+            if current.due_at != utc(row.due_at):
+                row.due_at = current.due_at
+                moved.append(row)
+            still_open.append(row)
+        new_rows = [_new_row(case, task, now) for task in live.values()]
+        store.close_tasks(session, closed)
+        store.update_due(session, moved)
+        store.insert_tasks(session, new_rows)
+        events.extend(audit.event(municipality=case.municipality_code, actor=actor, action="decision.taken",
+                                  case_id=case.id, at=now, detail={"gateway": d.bpmn_id, "name": d.name,
+                                                                   "chosen": list(d.chosen)})
+                      for d in decisions)
+        store.insert_events(session, events)
+        return still_open + new_rows
+
+
+def list_tasks(session: Session, *, municipality: str | None = None, case_id: str | None = None,
+               states: tuple[str, ...] = ("ready",), lane: str | None = None, assignee: str | None = None,
+               limit: int = 200) -> list[TaskView]:
+    """Task rows for an inbox, ordered by due date (no due date last), then creation."""
+    t = store.TASKS
+    query = select(t).where(t.c.state.in_(states))
+    if municipality is not None:
+        query = query.where(t.c.municipality_code == municipality)
+    if case_id is not None:
+        query = query.where(t.c.case_id == case_id)
+    if lane is not None:
+        query = query.where(t.c.lane == lane)
+    if assignee is not None:
+        query = query.where(t.c.assignee == assignee)
+    query = query.order_by(t.c.due_at.is_(None), t.c.due_at, t.c.created_at, t.c.id).limit(limit)
+    return [TaskView.of(TaskRow.of(r)) for r in session.execute(query).mappings()]
+
+
+def _load(case: CaseRow, procedure: Procedure) -> BpmnWorkflow:
+    return load_state(case.state, procedure.spec, procedure.subprocess_specs, procedure.script_engine)
+
+
+def _apply(case: CaseRow, workflow: BpmnWorkflow, now: dt.datetime) -> None:
+    """Put the workflow's new state and status on the case row (written by the caller)."""
+    done = finished(workflow)
+    case.state = dump_state(workflow)
+    case.status = "completed" if done else "running"
+    case.completed_at = now if done else None
+
+
+def _view(case: CaseRow, procedure: Procedure, workflow: BpmnWorkflow, open_rows: list[TaskRow]) -> CaseView:
+    return CaseView(case.id, case.municipality_code, case.process_id, procedure.name, case.status, case.version,
+                    case.spec_hash, case.started_by, utc(case.started_at), utc(case.completed_at),
+                    _case_data(workflow), [TaskView.of(r, procedure) for r in open_rows])
+
+
+def _new_row(case: CaseRow, task: LiveTask, now: dt.datetime) -> TaskRow:
+    return TaskRow(
+        id=str(uuid.uuid4()), case_id=case.id, municipality_code=case.municipality_code,
+        spiff_task_id=task.spiff_id, kind=task.kind, bpmn_id=task.bpmn_id, name=task.name, lane=task.lane,
+        assignee=None, state="ready" if task.kind == "user" else "waiting", due_at=task.due_at, created_at=now,
+        completed_at=None, completed_by=None,
+    )
+
+
+def _state_label(state: str) -> str:
+    return {"completed": "完了済み", "cancelled": "取り消し済み", "waiting": "待機中"}.get(state, state)
+
+
+def _case_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The case's current data: the workflow's data once complete, else what its open tasks hold."""
+    if workflow.is_completed() and workflow.data:
+        return dict(workflow.data)
+    current: dict[str, Any] = {}
+    for task, _ in walk(workflow):
+        if task.state & (TaskState.READY | TaskState.WAITING):
+            current.update(task.data)
+    if current:
+        return current
+    last = workflow.last_task
+    return dict(last.data) if last is not None else {}
+
+
+def _checked_input(data: Mapping[str, Any], declared: Mapping[str, Type], what: str) -> dict[str, Any]:
+    """Form or start data checked against the declared fields: unknown names and wrong types are refused."""
+    if not isinstance(data, Mapping):
+        raise _fail("ENG512", f"{what}は「項目名: 値」の JSON オブジェクトでなければなりません",
+                    '例: {"申請日": "2026-04-01", "部数": 2}')
+    problems: list[Diagnostic] = []
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        t = declared.get(name)
+        if t is None:
+            known = "、".join(declared) or "（入力項目なし）"
+            problems.append(error("ENG512", f"{what}に項目「{name}」はありません", Span("<入力>", 1, 1),
+                                  f"入力できる項目: {known}"))
+            continue
+        try:
+            coerce(value, t, Span("<入力>", 1, 1), name)
+        except DslRuntimeError as e:
+            problems.append(error("ENG512", f"{what}: {e.diagnostic.message}", Span("<入力>", 1, 1),
+                                  e.diagnostic.hint))
+            continue
+        values[name] = value
+    if problems:
+        raise CaseError(problems)
+    return values

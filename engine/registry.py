@@ -1,0 +1,192 @@
+"""The procedures a deployment can run: BPMN of the core and the packs, validated, bound and cached.
+
+A procedure is bound from a *bundle*: the file that defines the process plus every file that defines a
+process it calls (transitively). The bundle's content hash is the spec hash a case pins; the files are
+stored once per hash (table process_spec) so a case keeps running on exactly the BPMN it started with,
+even after the files on disk change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from sqlalchemy.orm import Session
+
+from dsl.types import Type, type_named
+from engine.bpmn import DslScriptEngine, ValidatedModel, bind, validate_bpmn, validate_set, validate_source
+from engine.bpmn.xml import BPMN_NS, JICHI_NS
+from engine.models import ProcessSpec
+from engine.packs import discover_packs
+from standard_core.diagnostics import DiagnosticError, Span, error, has_errors
+
+_ENCODING = re.compile(r"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+@dataclass
+class Procedure:
+    """A runnable process: its bound SpiffWorkflow specs, DSL engine and declared data."""
+
+    process_id: str
+    name: str
+    spec_hash: str
+    files: dict[str, str]
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    script_engine: DslScriptEngine
+    inputs: dict[str, Type]  # jichi:data on the process: what a case may be started with
+    fields: dict[str, dict[str, Type]]  # user task id → its jichi:field declarations
+    names: dict[str, str] = field(default_factory=dict)  # BPMN element id → Japanese name
+
+
+def bundle_hash(files: dict[str, str]) -> str:
+    """sha256 of the canonical JSON of {file name: text}: the identity of what a case runs on."""
+    canonical = json.dumps(files, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class Registry:
+    """Validated models of the core (processes/) and the packs (local_rules/*/processes/), by process id."""
+
+    def __init__(self, models: Iterable[ValidatedModel]) -> None:
+        self.models = list(models)
+        self._by_process: dict[str, ValidatedModel] = {}
+        for model in self.models:
+            for process_id in model.process_ids:
+                self._by_process.setdefault(process_id, model)
+        self._bound: dict[str, Procedure] = {}  # by spec hash
+        self._current: dict[str, Procedure] = {}  # by process id, as loaded from the files
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, root: Path) -> Registry:
+        """Validate every BPMN file under root/processes and the packs; refuse to start on any error."""
+        files = sorted((root / "processes").glob("**/*.bpmn"))
+        packs, pack_diagnostics = discover_packs(root / "local_rules")
+        for pack in packs:
+            files.extend(pack.process_files)
+        models, diagnostics = [], list(pack_diagnostics)
+        for file in files:
+            model, found = validate_bpmn(file, file.relative_to(root).as_posix())
+            diagnostics.extend(found)
+            if model is not None:
+                models.append(model)
+        diagnostics.extend(validate_set(models))
+        if has_errors(diagnostics):
+            raise DiagnosticError([d for d in diagnostics if d.is_error])
+        return cls(models)
+
+    def process_ids(self) -> list[str]:
+        return sorted(self._by_process)
+
+    def procedure(self, process_id: str) -> Procedure:
+        """The current procedure for process_id as the files on disk define it."""
+        model = self._by_process.get(process_id)
+        if model is None:
+            known = "、".join(self.process_ids()) or "（なし）"
+            raise DiagnosticError([error("ENG510", f"手続き「{process_id}」はありません", Span("<手続き>", 1, 1),
+                                         f"登録されている手続き: {known}")])
+        with self._lock:
+            current = self._current.get(process_id)
+        if current is not None:
+            return current
+        bundle = self._bundle(model)
+        files = {m.display: _text(m) for m in bundle}
+        procedure = self._bind(process_id, files, bundle)
+        with self._lock:
+            # The files were read when the registry was loaded; they do not change under a running process.
+            self._current[process_id] = procedure
+        return procedure
+
+    def stored(self, session: Session, spec_hash: str) -> Procedure:
+        """The procedure a case pinned, rebuilt from the stored files when not cached in this process."""
+        with self._lock:
+            cached = self._bound.get(spec_hash)
+        if cached is not None:
+            return cached
+        row = session.get(ProcessSpec, spec_hash)
+        if row is None:
+            raise DiagnosticError([error("ENG513", f"案件が使う手続きの版（{spec_hash[:12]}）が見つかりません",
+                                         Span("<手続き>", 1, 1), "データベースの復元状態を確認してください。")])
+        files: dict[str, str] = json.loads(row.files)
+        models = []
+        for display, text in sorted(files.items()):
+            model, found = validate_source(_encode(text), display)
+            if model is None or has_errors(found):
+                raise DiagnosticError([d for d in found if d.is_error] or [error(
+                    "ENG513", "保存された手続きを読み込めません", Span(display, 1, 1), "開発者に連絡してください。")])
+            models.append(model)
+        return self._bind(row.process_id, files, models)
+
+    def ensure_stored(self, session: Session, procedure: Procedure) -> None:
+        """Store the procedure's files under its hash unless they are there already (idempotent)."""
+        if session.get(ProcessSpec, procedure.spec_hash) is None:
+            session.add(ProcessSpec(
+                hash=procedure.spec_hash, process_id=procedure.process_id, name=procedure.name,
+                files=json.dumps(procedure.files, ensure_ascii=False, sort_keys=True, separators=(",", ":"))))
+            session.flush()
+
+    def _bundle(self, model: ValidatedModel) -> list[ValidatedModel]:
+        bundle, todo = [model], [model]
+        while todo:
+            current = todo.pop()
+            for call in current.call_activities():
+                target = self._by_process.get(call.get("calledElement") or "")
+                if target is not None and target not in bundle:
+                    bundle.append(target)
+                    todo.append(target)
+        return bundle
+
+    def _bind(self, process_id: str, files: dict[str, str], models: list[ValidatedModel]) -> Procedure:
+        spec_hash = bundle_hash(files)
+        with self._lock:
+            cached = self._bound.get(spec_hash)
+            if cached is not None:
+                return cached
+        spec, subprocesses, engine = bind(models, process_id)
+        main = next(m for m in models if process_id in m.process_ids)
+        process = next(p for p in main.source.root.iter(f"{{{BPMN_NS}}}process") if p.get("id") == process_id)
+        procedure = Procedure(
+            process_id=process_id, name=process.get("name") or process_id, spec_hash=spec_hash, files=files,
+            spec=spec, subprocess_specs=subprocesses, script_engine=engine,
+            inputs=_declared(process, "data", direct=True),
+            fields={t.get("id") or "": _declared(t, "field") for m in models
+                    for t in m.source.root.iter(f"{{{BPMN_NS}}}userTask")},
+            names={e.get("id") or "": e.get("name") or "" for m in models for e in m.source.root.iter()
+                   if isinstance(e.tag, str) and e.get("id")},
+        )
+        with self._lock:
+            self._bound.setdefault(spec_hash, procedure)
+            return self._bound[spec_hash]
+
+
+def _declared(element: etree._Element, kind: str, direct: bool = False) -> dict[str, Type]:
+    """jichi:data / jichi:field declarations of an element (validated already, so every type resolves)."""
+    found: dict[str, Type] = {}
+    ext = element.find(f"{{{BPMN_NS}}}extensionElements")
+    candidates = [] if ext is None else (ext.iterchildren(f"{{{JICHI_NS}}}{kind}") if direct
+                                          else ext.iter(f"{{{JICHI_NS}}}{kind}"))
+    for decl in candidates:
+        t = type_named(decl.get("type") or "")
+        if t is not None:
+            found[(decl.get("name") or "").strip()] = t
+    return found
+
+
+def _text(model: ValidatedModel) -> str:
+    if model.source.text is None:
+        raise DiagnosticError([error("ENG513", "BPMN ファイルの文字コードを判別できません", Span(model.display, 1, 1),
+                                     "UTF-8 で保存し直してください。")])
+    return model.source.text
+
+
+def _encode(text: str) -> bytes:
+    match = _ENCODING.match(text)
+    return text.encode(match.group(1) if match else "utf-8")

@@ -1,0 +1,143 @@
+"""The engine's reads and writes of one step, in SQLAlchemy Core on the session's connection.
+
+A step of a case is a handful of statements in one transaction: read the task and the case, read its
+open task rows, then update the case guarded by its version, close and open task rows, and insert the
+audit events. Core keeps this hot path lean (the ORM's unit of work costs more than the step itself);
+the ORM models in models.py still define the schema and serve every other query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from engine.models import AuditEvent, CaseInstance, CaseTask
+
+CASES = cast(Table, CaseInstance.__table__)
+TASKS = cast(Table, CaseTask.__table__)
+EVENTS = cast(Table, AuditEvent.__table__)
+OPEN = ("ready", "waiting")
+
+
+@dataclass
+class CaseRow:
+    """The columns of case_instance a step needs; `version` is the one read, checked on write."""
+
+    id: str
+    municipality_code: str
+    process_id: str
+    spec_hash: str
+    status: str
+    state: str
+    version: int
+    started_by: str
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: Mapping[Any, Any]) -> CaseRow:
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass
+class TaskRow:
+    """A case_task row as the engine and the views use it."""
+
+    id: str
+    case_id: str
+    municipality_code: str
+    spiff_task_id: str
+    kind: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+    assignee: str | None
+    state: str
+    due_at: dt.datetime | None
+    created_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    completed_by: str | None
+
+    @classmethod
+    def of(cls, row: Mapping[Any, Any]) -> TaskRow:
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+# Statements are built once, with bind parameters, and run on the session's connection (in its
+# transaction) without the ORM's per-statement machinery: building and routing a statement per call costs
+# more than executing it.
+_LOAD_CASE = select(*[CASES.c[n] for n in CaseRow.__dataclass_fields__]).where(CASES.c.id == bindparam("b_id"))
+_LOAD_CASE_LOCKED = _LOAD_CASE.with_for_update(skip_locked=True)
+_LOAD_TASK = select(TASKS).where(TASKS.c.id == bindparam("b_id"))
+_OPEN_TASKS = (select(TASKS).where(TASKS.c.case_id == bindparam("b_case"), TASKS.c.state.in_(OPEN))
+               .order_by(TASKS.c.created_at, TASKS.c.id))
+_CASE_TASKS = select(TASKS).where(TASKS.c.case_id == bindparam("b_case")).order_by(TASKS.c.created_at, TASKS.c.id)
+_UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
+_CLOSE_TASK = update(TASKS).where(TASKS.c.id == bindparam("b_id"), TASKS.c.state.in_(OPEN))
+_MOVE_DUE = update(TASKS).where(TASKS.c.id == bindparam("b_id"))
+
+
+def load_case(session: Session, case_id: str, *, lock: bool = False) -> CaseRow | None:
+    """The case row; with lock=True, FOR UPDATE SKIP LOCKED on PostgreSQL (None if another worker has it)."""
+    row = session.connection().execute(_LOAD_CASE_LOCKED if lock else _LOAD_CASE, {"b_id": case_id}).mappings().first()
+    return CaseRow.of(row) if row is not None else None
+
+
+def load_task(session: Session, task_id: str) -> TaskRow | None:
+    row = session.connection().execute(_LOAD_TASK, {"b_id": task_id}).mappings().first()
+    return TaskRow.of(row) if row is not None else None
+
+
+def open_tasks(session: Session, case_id: str) -> list[TaskRow]:
+    return [TaskRow.of(r) for r in session.connection().execute(_OPEN_TASKS, {"b_case": case_id}).mappings()]
+
+
+def case_tasks(session: Session, case_id: str) -> list[TaskRow]:
+    return [TaskRow.of(r) for r in session.connection().execute(_CASE_TASKS, {"b_case": case_id}).mappings()]
+
+
+def insert_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime) -> None:
+    values = {name: getattr(case, name) for name in CaseRow.__dataclass_fields__}
+    session.connection().execute(insert(CASES), [{**values, "serializer_version": serializer_version, "updated_at": updated_at}])
+
+
+def update_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime) -> bool:
+    """Write the case's new state if nobody else did since it was read; False when the version moved."""
+    result = session.connection().execute(_UPDATE_CASE, {
+        "b_id": case.id, "b_version": case.version, "state": case.state, "status": case.status,
+        "completed_at": case.completed_at, "version": case.version + 1, "serializer_version": serializer_version,
+        "updated_at": updated_at})
+    if result.rowcount != 1:
+        return False
+    case.version += 1
+    return True
+
+
+def close_tasks(session: Session, closed: Sequence[TaskRow]) -> None:
+    """Mark rows completed/cancelled, only if still open (a row is closed once, by one step)."""
+    for row in closed:
+        session.connection().execute(_CLOSE_TASK, {"b_id": row.id, "state": row.state, "completed_at": row.completed_at,
+                                      "completed_by": row.completed_by})
+
+
+def update_due(session: Session, rows: Iterable[TaskRow]) -> None:
+    for row in rows:
+        session.connection().execute(_MOVE_DUE, {"b_id": row.id, "due_at": row.due_at})
+
+
+def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
+    if rows:
+        session.connection().execute(insert(TASKS), [r.values() for r in rows])
+
+
+def insert_events(session: Session, events: Sequence[Mapping[str, Any]]) -> None:
+    if events:
+        session.connection().execute(insert(EVENTS), list(events))

@@ -1,0 +1,87 @@
+"""Helpers for the durable-engine tests: a case service over the fixture procedures on a test database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import clock
+from engine.bpmn import validate_bpmn, validate_set
+from engine.cases import Cases, TaskView, list_tasks
+from engine.db import make_engine, make_session_factory
+from engine.demo import load_demo
+from engine.models import AuditEvent, CaseInstance
+from engine.registry import Registry
+
+FIXTURES = Path(__file__).parent / "fixtures" / "engine"
+KAWASAKI = "141305"
+
+
+def fixture_registry() -> Registry:
+    models = []
+    for path in sorted(FIXTURES.glob("*.bpmn")):
+        model, found = validate_bpmn(path, path.name)
+        assert model is not None and found == [], found
+        models.append(model)
+    assert validate_set(models) == []
+    return Registry(models)
+
+
+@dataclass
+class Env:
+    engine: Engine
+    sessions: sessionmaker[Session]
+    cases: Cases
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session
+
+    def start(self, process_id: str, data: dict[str, Any] | None = None, actor: str = "tester") -> str:
+        with self.session() as s:
+            return self.cases.start_case(s, process_id=process_id, municipality=KAWASAKI, data=data or {},
+                                         actor=actor).id
+
+    def ready(self, case_id: str) -> list[TaskView]:
+        with self.session() as s:
+            return list_tasks(s, case_id=case_id)
+
+    def complete(self, case_id: str, name: str, data: dict[str, Any] | None = None, actor: str = "clerk") -> None:
+        tasks = [t for t in self.ready(case_id) if t.name == name]
+        assert len(tasks) == 1, [t.name for t in self.ready(case_id)]
+        with self.session() as s:
+            self.cases.complete_task(s, tasks[0].id, data or {}, actor)
+
+    def case(self, case_id: str) -> CaseInstance:
+        with self.session() as s:
+            case = s.get(CaseInstance, case_id)
+            assert case is not None
+            return case
+
+    def audit_count(self, case_id: str, action: str | None = None) -> int:
+        with self.session() as s:
+            query = select(func.count()).select_from(AuditEvent).where(AuditEvent.case_id == case_id)
+            if action is not None:
+                query = query.where(AuditEvent.action == action)
+            return int(s.scalar(query) or 0)
+
+
+@contextmanager
+def environment(url: str, registry: Registry | None = None) -> Iterator[Env]:
+    clock.install_spiff_clock()
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        load_demo(s)
+        s.commit()
+    try:
+        yield Env(engine, sessions, Cases(registry or fixture_registry()))
+    finally:
+        engine.dispose()

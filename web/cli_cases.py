@@ -1,0 +1,225 @@
+"""`jichi case …`, `jichi task …` and `jichi worker`: the durable engine from the command line.
+
+Each call is its own process with its own database connection; a case lives on in the database
+between calls. Data printed with --json is the same shape the JSON API will use.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.cases import CaseError, Cases, CaseView, TaskView, list_tasks
+from engine.db import database_url, make_engine, make_session_factory
+from engine.models import CaseInstance, CaseTask
+from engine.paths import project_root
+from engine.registry import Registry
+from standard_core.diagnostics import DiagnosticError, Span, error
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    engine = make_engine(database_url())
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _cases() -> Cases:
+    clock.install_spiff_clock()
+    return Cases(Registry.load(project_root()))
+
+
+def _default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _read_data(source: str) -> Any:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as e:
+        raise DiagnosticError([error("ENG512", f"データファイル「{source}」を読めません: {e.strerror or e}",
+                                     Span(source, 1, 1), "JSON ファイルのパスを確かめてください（- で標準入力）。")]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DiagnosticError([error("ENG512", f"データが JSON として読めません: {e.msg}",
+                                     Span(source, e.lineno, e.colno), '例: {"部数": 2}')]) from None
+
+
+def _fail(e: DiagnosticError, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"diagnostics": [d.to_json() for d in e.diagnostics]}, ensure_ascii=False, indent=2))
+    else:
+        for d in e.diagnostics:
+            click.echo(d.format(), err=True)
+    click.get_current_context().exit(1)
+
+
+def _resolve(session: Session, model: type[CaseInstance] | type[CaseTask], given: str, what: str) -> str:
+    """An id, or a unique prefix of one (at least 6 characters), as git does for commits."""
+    if session.get(model, given) is not None or len(given) < 6:
+        return given
+    found = list(session.scalars(select(model.id).where(model.id.like(given.replace("%", "") + "%")).limit(2)))
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise DiagnosticError([error("ENG514", f"{what}「{given}」に当てはまる ID が複数あります", Span("<入力>", 1, 1),
+                                     "もっと長く指定してください。")])
+    return given
+
+
+def _print_case(view: CaseView) -> None:
+    status = {"running": "進行中", "completed": "完了"}.get(view.status, view.status)
+    click.echo(f"案件 {view.id}  {view.process_name}（{view.process_id}）  団体 {view.municipality}  {status}"
+               f"  版 {view.version}")
+    for task in view.tasks:
+        if task.state in ("ready", "waiting"):
+            _print_task(task)
+
+
+def _print_task(task: TaskView) -> None:
+    state = {"ready": "処理待ち", "waiting": "待機中", "completed": "完了", "cancelled": "取消"}.get(task.state, task.state)
+    due = f"  期限 {task.due_at.astimezone(clock.TOKYO):%Y-%m-%d %H:%M}" if task.due_at else ""
+    lane = f"  [{task.lane}]" if task.lane else ""
+    fields = f"  入力: {', '.join(f'{k}({v})' for k, v in task.fields.items())}" if task.fields else ""
+    click.echo(f"  タスク {task.id}  {task.name}  {state}{lane}{due}{fields}")
+
+
+# --- jichi case ------------------------------------------------------------------------------------------
+@click.group("case")
+def case_group() -> None:
+    """案件の開始と参照。"""
+
+
+@case_group.command("start")
+@click.argument("procedure")
+@click.option("--municipality", required=True, help="団体コード（6桁）。")
+@click.option("--data", "data_file", default=None, help="開始データの JSON ファイル（- で標準入力）。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def case_start(procedure: str, municipality: str, data_file: str | None, actor: str | None, as_json: bool) -> None:
+    """手続き PROCEDURE（BPMN のプロセス id）の案件を開始します。"""
+    try:
+        data = _read_data(data_file) if data_file else {}
+        with _session() as session:
+            view = _cases().start_case(session, process_id=procedure, municipality=municipality, data=data,
+                                       actor=actor or _default_actor())
+    except DiagnosticError as e:
+        _fail(e, as_json)
+        return
+    click.echo(json.dumps(view.to_json(), ensure_ascii=False, indent=2)) if as_json else _print_case(view)
+
+
+@case_group.command("show")
+@click.argument("case_id")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def case_show(case_id: str, as_json: bool) -> None:
+    """案件 CASE_ID の状態・データ・タスクを表示します。"""
+    try:
+        with _session() as session:
+            view = _cases().get_case(session, _resolve(session, CaseInstance, case_id, "案件"))
+    except DiagnosticError as e:
+        _fail(e, as_json)
+        return
+    if as_json:
+        click.echo(json.dumps(view.to_json(), ensure_ascii=False, indent=2))
+        return
+    _print_case(view)
+    click.echo("  データ: " + json.dumps(view.data, ensure_ascii=False, sort_keys=True))
+
+
+# --- jichi task ------------------------------------------------------------------------------------------
+@click.group("task")
+def task_group() -> None:
+    """タスクの一覧と完了。"""
+
+
+@task_group.command("list")
+@click.option("--municipality", default=None, help="団体コードで絞り込みます。")
+@click.option("--case", "case_id", default=None, help="案件 ID で絞り込みます。")
+@click.option("--lane", default=None, help="レーン（役割）で絞り込みます。")
+@click.option("--all", "show_all", is_flag=True, help="完了・取消・待機中のタスクも表示します。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def task_list(municipality: str | None, case_id: str | None, lane: str | None, show_all: bool,
+              as_json: bool) -> None:
+    """処理待ちのタスクを期限順に表示します。"""
+    states = ("ready", "waiting", "completed", "cancelled") if show_all else ("ready",)
+    with _session() as session:
+        if case_id is not None:
+            case_id = _resolve(session, CaseInstance, case_id, "案件")
+        tasks = list_tasks(session, municipality=municipality, case_id=case_id, lane=lane, states=states)
+    if as_json:
+        click.echo(json.dumps([t.to_json() for t in tasks], ensure_ascii=False, indent=2))
+        return
+    for task in tasks:
+        _print_task(task)
+    click.echo(f"{len(tasks)} 件")
+
+
+@task_group.command("complete")
+@click.argument("task_id")
+@click.option("--data", "data_file", default=None, help="入力データの JSON ファイル（- で標準入力）。")
+@click.option("--as", "actor", required=True, help="操作する人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def task_complete(task_id: str, data_file: str | None, actor: str, as_json: bool) -> None:
+    """タスク TASK_ID を入力データで完了し、次の手順へ進めます。"""
+    try:
+        data = _read_data(data_file) if data_file else {}
+        with _session() as session:
+            resolved = _resolve(session, CaseTask, task_id, "タスク")
+            view = _cases().complete_task(session, resolved, data, actor)
+    except DiagnosticError as e:
+        _fail(e, as_json)
+        return
+    click.echo(json.dumps(view.to_json(), ensure_ascii=False, indent=2)) if as_json else _print_case(view)
+
+
+# --- jichi worker ----------------------------------------------------------------------------------------
+@click.command("worker")
+@click.option("--once", is_flag=True, help="期限の来たタイマーを一度処理して終了します。")
+@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600), help="確認の間隔（秒）。")
+@click.option("--json", "as_json", is_flag=True, help="処理した案件を JSON で出力します（--once のとき）。")
+def worker(once: bool, interval: float, as_json: bool) -> None:
+    """期限の来たタイマーを発火させ、案件を進めます（Ctrl+C で終了）。"""
+    cases = _cases()
+    engine = make_engine(database_url())
+    sessions = make_session_factory(engine)
+    try:
+        while True:
+            with sessions() as session:
+                moved = cases.fire_due_timers(session)
+            if once:
+                if as_json:
+                    click.echo(json.dumps({"moved": moved}, ensure_ascii=False))
+                else:
+                    click.echo(f"タイマーで進んだ案件: {len(moved)} 件")
+                return
+            for case_id in moved:
+                click.echo(f"{clock.now().astimezone(clock.TOKYO):%Y-%m-%d %H:%M:%S} タイマー発火: 案件 {case_id}")
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        click.echo("worker を終了しました。")
+    except CaseError as e:
+        _fail(e, as_json)
+    finally:
+        engine.dispose()
+
+
+COMMANDS = (case_group, task_group, worker)
