@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session
 
 from dsl import DslRuntimeError
 from dsl.compiler import coerce
+from dsl.context import EvalContext
 from dsl.types import Type
 from engine import audit, clock, store
-from engine.bpmn import dump_state, load_state
+from engine.bpmn import dump_state, load_state, set_eval_context
 from engine.db import Municipality
 from engine.packs import is_valid_code
 from engine.registry import Procedure, Registry
@@ -162,6 +163,7 @@ class Cases:
                 self.registry.ensure_stored(session, procedure)
             workflow = BpmnWorkflow(procedure.spec, procedure.subprocess_specs,
                                     script_engine=procedure.script_engine)
+            self._set_context(workflow, municipality)
             for task in workflow.get_tasks(state=TaskState.READY):
                 task.data.update(values)
             decisions: list[Decision] = []
@@ -321,9 +323,14 @@ class Cases:
         with self._lock:
             # Taken out while in use: a step that fails half-way must not leave its workflow cached.
             entry = self._live.pop(case.id, None)
-        if entry is not None and entry[0] == case.version:
-            return entry[1]
-        return _load(case, procedure)
+        workflow = entry[1] if entry is not None and entry[0] == case.version else _load(case, procedure)
+        self._set_context(workflow, case.municipality_code)
+        return workflow
+
+    def _set_context(self, workflow: BpmnWorkflow, municipality: str) -> None:
+        # 基準日 in a BPMN expression is the day the step is processed (Tokyo); rules that must be decided
+        # as of another date (申請日, 診療日) name it themselves.
+        set_eval_context(workflow, EvalContext(on=clock.today(), calendar=self.registry.calendar(municipality)))
 
     def _keep(self, case: CaseRow, workflow: BpmnWorkflow) -> None:
         with self._lock:

@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session
 from dsl.types import Type, type_named
 from engine.bpmn import DslScriptEngine, ValidatedModel, bind, validate_bpmn, validate_set, validate_source
 from engine.bpmn.xml import BPMN_NS, JICHI_NS
+from engine.calendars import calendar_for
 from engine.models import ProcessSpec
-from engine.packs import discover_packs
+from engine.packs import Pack, discover_packs
 from standard_core.diagnostics import DiagnosticError, Span, error, has_errors
+from standard_core.municipal_calendar import MunicipalCalendar
 
 _ENCODING = re.compile(r"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
@@ -55,8 +57,10 @@ def bundle_hash(files: dict[str, str]) -> str:
 class Registry:
     """Validated models of the core (processes/) and the packs (local_rules/*/processes/), by process id."""
 
-    def __init__(self, models: Iterable[ValidatedModel]) -> None:
+    def __init__(self, models: Iterable[ValidatedModel], packs: Iterable[Pack] = ()) -> None:
         self.models = list(models)
+        self.packs = list(packs)
+        self._calendars: dict[str, MunicipalCalendar | None] = {}
         self._by_process: dict[str, ValidatedModel] = {}
         for model in self.models:
             for process_id in model.process_ids:
@@ -81,7 +85,20 @@ class Registry:
         diagnostics.extend(validate_set(models))
         if has_errors(diagnostics):
             raise DiagnosticError([d for d in diagnostics if d.is_error])
-        return cls(models)
+        return cls(models, packs)
+
+    def calendar(self, municipality: str) -> MunicipalCalendar | None:
+        """The municipality's calendar (its pack, else its prefecture's, else the core defaults).
+
+        None when its packs have errors: open-day functions then fail with a diagnostic, never guess.
+        """
+        with self._lock:
+            if municipality in self._calendars:
+                return self._calendars[municipality]
+        calendar, _ = calendar_for(municipality, self.packs)
+        with self._lock:
+            self._calendars[municipality] = calendar
+        return calendar
 
     def process_ids(self) -> list[str]:
         return sorted(self._by_process)

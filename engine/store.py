@@ -83,6 +83,9 @@ _CASE_TASKS = select(TASKS).where(TASKS.c.case_id == bindparam("b_case")).order_
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
 _CLOSE_TASK = update(TASKS).where(TASKS.c.id == bindparam("b_id"), TASKS.c.state.in_(OPEN))
 _MOVE_DUE = update(TASKS).where(TASKS.c.id == bindparam("b_id"))
+_INSERT_CASE = insert(CASES)
+_INSERT_TASK = insert(TASKS)
+_INSERT_EVENT = insert(EVENTS)
 
 
 def load_case(session: Session, case_id: str, *, lock: bool = False) -> CaseRow | None:
@@ -106,7 +109,8 @@ def case_tasks(session: Session, case_id: str) -> list[TaskRow]:
 
 def insert_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime) -> None:
     values = {name: getattr(case, name) for name in CaseRow.__dataclass_fields__}
-    session.connection().execute(insert(CASES), [{**values, "serializer_version": serializer_version, "updated_at": updated_at}])
+    session.connection().execute(_INSERT_CASE, {**values, "serializer_version": serializer_version,
+                                                "updated_at": updated_at})
 
 
 def update_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime) -> bool:
@@ -134,10 +138,14 @@ def update_due(session: Session, rows: Iterable[TaskRow]) -> None:
 
 
 def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
-    if rows:
-        session.connection().execute(insert(TASKS), [r.values() for r in rows])
+    if len(rows) == 1:  # the usual case; a one-row executemany costs more than an execute
+        session.connection().execute(_INSERT_TASK, rows[0].values())
+    elif rows:
+        session.connection().execute(_INSERT_TASK, [r.values() for r in rows])
 
 
 def insert_events(session: Session, events: Sequence[Mapping[str, Any]]) -> None:
-    if events:
-        session.connection().execute(insert(EVENTS), list(events))
+    if len(events) == 1:
+        session.connection().execute(_INSERT_EVENT, dict(events[0]))
+    elif events:
+        session.connection().execute(_INSERT_EVENT, list(events))

@@ -19,6 +19,7 @@ from engine.demo import load_demo
 from engine.models import AuditEvent, CaseInstance
 from engine.registry import Registry
 
+ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "engine"
 KAWASAKI = "141305"
 

@@ -154,3 +154,28 @@ def test_a_step_that_lost_the_version_race_is_retried_from_scratch(database_url:
         assert len(calls) == 2
         assert env.audit_count(case_id, "task.completed") == 1
         assert [t.name for t in env.ready(case_id)] == ["照会の回答"]
+
+
+@pytest.mark.parametrize(("municipality", "deadline"), [
+    ("141305", "2026-06-23"),  # 川崎市: an ordinary Tuesday
+    ("472018", "2026-06-24"),  # 那覇市: 6月23日 慰霊の日 is closed (沖縄県の休日条例), so the next open day
+], ids=["kawasaki", "naha"])
+def test_bpmn_expressions_use_the_case_municipality_calendar(database_url: str, municipality: str,
+                                                             deadline: str) -> None:
+    import datetime as dt
+
+    from engine import clock
+    from engine.packs import discover_packs
+    from engine.registry import Registry
+    from tests.engine_support import ROOT, fixture_registry
+
+    packs, _ = discover_packs(ROOT / "local_rules")
+    registry = Registry(fixture_registry().models, packs)
+    with clock.frozen(dt.datetime(2026, 6, 10, 1, 0, tzinfo=dt.UTC)), environment(database_url, registry) as env:
+        with env.session() as s:
+            case_id = env.cases.start_case(s, process_id="Process_Deadline", municipality=municipality, data={},
+                                           actor="窓口").id
+        env.complete(case_id, "受付", {"異動日": "2026-06-09"})
+        with env.session() as s:
+            data = env.cases.get_case(s, case_id).data
+        assert data["期限"] == deadline and data["処理日"] == "2026-06-10"

@@ -16,6 +16,7 @@ from engine.bpmn.spiff import (
     load_state,
     restore,
     serializer,
+    set_eval_context,
     start,
 )
 from engine.bpmn.validate import ValidatedModel, validate_bpmn, validate_set, validate_source
@@ -29,6 +30,7 @@ __all__ = [
     "load_state",
     "restore",
     "serializer",
+    "set_eval_context",
     "start",
     "validate_bpmn",
     "validate_set",

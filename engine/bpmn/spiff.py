@@ -26,12 +26,15 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 import dsl
+from dsl.context import EvalContext
 from engine.bpmn.expressions import Compiled, ProcessScope, iso_timer_error
 from engine.bpmn.validate import ValidatedModel
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 
 TOKYO = dt.timezone(dt.timedelta(hours=9), "Asia/Tokyo")
 _SCOPE_KEY = "__jichi_scope__"
+_EVAL_KEY = "__jichi_eval__"
+_EVAL_ATTRIBUTE = "jichi_eval_context"
 
 
 class ProcessRuntimeError(DiagnosticError):
@@ -73,7 +76,7 @@ class DslEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]  
         if entry.expression is None:
             raise _runtime("ENG501", "スクリプトを式として評価しようとしました")
         try:
-            value = entry.expression.evaluate(context)
+            value = entry.expression.evaluate(context, (external_context or {}).get(_EVAL_KEY))
         except dsl.DslRuntimeError as e:
             raise _from_dsl(e.diagnostic, entry) from e
         return _timer_value(value, entry) if entry.kind == "timer" else value
@@ -84,7 +87,7 @@ class DslEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]  
         if entry.script is None:
             raise _runtime("ENG501", "式をスクリプトとして実行しようとしました")
         try:
-            entry.script.run(context)
+            entry.script.run(context, (external_context or {}).get(_EVAL_KEY))
         except dsl.DslRuntimeError as e:
             raise _from_dsl(e.diagnostic, entry) from e
         return True
@@ -112,6 +115,11 @@ def _timer_value(value: object, entry: Compiled) -> str:
                    "P14D や 2025-04-01T09:00:00+09:00 の形になる式にしてください。")
 
 
+def set_eval_context(workflow: BpmnWorkflow, context: EvalContext | None) -> None:
+    """What DSL texts of this workflow see as 基準日 and as the municipality's calendar from now on."""
+    setattr(workflow, _EVAL_ATTRIBUTE, context)
+
+
 class DslScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untyped base class
     """A PythonScriptEngine whose evaluate/execute run DSL closures; eval/exec are never reached."""
 
@@ -120,8 +128,10 @@ class DslScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untyped base
 
     @staticmethod
     def _context(task: Any, external_context: Mapping[str, Any] | None) -> dict[str, Any]:
-        # The scope is the process (or sub-process) whose spec owns the task.
-        return {**(external_context or {}), _SCOPE_KEY: task.task_spec._wf_spec.name}
+        # The scope is the process (or sub-process) whose spec owns the task; the evaluation context
+        # (reference date, municipality calendar) is the one the case service set on the workflow.
+        return {**(external_context or {}), _SCOPE_KEY: task.task_spec._wf_spec.name,
+                _EVAL_KEY: getattr(task.workflow.top_workflow, _EVAL_ATTRIBUTE, None)}
 
     def validate(self, expression: str) -> None:
         """SpiffWorkflow calls this to syntax-check Python; DSL texts were checked at load."""
