@@ -173,10 +173,8 @@ class Cases:
                            actor, now, None)
             _apply(case, workflow, now)
             store.insert_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now)
-            events = [audit.event(municipality=municipality, actor=actor, action="case.started", case_id=case.id,
-                                  after=values, at=now,
-                                  detail={"process_id": process_id, "spec_hash": procedure.spec_hash})]
-            rows = self._project(session, case, workflow, decisions, actor, [], events, now)
+            rows = self._project(session, case, workflow, [], now, decisions, action="case.started", actor=actor,
+                                 after=values, detail={"process_id": process_id, "spec_hash": procedure.spec_hash})
             session.commit()
         except DiagnosticError as e:
             session.rollback()
@@ -236,12 +234,10 @@ class Cases:
             raise _VersionMoved
         row.state, row.completed_by, row.completed_at = "completed", actor, now
         old, new = audit.changed(before, _case_data(workflow))
-        events = [audit.event(municipality=case.municipality_code, actor=actor, action="task.completed",
-                              case_id=case.id, task_id=row.id, before=old, after=new, at=now,
-                              detail={"bpmn_id": row.bpmn_id, "name": row.name, "input": values})]
         store.close_tasks(session, [row])
-        rows = self._project(session, case, workflow, decisions, actor,
-                             [r for r in open_rows if r.id != row.id], events, now)
+        rows = self._project(session, case, workflow, [r for r in open_rows if r.id != row.id], now, decisions,
+                             action="task.completed", actor=actor, task_id=row.id, before=old, after=new,
+                             detail={"bpmn_id": row.bpmn_id, "name": row.name, "input": values})
         session.commit()
         self._keep(case, workflow)
         return _view(case, procedure, workflow, rows)
@@ -292,16 +288,14 @@ class Cases:
         _apply(case, workflow, now)
         if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now):
             raise _VersionMoved
-        events = []
         old, new = audit.changed(before, _case_data(workflow))
         for row in fired:
             row.state, row.completed_at, row.completed_by = "completed", now, actor
-            events.append(audit.event(municipality=case.municipality_code, actor=actor, action="timer.fired",
-                                      case_id=case.id, task_id=row.id, before=old, after=new, at=now,
-                                      detail={"bpmn_id": row.bpmn_id, "name": row.name, "due_at": _iso(row.due_at)}))
         store.close_tasks(session, fired)
-        self._project(session, case, workflow, decisions, actor, [r for r in open_rows if r not in fired], events,
-                      now)
+        self._project(session, case, workflow, [r for r in open_rows if r not in fired], now, decisions,
+                      action="timer.fired", actor=actor, task_id=fired[0].id, before=old, after=new,
+                      detail={"timers": [{"task_id": r.id, "bpmn_id": r.bpmn_id, "name": r.name,
+                                          "due_at": _iso(r.due_at)} for r in fired]})
         session.commit()
         self._keep(case, workflow)
         return True
@@ -346,10 +340,15 @@ class Cases:
             raise _fail("ENG512", f"団体コード「{code}」の団体は登録されていません",
                         "jichi demo load で登録するか、団体コードを確かめてください。")
 
-    def _project(self, session: Session, case: CaseRow, workflow: BpmnWorkflow, decisions: list[Decision],
-                 actor: str, open_rows: list[TaskRow], events: list[dict[str, Any]], now: dt.datetime,
-                 ) -> list[TaskRow]:
-        """Bring the case's task rows in line with the workflow, write the events; returns the open rows."""
+    def _project(self, session: Session, case: CaseRow, workflow: BpmnWorkflow, open_rows: list[TaskRow],
+                 now: dt.datetime, decisions: list[Decision], *, action: str, actor: str, task_id: str | None = None,
+                 before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
+                 detail: Mapping[str, Any]) -> list[TaskRow]:
+        """Bring the case's task rows in line with the workflow and write the step's one audit event.
+
+        One state change, one event: the gateway decisions taken and the tasks opened or cancelled by the
+        step are part of its detail. Returns the open rows.
+        """
         live = {t.spiff_id: t for t in live_tasks(workflow)}
         still_open, closed, moved = [], [], []
         for row in open_rows:
@@ -367,11 +366,17 @@ class Cases:
         store.close_tasks(session, closed)
         store.update_due(session, moved)
         store.insert_tasks(session, new_rows)
-        events.extend(audit.event(municipality=case.municipality_code, actor=actor, action="decision.taken",
-                                  case_id=case.id, at=now, detail={"gateway": d.bpmn_id, "name": d.name,
-                                                                   "chosen": list(d.chosen)})
-                      for d in decisions)
-        store.insert_events(session, events)
+        full = dict(detail)
+        if decisions:
+            full["decisions"] = [{"gateway": d.bpmn_id, "name": d.name, "chosen": list(d.chosen)} for d in decisions]
+        if new_rows:
+            full["opened"] = [{"task_id": r.id, "bpmn_id": r.bpmn_id, "name": r.name} for r in new_rows]
+        if closed:
+            full["cancelled"] = [{"task_id": r.id, "bpmn_id": r.bpmn_id, "name": r.name} for r in closed]
+        full["status"] = case.status
+        store.insert_events(session, [audit.event(
+            municipality=case.municipality_code, actor=actor, action=action, case_id=case.id, task_id=task_id,
+            before=before, after=after, detail=full, at=now)])
         return still_open + new_rows
 
 

@@ -23,12 +23,15 @@ def test_parallel_branches_and_call_activity_complete(database_url: str) -> None
         assert case.status == "completed" and case.completed_at is not None
         assert env.ready(case_id) == []
         with env.session() as s:
-            decision = s.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id,
-                                                          AuditEvent.action == "decision.taken")).one()
-        assert json.loads(decision.detail)["chosen"] == ["End_OK"]
+            last = s.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id)
+                             .order_by(AuditEvent.id.desc())).first()
+        assert last is not None
+        assert json.loads(last.detail)["decisions"] == [{"gateway": "Gateway_Result", "name": "", "chosen": ["End_OK"]}]
+        assert json.loads(last.detail)["status"] == "completed"
 
 
-def test_every_state_change_writes_one_audit_event(database_url: str) -> None:
+def test_every_state_change_writes_exactly_one_audit_event(database_url: str) -> None:
+    """One step, one event: the gateway decision and the tasks it opened are in that event's detail."""
     with environment(database_url) as env:
         case_id = env.start("Process_Sashimodoshi", {"件名": "備品購入"})
         env.complete(case_id, "起案", {"起案回数": 1}, actor="担当A")
@@ -37,11 +40,14 @@ def test_every_state_change_writes_one_audit_event(database_url: str) -> None:
             events = s.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id)
                                .order_by(AuditEvent.id)).all()
         assert [(e.action, e.actor) for e in events] == [
-            ("case.started", "tester"), ("task.completed", "担当A"), ("task.completed", "係長B"),
-            ("decision.taken", "係長B")]
+            ("case.started", "tester"), ("task.completed", "担当A"), ("task.completed", "係長B")]
+        assert [t["name"] for t in json.loads(events[0].detail)["opened"]] == ["起案"]
+        assert [t["name"] for t in json.loads(events[1].detail)["opened"]] == ["審査"]
         review = events[2]
         assert json.loads(review.data_after) == {"承認": True}
-        assert json.loads(review.detail)["input"] == {"承認": True}
+        detail = json.loads(review.detail)
+        assert detail["input"] == {"承認": True} and detail["status"] == "completed"
+        assert detail["decisions"] == [{"gateway": "Gateway_Shonin", "name": "承認？", "chosen": ["End_Kessai"]}]
         assert events[1].occurred_at is not None and events[1].municipality_code == "141305"
 
 
