@@ -6,23 +6,30 @@ ERROR, which is compatible with everything, so one mistake does not cascade into
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from dsl import functions, nodes
 from dsl.types import (
     BOOL,
     DATE,
+    DAYS,
     INT,
     MONEY,
+    MONTHS,
     NOTHING,
     RATE,
     TEXT,
     UNROUNDED_MONEY,
+    YEARS,
+    CountingType,
+    EnumType,
     ListType,
     RecordType,
     Type,
     list_of,
+    record,
 )
 from standard_core.dates import DateError
 from standard_core.diagnostics import Diagnostic, Span, error
@@ -31,6 +38,10 @@ ERROR = Type("error", "不明")
 _NUMERIC = (INT, RATE)
 _MONEYISH = (MONEY, UNROUNDED_MONEY)
 _ROUND_HINT = "切り捨て(…)、四捨五入(…)、切り上げ(…) のどれかで端数の扱いを決めてください。"
+_DURATIONS = (DAYS, MONTHS, YEARS)
+_ORDERED = (INT, RATE, MONEY, UNROUNDED_MONEY, DATE, DAYS, MONTHS, YEARS)
+ELEMENT = "それ"  # the current element inside `のうち` / `ごとの`
+_COUNTING_FUNCTIONS = {"件数": "count", "count": "count", "順番": "rank", "rank": "rank"}
 
 
 def unify(a: Type, b: Type) -> Type | None:
@@ -50,6 +61,13 @@ def unify(a: Type, b: Type) -> Type | None:
             return a
         item = unify(a.item, b.item)
         return list_of(item) if item is not None else None
+    if isinstance(a, RecordType) and isinstance(b, RecordType):
+        # Records are structural: a literal {生年月日: …} is a 児童 when it has exactly 児童's fields.
+        if [n for n, _ in a.fields] != [n for n, _ in b.fields]:
+            return None
+        if all(unify(x, y) == x for (_, x), (_, y) in zip(a.fields, b.fields, strict=True)):
+            return a if a.name else b
+        return None
     return None
 
 
@@ -59,6 +77,16 @@ def arithmetic(op: str, left: Type, right: Type) -> Type | None:
         if op == "/" or RATE in (left, right):
             return RATE
         return INT
+    if left in _DURATIONS or right in _DURATIONS:
+        if op in "+-" and left == right:
+            return left
+        if op in "+-" and left == DATE and right == DAYS:
+            return DATE
+        if op == "+" and left == DAYS and right == DATE:
+            return DATE
+        if op == "*" and {left, right} in ({INT, DAYS}, {INT, MONTHS}, {INT, YEARS}):
+            return left if left != INT else right
+        return None
     if op in "+-":
         if left in _MONEYISH and right in _MONEYISH:
             return MONEY if left == right == MONEY else UNROUNDED_MONEY
@@ -83,7 +111,11 @@ def _arithmetic_hint(op: str, left: Type, right: Type) -> str:
     if pair == {MONEY, INT} and op in "+-":
         return "整数に「円」をつけて金額にしてください（例: 500円）。"
     if DATE in pair and INT in pair:
-        return "日付の計算は 日後(日付, 日数) を使ってください。"
+        return "日付に足すのは日数です（例: 申請日 + 14日）。日後(日付, 日数) も使えます。"
+    if DATE in pair and pair & {MONTHS, YEARS}:
+        return "月や年を足すときは月末の扱いを決める必要があります: 月加算(日付, 月数, 「末日」) を使ってください。"
+    if len(pair & set(_DURATIONS)) == 2:
+        return "日数・月数・年数は混ぜて計算できません（1か月は28〜31日で一定ではありません）。"
     if left == right == DATE and op == "-":
         return "日付の差は 日数(開始日, 終了日) を使ってください。"
     return "演算できる組み合わせは docs/dsl.md の「型」の表を見てください。"
@@ -126,6 +158,30 @@ class Checker:
                 return TEXT
             case nodes.BoolLit():
                 return BOOL
+            case nodes.DurationLit(unit=unit):
+                return {"days": DAYS, "months": MONTHS, "years": YEARS}[unit]
+            case nodes.RecordLit(fields=fields):
+                return record("", {name: self.check(value) for name, value in fields})
+            case nodes.Where(items=items, condition=condition):
+                t = self.check(items)
+                if t == ERROR:
+                    return ERROR
+                if not isinstance(t, ListType):
+                    return self._error("DSL212", f"「のうち」の左側は一覧でなければなりません（{t}です）", items.span,
+                                       "例: 児童 のうち 生計費負担")
+                with self._element_scope(t.item):
+                    self._expect_bool(condition)
+                return t
+            case nodes.Each(items=items, value=value):
+                t = self.check(items)
+                if t == ERROR:
+                    return ERROR
+                if not isinstance(t, ListType):
+                    return self._error("DSL212", f"「ごとの」の左側は一覧でなければなりません（{t}です）", items.span,
+                                       "例: 受診 ごとの 自己負担額")
+                with self._element_scope(t.item):
+                    vt = self.check(value)
+                return ERROR if vt == ERROR else list_of(vt)
             case nodes.ListLit(items=items):
                 result: Type = list_of(NOTHING)
                 for item in items:
@@ -184,7 +240,7 @@ class Checker:
                     hint = ("金額と比べるなら「円」をつけてください（例: 500円）。" if {lt, rt} == {MONEY, INT}
                             else "同じ型の値どうしを比べてください（整数と割合、金額と端数つき金額は比べられます）。")
                     return self._error("DSL207", f"{lt}と{rt}は比べられません", node.span, hint)
-                if op not in ("=", "!=") and unified not in (ERROR, INT, RATE, MONEY, UNROUNDED_MONEY, DATE):
+                if op not in ("=", "!=") and unified not in (ERROR, *_ORDERED):
                     return self._error("DSL207", f"{unified}は大小を比べられません", node.span,
                                        "大小比較は数・金額・日付だけです。等しいかどうかは「=」で比べます。")
                 return BOOL
@@ -216,6 +272,36 @@ class Checker:
                 return unified
         raise AssertionError(f"unknown node {node!r}")  # pragma: no cover
 
+    @contextlib.contextmanager
+    def _element_scope(self, item: Type) -> Iterator[None]:
+        """Inside `のうち` / `ごとの`: the element is それ, and a record's fields are plain names."""
+        saved = dict(self.scope)
+        self.scope[ELEMENT] = item
+        if isinstance(item, RecordType):
+            self.scope.update(dict(item.fields))
+        try:
+            yield
+        finally:
+            self.scope = saved
+
+    def _counting_call(self, node: nodes.Call, arg_types: list[Type]) -> Type:
+        kind = _COUNTING_FUNCTIONS[node.function]
+        rule = arg_types[0]
+        assert isinstance(rule, CountingType)
+        wanted = 2 if kind == "count" else 3
+        if len(arg_types) != wanted:
+            usage = "件数(数え方, 一覧)" if kind == "count" else "順番(数え方, 一覧, 要素)"
+            return self._error("DSL204", f"{node.function}の引数の数が違います（{len(arg_types)}個）", node.span,
+                               f"書き方: {usage}")
+        items = arg_types[1]
+        if items != ERROR and (not isinstance(items, ListType) or unify(items.item, rule.item) is None):
+            return self._error("DSL205", f"数え方「{rule.name}」は{rule.item}の一覧を数えます（{items}が渡されました）",
+                               node.args[1].span, "数え方の対象と同じ型の一覧を渡してください。")
+        if kind == "rank" and arg_types[2] != ERROR and unify(arg_types[2], rule.item) is None:
+            return self._error("DSL205", f"順番を調べる要素は{rule.item}でなければなりません", node.args[2].span,
+                               "例: 順番(多子, 家族, 対象児童)")
+        return INT
+
     def _expect_bool(self, node: nodes.Expr) -> None:
         t = self.check(node)
         if t not in (BOOL, ERROR):
@@ -224,6 +310,8 @@ class Checker:
 
     def _call(self, node: nodes.Call) -> Type:
         arg_types = [self.check(a) for a in node.args]
+        if node.function in _COUNTING_FUNCTIONS and arg_types and isinstance(arg_types[0], CountingType):
+            return self._counting_call(node, arg_types)
         fn = functions.lookup(node.function)
         if fn is None:
             suggestion = self._suggest(node.function, functions.names())
@@ -258,7 +346,7 @@ class Checker:
 
     def expect(self, node: nodes.Expr, actual: Type, expected: Type | None, what: str) -> None:
         """Report a result of the wrong type for its use (a gateway condition must be 真偽, ...)."""
-        if expected is None or actual in (ERROR, expected):
+        if expected is None or actual in (ERROR, expected) or unify(expected, actual) == expected:
             return
         if expected == RATE and actual == INT:
             return

@@ -10,15 +10,32 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
 from dsl import functions, nodes
-from dsl.context import EvalContext
+from dsl.checker import ELEMENT
+from dsl.context import EvalContext, RuleAccess
 from dsl.errors import DslRuntimeError, runtime_error
-from dsl.types import BOOL, DATE, DURATION, INT, MONEY, RATE, TEXT, ListType, RecordType, Type
+from dsl.types import (
+    BOOL,
+    DATE,
+    DAYS,
+    DURATION,
+    INT,
+    MONEY,
+    MONTHS,
+    RATE,
+    TEXT,
+    YEARS,
+    CountingType,
+    EnumType,
+    ListType,
+    RecordType,
+    Type,
+)
 from standard_core.dates import DateError
 from standard_core.diagnostics import Span
 from standard_core.holidays import OutOfCalendarRange
@@ -63,6 +80,12 @@ def coerce(value: object, t: Type, span: Span, label: str) -> object:
     elif t == BOOL:
         if isinstance(value, bool):
             ok = value
+    elif isinstance(t, EnumType):
+        if isinstance(value, str) and value in t.values:
+            ok = value
+    elif t in (DAYS, MONTHS, YEARS):
+        if isinstance(value, int) and not isinstance(value, bool):
+            ok = value
     elif isinstance(t, ListType):
         if isinstance(value, (list, tuple)):
             ok = tuple(coerce(v, t.item, span, label) for v in value)
@@ -91,9 +114,28 @@ def to_data(value: object, t: Type) -> object:
 
 
 class Compiler:
-    def __init__(self, scope: Mapping[str, Type], types: Mapping[int, Type]) -> None:
+    """Closures for checked nodes. In a rule file, `definitions` are the names of decisions, tables and
+    parameters (read through the context's RuleAccess, so they are evaluated and traced on demand) and
+    `constants` the enum values and counting rules, which are known when the file is loaded."""
+
+    def __init__(self, scope: Mapping[str, Type], types: Mapping[int, Type],
+                 definitions: frozenset[str] = frozenset(), constants: Mapping[str, object] | None = None) -> None:
         self.scope = scope
         self.types = types
+        self.definitions = definitions
+        self.constants = constants or {}
+
+    def _inner(self, item: Type) -> Compiler:
+        """The compiler for the right side of のうち / ごとの: the element's fields and それ are data names."""
+        scope = dict(self.scope)
+        scope[ELEMENT] = item
+        if isinstance(item, RecordType):
+            scope.update(dict(item.fields))
+        shadowed = frozenset(scope.keys() - self.scope.keys()) | {ELEMENT}
+        if isinstance(item, RecordType):
+            shadowed |= {n for n, _ in item.fields}
+        return Compiler(scope, self.types, self.definitions - shadowed,
+                        {k: v for k, v in self.constants.items() if k not in shadowed})
 
     def compile(self, node: nodes.Expr) -> Fn:
         match node:
@@ -106,7 +148,26 @@ class Compiler:
             case nodes.ListLit(items=items):
                 fns = [self.compile(i) for i in items]
                 return lambda data, ctx: tuple(f(data, ctx) for f in fns)
+            case nodes.DurationLit(amount=amount):
+                return _const(amount)
+            case nodes.RecordLit(fields=fields):
+                parts = [(name, self.compile(value)) for name, value in fields]
+                return lambda data, ctx: {name: f(data, ctx) for name, f in parts}
+            case nodes.Where(items=items, condition=condition):
+                list_type = self.types[id(items)]
+                assert isinstance(list_type, ListType)
+                get_items, keep = self.compile(items), self._inner(list_type.item).compile(condition)
+                return lambda data, ctx: tuple(e for e in get_items(data, ctx) if keep(_Element(e, data), ctx))
+            case nodes.Each(items=items, value=value):
+                list_type = self.types[id(items)]
+                assert isinstance(list_type, ListType)
+                get_items, get_value = self.compile(items), self._inner(list_type.item).compile(value)
+                return lambda data, ctx: tuple(get_value(_Element(e, data), ctx) for e in get_items(data, ctx))
             case nodes.Name(name=name, span=span):
+                if name in self.constants:
+                    return _const(self.constants[name])
+                if name in self.definitions:
+                    return _definition(name, span)
                 if name not in self.scope:  # the checker allowed it, so it is a built-in
                     return _builtin(name, span)
                 t = self.scope[name]
@@ -130,6 +191,9 @@ class Compiler:
                 f = self.compile(operand)
                 return lambda data, ctx: -f(data, ctx)
             case nodes.Binary(op=op, left=left, right=right, span=span):
+                if DATE in (self.types[id(left)], self.types[id(right)]) and op in "+-":
+                    return _date_arith(op, self.compile(left), self.compile(right), span,
+                                       self.types[id(left)] == DATE)
                 return _arith(op, self.compile(left), self.compile(right), span)
             case nodes.Compare(op=op, left=left, right=right):
                 cmp, lf, rf = _COMPARE[op], self.compile(left), self.compile(right)
@@ -152,6 +216,8 @@ class Compiler:
         raise AssertionError(f"unknown node {node!r}")  # pragma: no cover
 
     def _call(self, node: nodes.Call) -> Fn:
+        if node.args and isinstance(self.types.get(id(node.args[0])), CountingType):
+            return self._counting(node)
         fn = functions.lookup(node.function)
         assert fn is not None  # the checker rejected unknown functions
         impl, args, span = fn.impl, [self.compile(a) for a in node.args], node.span
@@ -177,6 +243,72 @@ class Compiler:
                 raise runtime_error("DSL304", f"{fn.name}を計算できません（{type(e).__name__}）", span) from None
 
         return call
+
+
+    def _counting(self, node: nodes.Call) -> Fn:
+        rule = node.args[0]
+        assert isinstance(rule, nodes.Name)
+        name, span = rule.name, node.span
+        items = self.compile(node.args[1])
+        if node.function in ("件数", "count"):
+            return lambda data, ctx: len(_rules(ctx, span).counted(name, items(data, ctx), span))
+        element = self.compile(node.args[2])
+
+        def rank(data: Data, ctx: Context) -> int:
+            counted = _rules(ctx, span).counted(name, items(data, ctx), span)
+            target = element(data, ctx)
+            for position, item in enumerate(counted, start=1):
+                if item == target:
+                    return position
+            raise runtime_error("DSL307", f"数え方「{name}」で数える対象に、その要素が入っていません", span,
+                                "数える条件を満たす要素か確かめてください（対象外の人に順番はありません）。")
+
+        return rank
+
+
+class _Element(Mapping[str, object]):
+    """Names inside のうち / ごとの: the element's fields first, then それ, then the surrounding data."""
+
+    def __init__(self, element: object, outer: Data) -> None:
+        self.element, self.outer = element, outer
+
+    def __getitem__(self, key: str) -> object:
+        if key == ELEMENT:
+            return self.element
+        if isinstance(self.element, Mapping) and key in self.element:
+            return self.element[key]
+        return self.outer[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({ELEMENT, *(self.element if isinstance(self.element, Mapping) else ()), *self.outer})
+
+    def __len__(self) -> int:
+        return len(set(self))
+
+
+def _rules(ctx: Context, span: Span) -> RuleAccess:
+    if ctx is None or ctx.rules is None:
+        raise runtime_error("DSL305", "規則ファイルの定義は、規則の評価の中でだけ使えます", span,
+                            "jichi rules eval --procedure か、規則ファイルのテストで評価してください。")
+    return ctx.rules
+
+
+def _definition(name: str, span: Span) -> Fn:
+    return lambda data, ctx: _rules(ctx, span).value(name, span)
+
+
+def _date_arith(op: str, lf: Fn, rf: Fn, span: Span, date_left: bool) -> Fn:
+    """日付 ± 日数 (the checker allows no other date arithmetic)."""
+    sign = 1 if op == "+" else -1
+
+    def shift(data: Data, ctx: Context) -> dt.date:
+        date, days = (lf(data, ctx), rf(data, ctx)) if date_left else (rf(data, ctx), lf(data, ctx))
+        try:
+            return date + dt.timedelta(days=sign * days)  # type: ignore[no-any-return]
+        except OverflowError:
+            raise runtime_error("DSL304", "日付が扱える範囲を超えました", span, "日数を確かめてください。") from None
+
+    return shift
 
 
 def _builtin(name: str, span: Span) -> Fn:

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from standard_core.diagnostics import Span
 from standard_core.municipal_calendar import MunicipalCalendar
+
+
+class RuleAccess(Protocol):
+    """What an expression inside a rule file reaches beyond the case data: other definitions."""
+
+    def value(self, name: str, span: Span) -> object:
+        """The value of a decision, table or parameter, evaluated (and traced) on demand."""
+
+    def counted(self, name: str, items: Sequence[object], span: Span) -> list[object]:
+        """The elements a counting rule counts, in its order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,3 +32,4 @@ class EvalContext:
 
     on: dt.date | None = None
     calendar: MunicipalCalendar | None = None
+    rules: RuleAccess | None = None

@@ -119,9 +119,38 @@ class If(Node):
     otherwise: Expr
 
 
+@dataclass(frozen=True, slots=True)
+class DurationLit(Node):
+    """14日, 3か月, 2年: durations in days, months and years are separate types and never mix."""
+
+    unit: str  # days | months | years
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLit(Node):
+    fields: tuple[tuple[str, Expr], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Where(Node):
+    """`一覧 のうち 条件`: the elements for which the condition holds (fields of each are plain names)."""
+
+    items: Expr
+    condition: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Each(Node):
+    """`一覧 ごとの 式`: the expression's value for each element, as a list."""
+
+    items: Expr
+    value: Expr
+
+
 Expr = (
     IntLit | MoneyLit | RateLit | DateLit | TextLit | BoolLit | ListLit | Name | Field | Call | Negate
-    | Binary | Compare | Member | Logical | Not | If
+    | Binary | Compare | Member | Logical | Not | If | DurationLit | RecordLit | Where | Each
 )
 
 

@@ -27,7 +27,7 @@ def _parser() -> Lark:
         GRAMMAR.read_text(encoding="utf-8"),
         parser="lalr",
         lexer="basic",  # keywords stay reserved in every parser state
-        start=["expression", "script"],
+        start=["expression", "script", "rules_file"],
         propagate_positions=True,
         maybe_placeholders=False,
     )
@@ -48,30 +48,43 @@ def parse_script(text: str, file: str = "<スクリプト>") -> nodes.Script:
 
 
 def _parse(text: str, file: str, start: str) -> nodes.Expr | nodes.Script:
+    result = build(text, file, start, Builder(file))
+    if start == "script":
+        assert isinstance(result, nodes.Script)
+    return result  # type: ignore[no-any-return]  # the builder's methods return AST nodes
+
+
+def build(text: str, file: str, start: str, builder: Builder) -> Any:
+    """Parse text from a start rule and transform it with builder; every problem is a DiagnosticError."""
     if not isinstance(text, str):
         raise TypeError("DSL source must be str")
     try:
         tree = _parser().parse(text, start=start)
     except UnexpectedInput as e:
         raise DiagnosticError([explain_syntax_error(text, file, start, e, _parser())]) from None
-    builder = _Builder(file)
     try:
         result = builder.transform(tree)
     except VisitError as e:  # pragma: no cover - the builder records problems instead of raising
-        raise DiagnosticError([error("DSL101", "式を解釈できません", Span(file, 1, 1))]) from e
+        raise DiagnosticError([error("DSL101", "式を解釈できません", Span(file, 1, 1),
+                                     "開発者に連絡してください。")]) from e
     if builder.diagnostics:
         lines = text.split("\n")
         raise DiagnosticError([
             Diagnostic(d.code, d.severity, d.message, d.span, d.hint, d.reference, lines[d.span.line - 1])
             for d in builder.diagnostics
         ])
-    if start == "script":
-        assert isinstance(result, nodes.Script)
-    return result  # type: ignore[no-any-return]  # the builder's methods return AST nodes
+    return result
 
 
 _OPS = {"==": "=", "≠": "!=", "≤": "<=", "≥": ">=", "×": "*", "÷": "/"}
 _WAREKI = re.compile(r"(明治|大正|昭和|平成|令和)([0-9]{1,2}|元)年([0-9]{1,2})月([0-9]{1,2})日")
+
+
+def _leading_int(token: Token) -> int:
+    """The number of a duration literal: 14日 → 14 (the terminal's regex guarantees leading digits)."""
+    digits = re.match(r"[0-9]+", str(token))
+    assert digits is not None
+    return int(digits.group())
 
 
 def _span(file: str, meta: Meta | Token) -> Span:
@@ -88,7 +101,7 @@ def _values(children: list[Any]) -> list[Any]:
 
 
 @v_args(meta=True)
-class _Builder(Transformer[Token, Any]):
+class Builder(Transformer[Token, Any]):
     def __init__(self, file: str) -> None:
         super().__init__()
         self.file = file
@@ -220,6 +233,36 @@ class _Builder(Transformer[Token, Any]):
         body = raw[1:-1]
         value = re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), body)
         return nodes.TextLit(self._s(meta), value)
+
+    def days_lit(self, meta: Meta, children: list[Token]) -> nodes.DurationLit:
+        return nodes.DurationLit(self._s(meta), "days", _leading_int(children[0]))
+
+    def months_lit(self, meta: Meta, children: list[Token]) -> nodes.DurationLit:
+        return nodes.DurationLit(self._s(meta), "months", _leading_int(children[0]))
+
+    def years_lit(self, meta: Meta, children: list[Token]) -> nodes.DurationLit:
+        return nodes.DurationLit(self._s(meta), "years", _leading_int(children[0]))
+
+    def field_init(self, meta: Meta, children: list[Any]) -> tuple[str, nodes.Expr]:
+        name, value = children
+        return self._name(name), value
+
+    def record_lit(self, meta: Meta, children: list[Any]) -> nodes.RecordLit:
+        seen: set[str] = set()
+        for name, _ in children:
+            if name in seen:
+                self.diagnostics.append(error("DSL112", f"項目「{name}」が二度書かれています", self._s(meta),
+                                              "レコードの項目は一度だけ書いてください。"))
+            seen.add(name)
+        return nodes.RecordLit(self._s(meta), tuple(children))
+
+    def where(self, meta: Meta, children: list[Any]) -> nodes.Where:
+        items, condition = children
+        return nodes.Where(self._s(meta), items, condition)
+
+    def each(self, meta: Meta, children: list[Any]) -> nodes.Each:
+        items, value = children
+        return nodes.Each(self._s(meta), items, value)
 
     def true_lit(self, meta: Meta, children: list[Token]) -> nodes.BoolLit:
         return nodes.BoolLit(self._s(meta), True)

@@ -71,6 +71,14 @@ def _glued_keyword(f: _Failure) -> Token | None:
     return None
 
 
+def _here(f: _Failure, n: int) -> str:
+    """The next n characters of the source at the failure (a token may be shorter, e.g. `|` of `||`)."""
+    lines = f.text.split("\n")
+    if f.line > len(lines):
+        return ""
+    return lines[f.line - 1][f.column - 1 : f.column - 1 + n]
+
+
 def _fullwidth(ch: str) -> bool:
     return "\uff01" <= ch <= "\uff5e"
 
@@ -97,8 +105,8 @@ ROWS: tuple[_Row, ...] = (
     ),
     _Row(
         "DSL106",
-        lambda f: f.token_value[:2] in ("&&", "||") or (f.token_value[:1] == "!" and f.token_value[:2] != "!="),
-        lambda f: f"「{f.token_value[:2] if f.token_value[:1] != '!' else '!'}」は使えません",
+        lambda f: _here(f, 2) in ("&&", "||") or (_here(f, 1) == "!" and _here(f, 2) != "!="),
+        lambda f: f"「{_here(f, 2) if _here(f, 1) != '!' else '!'}」は使えません",
         lambda f: "論理演算は「かつ」（and）、「または」（or）、「not」で書きます。",
     ),
     _Row(
@@ -165,11 +173,10 @@ def _only_blank(f: _Failure) -> bool:
 
 
 _OPERAND_STARTS = {"NAME", "INT", "YEN", "DATE_ISO", "STRING", "LPAR"}
-_OPERATORS = {"ADD_OP", "MUL_OP", "COMP_OP"}
-
-
 def _unexpected_hint(f: _Failure) -> str:
-    if f.expected >= _OPERATORS:
+    # After a complete value the parser accepts binary operators; the exact set also depends on the
+    # enclosing construct (a rule file's `;`, a table's `|`), so test for the operators alone.
+    if "ADD_OP" in f.expected or "MUL_OP" in f.expected:
         return "前の値とのあいだに演算子（+ - * / = < > など）か「かつ」「または」が必要です。"
     return f"ここには{_expected_text(f)}が来るはずです。"
 

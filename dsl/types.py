@@ -37,6 +37,20 @@ class RecordType(Type):
         return self.name or "レコード"
 
 
+@dataclass(frozen=True, slots=True)
+class EnumType(Type):
+    """A closed set of named values (列挙). Runtime values are the value names (str)."""
+
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CountingType(Type):
+    """A named counting rule over lists of `item` (数え方): who counts, in which order."""
+
+    item: Type
+
+
 INT = Type("int", "整数")
 MONEY = Type("money", "金額")
 # Money that went through a rate or a division and still carries a fraction of a yen:
@@ -47,10 +61,14 @@ DATE = Type("date", "日付")
 DURATION = Type("duration", "期間")
 TEXT = Type("text", "文字列")
 BOOL = Type("bool", "真偽")
+# Durations are kept apart by unit: 14日 + 1か月 is a type error, and only days add to a date.
+DAYS = Type("days", "日数")
+MONTHS = Type("months", "月数")
+YEARS = Type("years", "年数")
 # The type of an empty list literal before its use fixes the item type.
 NOTHING = Type("nothing", "不定")
 
-SCALARS: tuple[Type, ...] = (INT, MONEY, RATE, DATE, DURATION, TEXT, BOOL)
+SCALARS: tuple[Type, ...] = (INT, MONEY, RATE, DATE, DURATION, TEXT, BOOL, DAYS, MONTHS, YEARS)
 
 _BY_NAME: dict[str, Type] = {}
 for _t in SCALARS:

@@ -1,7 +1,14 @@
 """Audit events, written in the caller's transaction: the change and its record commit or fail together.
 
 Structured fields are stored as canonical JSON text (UTF-8, sorted keys, no insignificant whitespace,
-dates as ISO 8601, exact fractions as "n/d"), the encoding the tamper-evidence issue will hash.
+dates as ISO 8601, exact fractions as "n/d"). `event` builds the values of one event; `store.insert_events`
+appends them to the municipality's hash chain (engine/audit_chain.py, docs/audit.md). Personal data
+(the case data before and after, form input) goes in `before` / `after` / `personal`, which are stored
+apart and erasable; `detail` must hold none.
+
+`admin_event` is the API for administrative actions (keys, checkpoints, schema upgrades, registration,
+erasure; later users and roles, packs, configuration): one call, one chained event in the caller's
+transaction, in the deployment's chain (`DEPLOYMENT`, "000000") unless a municipality is named.
 """
 
 from __future__ import annotations
@@ -12,7 +19,10 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from engine import clock
+from sqlalchemy.orm import Session
+
+from engine import clock, store
+from engine.audit_chain import DEPLOYMENT
 
 
 def _default(value: Any) -> Any:
@@ -44,11 +54,31 @@ _MISSING = object()
 def event(
     *, municipality: str, actor: str, action: str, case_id: str | None = None, task_id: str | None = None,
     before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
-    detail: Mapping[str, Any] | None = None, at: dt.datetime | None = None,
+    detail: Mapping[str, Any] | None = None, personal: Mapping[str, Any] | None = None,
+    at: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """The column values of one audit_event row (inserted by the caller, in its transaction)."""
+    """The values of one audit event (appended by `store.insert_events`, in the caller's transaction).
+
+    `before` / `after` / `personal` are personal data (erasable); `detail` is kept for ever.
+    """
     return {
-        "occurred_at": at or clock.now(), "municipality_code": municipality, "actor": actor, "action": action,
-        "case_id": case_id, "task_id": task_id, "data_before": canonical(dict(before or {})),
-        "data_after": canonical(dict(after or {})), "detail": canonical(dict(detail or {})),
+        "occurred_at": (at or clock.now()).astimezone(dt.UTC), "municipality_code": municipality, "actor": actor,
+        "action": action, "case_id": case_id, "task_id": task_id, "detail": canonical(dict(detail or {})),
+        "data_before": canonical(dict(before or {})), "data_after": canonical(dict(after or {})),
+        "personal": canonical(dict(personal or {})),
     }
+
+
+def admin_event(
+    session: Session, *, action: str, actor: str, municipality: str = DEPLOYMENT,
+    detail: Mapping[str, Any] | None = None, personal: Mapping[str, Any] | None = None,
+) -> tuple[str, int]:
+    """Record an administrative action in the caller's transaction; returns (municipality, seq).
+
+    Actions are named `<object>.<past participle>` (`audit.key_created`, `db.upgraded`,
+    `municipality.registered`, later `user.role_granted`, `pack.activated`, `config.changed`). Names of
+    people other than the actor go in `personal`, so that they can be erased; the caller commits.
+    """
+    (appended,) = store.insert_events(session, [event(
+        municipality=municipality, actor=actor, action=action, detail=detail, personal=personal)])
+    return appended

@@ -237,7 +237,7 @@ class Cases:
         store.close_tasks(session, [row])
         rows = self._project(session, case, workflow, [r for r in open_rows if r.id != row.id], now, decisions,
                              action="task.completed", actor=actor, task_id=row.id, before=old, after=new,
-                             detail={"bpmn_id": row.bpmn_id, "name": row.name, "input": values})
+                             detail={"bpmn_id": row.bpmn_id, "name": row.name}, personal={"input": values})
         session.commit()
         self._keep(case, workflow)
         return _view(case, procedure, workflow, rows)
@@ -306,6 +306,9 @@ class Cases:
         case = store.load_case(session, case_id)
         if case is None:
             raise _fail("ENG516", f"案件「{case_id}」はありません", "案件の ID を確かめてください。")
+        if case.status == "erased":
+            raise _fail("ENG517", f"案件「{case_id}」のデータは保存年限を過ぎて消去されています",
+                        "消去の記録は jichi audit verify の対象の監査ログ（case.erased）にあります。")
         procedure = self.registry.stored(session, case.spec_hash)
         history = store.case_tasks(session, case.id)
         view = _view(case, procedure, _load(case, procedure),
@@ -343,7 +346,7 @@ class Cases:
     def _project(self, session: Session, case: CaseRow, workflow: BpmnWorkflow, open_rows: list[TaskRow],
                  now: dt.datetime, decisions: list[Decision], *, action: str, actor: str, task_id: str | None = None,
                  before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
-                 detail: Mapping[str, Any]) -> list[TaskRow]:
+                 personal: Mapping[str, Any] | None = None, detail: Mapping[str, Any]) -> list[TaskRow]:
         """Bring the case's task rows in line with the workflow and write the step's one audit event.
 
         One state change, one event: the gateway decisions taken and the tasks opened or cancelled by the
@@ -376,7 +379,7 @@ class Cases:
         full["status"] = case.status
         store.insert_events(session, [audit.event(
             municipality=case.municipality_code, actor=actor, action=action, case_id=case.id, task_id=task_id,
-            before=before, after=after, detail=full, at=now)])
+            before=before, after=after, personal=personal, detail=full, at=now)])
         return still_open + new_rows
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.db import Municipality
 
 # 全国地方公共団体コード (with check digit) → name.
@@ -20,17 +21,19 @@ DEMO_MUNICIPALITIES: tuple[tuple[str, str], ...] = (
 )
 
 
-def load_demo(session: Session) -> int:
+def load_demo(session: Session, actor: str = "system:demo") -> int:
     """Insert the demo municipalities that are missing; returns how many were added.
 
     Idempotent: rows already present (by code) are left as they are, so a second run adds nothing.
-    The caller commits.
+    Each registration is an audit event (`municipality.registered`, deployment chain). The caller commits.
     """
     existing = set(session.scalars(select(Municipality.code)))
     added = 0
     for code, name in DEMO_MUNICIPALITIES:
         if code not in existing:
             session.add(Municipality(code=code, name=name))
+            audit.admin_event(session, action="municipality.registered", actor=actor,
+                              detail={"code": code, "name": name})
             added += 1
     session.flush()
     return added

@@ -3,8 +3,8 @@
 Process specs are stored once per content hash. A case instance holds only its SpiffWorkflow state,
 the serializer version, the pinned spec hash and an optimistic version column; everything an inbox
 queries (municipality, lane, assignee, state, due) is projected into `case_task` rows in the same
-transaction. Audit events are written in that transaction too; every field is plain text, integer or
-timestamp so that the tamper-evidence issue can hash a documented canonical encoding of each row.
+transaction. Audit events are written in that transaction too, hash-chained per municipality
+(docs/audit.md), their personal payload in a separate erasable table.
 """
 
 from __future__ import annotations
@@ -12,7 +12,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base
@@ -45,7 +56,7 @@ class CaseInstance(Base):
     municipality_code: Mapped[str] = mapped_column(String(6), index=True)
     process_id: Mapped[str] = mapped_column(String(200))
     spec_hash: Mapped[str] = mapped_column(ForeignKey("process_spec.hash"))
-    status: Mapped[str] = mapped_column(String(20))  # running | completed
+    status: Mapped[str] = mapped_column(String(20))  # running | completed | erased (保存年限を過ぎて消去)
     state: Mapped[str] = mapped_column(Text)  # the serialized SpiffWorkflow workflow (JSON)
     serializer_version: Mapped[str] = mapped_column(String(40))
     version: Mapped[int] = mapped_column(Integer)
@@ -98,28 +109,69 @@ class CaseTask(Base):
 
 
 class AuditEvent(Base):
-    """An audit event, written in the same transaction as the change it records.
+    """An audit event, written in the same transaction as the change it records; never updated or deleted.
 
-    `data_before` / `data_after` / `detail` are canonical JSON text (sorted keys, no insignificant
-    whitespace). `seq` orders events in commit order per municipality in a later issue (hash chain);
-    here it is the insertion order.
+    Events form one hash chain per municipality (docs/audit.md): `seq` counts 1, 2, 3 … in commit order
+    (appends are serialized by the municipality's `audit_head` row), `prev_hash` is the previous event's
+    `hash`, and `hash` covers every other column. `detail` is canonical JSON text without personal data;
+    the personal payload (data before/after, form input) lives in `audit_personal`, erasable after its
+    保存年限, and the event keeps only `personal_digest`, a salted commitment to it. Triggers created by the
+    migration refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
     """
 
     __tablename__ = "audit_event"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    municipality_code: Mapped[str] = mapped_column(String(6))
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(40))  # case.started | task.completed | timer.fired | ...
     case_id: Mapped[str | None] = mapped_column(String(36))
     task_id: Mapped[str | None] = mapped_column(String(36))
-    data_before: Mapped[str] = mapped_column(Text)
-    data_after: Mapped[str] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text)
+    personal_digest: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_audit_event_scope", "municipality_code", "occurred_at"),
         Index("ix_audit_event_case", "case_id", "occurred_at"),
         Index("ix_audit_event_actor", "actor", "occurred_at"),
     )
+
+
+class AuditPersonal(Base):
+    """The personal payload of an audit event, kept apart so that it can be erased past its 保存年限.
+
+    Its commitment (`audit_event.personal_digest` = SHA-256 of salt and the three texts) stays in the
+    chain: while the row exists, verification checks it against the digest; once erased (with an audit
+    event `case.erased` naming the seqs), the chain still verifies and the salt is gone with the data.
+    """
+
+    __tablename__ = "audit_personal"
+
+    municipality_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    salt: Mapped[str] = mapped_column(String(64))
+    data_before: Mapped[str] = mapped_column(Text)
+    data_after: Mapped[str] = mapped_column(Text)
+    personal: Mapped[str] = mapped_column(Text)  # other personal items of the event, e.g. {"input": …}
+
+    __table_args__ = (
+        ForeignKeyConstraint(["municipality_code", "seq"], ["audit_event.municipality_code", "audit_event.seq"],
+                             name="fk_audit_personal_event"),
+    )
+
+
+class AuditHead(Base):
+    """The end of a municipality's chain: its last seq and hash, row-locked by every append until commit.
+
+    Serializing appends per municipality on this row makes `seq` the commit order without one global
+    lock: writers of different municipalities never wait for each other.
+    """
+
+    __tablename__ = "audit_head"
+
+    municipality_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))

@@ -1,8 +1,8 @@
 """The engine's reads and writes of one step, in SQLAlchemy Core on the session's connection.
 
 A step of a case is a handful of statements in one transaction: read the task and the case, read its
-open task rows, then update the case guarded by its version, close and open task rows, and insert the
-audit events. Core keeps this hot path lean (the ORM's unit of work costs more than the step itself);
+open task rows, then update the case guarded by its version, close and open task rows, and append the
+audit events to their municipality's hash chain. Core keeps this hot path lean (the ORM's unit of work costs more than the step itself);
 the ORM models in models.py still define the schema and serve every other query.
 """
 
@@ -13,14 +13,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from engine.models import AuditEvent, CaseInstance, CaseTask
+from engine.audit_chain import GENESIS, event_hash, has_personal, new_salt, personal_digest, utc_text
+from engine.models import AuditEvent, AuditHead, AuditPersonal, CaseInstance, CaseTask
 
 CASES = cast(Table, CaseInstance.__table__)
 TASKS = cast(Table, CaseTask.__table__)
 EVENTS = cast(Table, AuditEvent.__table__)
+PERSONAL = cast(Table, AuditPersonal.__table__)
+HEADS = cast(Table, AuditHead.__table__)
 OPEN = ("ready", "waiting")
 
 
@@ -86,6 +90,14 @@ _MOVE_DUE = update(TASKS).where(TASKS.c.id == bindparam("b_id"))
 _INSERT_CASE = insert(CASES)
 _INSERT_TASK = insert(TASKS)
 _INSERT_EVENT = insert(EVENTS)
+_INSERT_PERSONAL = insert(PERSONAL)
+# Taking the next seq is the UPDATE itself: it row-locks the head (PostgreSQL) or takes the write lock
+# (SQLite) before anything is read, so no two writers can be handed the same seq and the chain order is
+# the commit order. The head's hash is set once the new events' hashes are known, in the same transaction.
+_ADVANCE_HEAD = (update(HEADS).where(HEADS.c.municipality_code == bindparam("b_code"))
+                 .values(seq=HEADS.c.seq + bindparam("b_n", type_=BigInteger))
+                 .returning(HEADS.c.seq, HEADS.c.head_hash))
+_SET_HEAD = update(HEADS).where(HEADS.c.municipality_code == bindparam("b_code"))
 
 
 def load_case(session: Session, case_id: str, *, lock: bool = False) -> CaseRow | None:
@@ -144,8 +156,52 @@ def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
         session.connection().execute(_INSERT_TASK, [r.values() for r in rows])
 
 
-def insert_events(session: Session, events: Sequence[Mapping[str, Any]]) -> None:
-    if len(events) == 1:
-        session.connection().execute(_INSERT_EVENT, dict(events[0]))
-    elif events:
-        session.connection().execute(_INSERT_EVENT, list(events))
+def insert_events(session: Session, events: Sequence[Mapping[str, Any]]) -> list[tuple[str, int]]:
+    """Append events (values from `audit.event`) to their municipalities' chains; returns (code, seq) each.
+
+    Municipalities are taken in code order, so two transactions never wait for each other's heads in
+    opposite orders.
+    """
+    connection = session.connection()
+    appended: list[tuple[str, int]] = []
+    codes = sorted({e["municipality_code"] for e in events})
+    for code in codes:
+        group = [e for e in events if e["municipality_code"] == code]
+        head = connection.execute(_ADVANCE_HEAD, {"b_code": code, "b_n": len(group)}).first()
+        if head is None:
+            ensure_head(session, code)
+            head = connection.execute(_ADVANCE_HEAD, {"b_code": code, "b_n": len(group)}).one()
+        seq, prev = head[0] - len(group), head[1]
+        rows, payloads = [], []
+        for values in group:
+            seq += 1
+            digest = None
+            before, after, personal = values["data_before"], values["data_after"], values["personal"]
+            if has_personal(before, after, personal):
+                salt = new_salt()
+                digest = personal_digest(salt, before, after, personal)
+                payloads.append({"municipality_code": code, "seq": seq, "salt": salt, "data_before": before,
+                                 "data_after": after, "personal": personal})
+            at = values["occurred_at"]
+            prev = event_hash(code, seq, prev, utc_text(at), values["actor"], values["action"],
+                              values["case_id"], values["task_id"], values["detail"], digest)
+            rows.append({"municipality_code": code, "seq": seq, "prev_hash": rows[-1]["hash"] if rows else head[1],
+                         "hash": prev, "occurred_at": at, "actor": values["actor"], "action": values["action"],
+                         "case_id": values["case_id"], "task_id": values["task_id"], "detail": values["detail"],
+                         "personal_digest": digest})
+            appended.append((code, seq))
+        connection.execute(_INSERT_EVENT, rows[0] if len(rows) == 1 else rows)
+        if payloads:
+            connection.execute(_INSERT_PERSONAL, payloads[0] if len(payloads) == 1 else payloads)
+        connection.execute(_SET_HEAD, {"b_code": code, "head_hash": prev})
+    return appended
+
+
+def ensure_head(session: Session, code: str) -> None:
+    """Create a municipality's chain head (empty chain) unless it exists; safe when two writers race."""
+    connection = session.connection()
+    values = {"municipality_code": code, "seq": 0, "head_hash": GENESIS}
+    if connection.dialect.name == "postgresql":
+        connection.execute(postgresql.insert(HEADS).values(values).on_conflict_do_nothing())
+    else:
+        connection.execute(sqlite.insert(HEADS).values(values).on_conflict_do_nothing())

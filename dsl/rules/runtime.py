@@ -1,0 +1,289 @@
+"""Evaluating a rule set: default logic with exceptions, decision tables, dated parameters and counting
+rules, every step recorded in an explanation trace.
+
+Default logic (as in Catala): the exceptions to a case are tried before it; if several applicable
+definitions at one level disagree, that is a conflict (DSL310) naming both, never a silent first match;
+if nothing applies and there is no `それ以外`, the decision is empty (DSL311).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from dsl.compiler import Fn, _Element, coerce
+from dsl.context import EvalContext
+from dsl.errors import DslRuntimeError, runtime_error
+from dsl.rules.model import CompiledCase, CompiledCell, DecisionVersion, RuleSet, TableVersion
+from dsl.types import DATE
+from standard_core.diagnostics import Span
+from standard_core.municipal_calendar import MunicipalCalendar
+
+Trace = dict[str, Any]
+_CMP: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+def json_value(value: object) -> object:
+    """A JSON-friendly form of a runtime value: dates ISO, exact rates as decimal or n/d, lists, records."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Fraction):
+        if value.denominator == 1:
+            return str(value.numerator)
+        as_decimal = value.numerator / value.denominator
+        return str(as_decimal) if Fraction(str(as_decimal)) == value else f"{value.numerator}/{value.denominator}"
+    if isinstance(value, (tuple, list)):
+        return [json_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class _Frame:
+    trace: Trace
+    reference_date: dt.date | None
+    inputs: set[str] = field(default_factory=set)
+
+
+class _Data(Mapping[str, object]):
+    """The case data, recording which inputs each frame reads (for the explanation)."""
+
+    def __init__(self, data: Mapping[str, object], runtime: RuleRuntime) -> None:
+        self.data, self.runtime = data, runtime
+
+    def __getitem__(self, key: str) -> object:
+        value = self.data[key]
+        self.runtime.read_input(key, value)
+        return value
+
+    def get(self, key: str, default: object = None) -> object:
+        if key not in self.data:
+            return default
+        return self[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class RuleRuntime:
+    """One evaluation over one set of case data; memoizes each definition per reference date."""
+
+    def __init__(self, rules: RuleSet, data: Mapping[str, object], *, on: dt.date | None,
+                 calendar: MunicipalCalendar | None) -> None:
+        self.rules = rules
+        self.data = _Data(data, self)
+        self.context = EvalContext(on=on, calendar=calendar, rules=self)
+        self.memo: dict[tuple[str, dt.date | None], object] = {}
+        self.frames: list[_Frame] = [_Frame({"kind": "root", "uses": []}, on)]
+        self.active: set[str] = set()
+
+    # --- public ------------------------------------------------------------------------------------
+    def evaluate(self, name: str) -> tuple[object, Trace]:
+        """Evaluate a decision, table or parameter by name: (value, trace). Raises DslRuntimeError."""
+        span = Span(name, 1, 1)
+        value = self.value(name, span)
+        uses = self.frames[0].trace["uses"]
+        return value, (uses[-1] if uses else {"kind": "value", "name": name, "value": json_value(value)})
+
+    def run(self, fn: Fn) -> object:
+        """Evaluate a compiled expression of this rule set (a test's expectation, --expr)."""
+        return fn(self.data, self.context)
+
+    # --- RuleAccess --------------------------------------------------------------------------------
+    def value(self, name: str, span: Span) -> object:
+        if name in self.rules.parameters:
+            return self._parameter(name, span)
+        if name in self.active:  # the loader rejects cycles; this guards extensions loaded later
+            raise runtime_error("DSL230", f"「{name}」の評価が循環しました", span, "定義の循環を取り除いてください。")
+        versions: Sequence[DecisionVersion | TableVersion] = (self.rules.decisions.get(name)
+                                                               or self.rules.tables.get(name) or [])
+        reference = self._reference_date(versions[0].reference, span)
+        key = (name, reference)
+        if key in self.memo:
+            self._use({"kind": "decision" if name in self.rules.decisions else "table", "name": name,
+                       "value": json_value(self.memo[key]), "again": True})
+            return self.memo[key]
+        version = next((v for v in versions if reference is None or v.applies_on(reference)), None)
+        if version is None:
+            periods = "、".join(v.period.label() for v in versions if v.period)
+            raise runtime_error("DSL313", f"「{name}」は {reference} に適用される版がありません（{periods}）", span,
+                                "基準日が規則の適用期間に入っているか確かめてください。")
+        frame = _Frame({"kind": "decision" if name in self.rules.decisions else "table", "name": name,
+                        "reference_date": reference.isoformat() if reference else None,
+                        "reference": version.reference or "基準日", "file": version.file,
+                        "line": version.decl.span.line, "type": version.type.name, "uses": []}, reference)
+        if version.period is not None:
+            frame.trace["version"] = version.period.label()
+        if version.decl.cite:
+            frame.trace["cite"] = version.decl.cite
+        self.frames.append(frame)
+        self.active.add(name)
+        try:
+            if isinstance(version, DecisionVersion):
+                value = self._decision(version, span)
+            else:
+                value = self._table(version, span)
+        finally:
+            self.active.discard(name)
+            self.frames.pop()
+        frame.trace["value"] = json_value(value)
+        self._use(frame.trace)
+        self.memo[key] = value
+        return value
+
+    def counted(self, name: str, items: Sequence[object], span: Span) -> list[object]:
+        rule = self.rules.countings[name]
+        kept = [e for e in items if rule.subject is None or rule.subject(_Element(e, self.data), self.context)]
+        if rule.order is not None:
+            order = rule.order
+            kept.sort(key=lambda e: order(_Element(e, self.data), self.context), reverse=rule.descending)
+        self._use({"kind": "counting", "name": name, "cite": rule.cite, "counted": len(kept), "of": len(items)})
+        return kept
+
+    # --- tracing -----------------------------------------------------------------------------------
+    def _use(self, trace: Trace) -> None:
+        self.frames[-1].trace["uses"].append(trace)
+
+    def read_input(self, name: str, value: object) -> None:
+        frame = self.frames[-1]
+        if name in frame.inputs or name not in self.rules.inputs:
+            return
+        frame.inputs.add(name)
+        self._use({"kind": "input", "name": name, "value": json_value(value)})
+
+    # --- definitions -------------------------------------------------------------------------------
+    def _reference_date(self, reference: str | None, span: Span) -> dt.date | None:
+        if reference is None:
+            return self.frames[-1].reference_date if len(self.frames) > 1 else self.context.on
+        value = coerce(self.data.get(reference), DATE, span, reference)
+        assert isinstance(value, dt.date)
+        return value
+
+    def _parameter(self, name: str, span: Span) -> object:
+        parameter = self.rules.parameters[name]
+        day = self.frames[-1].reference_date
+        if day is None:
+            raise runtime_error("DSL305", f"パラメータ「{name}」を選ぶ基準日がありません", span,
+                                "基準日（--on）か、決定の「基準日とする」入力を与えてください。")
+        for v in parameter.values:
+            if v.period.contains(day):
+                value = v.value(self.data, self.context)
+                self._use({"kind": "parameter", "name": name, "value": json_value(value), "type": parameter.type.name,
+                           "valid": v.period.label(),
+                           "cite": v.cite, "reference_date": day.isoformat(), "file": parameter.file,
+                           "line": v.span.line})
+                return value
+        periods = "、".join(v.period.label() for v in parameter.values)
+        raise runtime_error("DSL314", f"パラメータ「{name}」には {day} の値がありません（{periods}）", span,
+                            "パラメータに、その日を含む期間の値を書いてください。")
+
+    def _decision(self, version: DecisionVersion, span: Span) -> object:
+        by_target: dict[str | None, list[CompiledCase]] = {}
+        for c in version.cases:
+            if not c.case.otherwise:
+                by_target.setdefault(c.case.exception_to, []).append(c)
+
+        def applicable(case: CompiledCase) -> list[tuple[CompiledCase, object]]:
+            found = _level(by_target.get(case.case.label or "\0", []))
+            if found:
+                return found
+            assert case.condition is not None
+            if case.condition(self.data, self.context):
+                return [(case, case.value(self.data, self.context))]
+            return []
+
+        def _level(cases: list[CompiledCase]) -> list[tuple[CompiledCase, object]]:
+            results: list[tuple[CompiledCase, object]] = []
+            for case in cases:
+                results.extend(applicable(case))
+            return self._agree(version.name, results, span)
+
+        results = _level(by_target.get("", []))  # exceptions to every base case
+        if not results:
+            results = _level(by_target.get(None, []))
+        if not results:
+            fallback = next((c for c in version.cases if c.case.otherwise), None)
+            if fallback is None:
+                raise runtime_error("DSL311", f"「{version.name}」に当てはまる場合がありません", span,
+                                    "入力を確かめるか、規則に「それ以外 値;」を書いてください。")
+            results = [(fallback, fallback.value(self.data, self.context))]
+        self.frames[-1].trace["applied"] = [
+            {"label": c.case.label, "exception_to": c.case.exception_to or None, "otherwise": c.case.otherwise,
+             "cite": c.case.cite, "file": c.file, "line": c.case.span.line} for c, _ in results]
+        return results[0][1]
+
+    def _agree(self, name: str, results: list[tuple[CompiledCase, object]],
+               span: Span) -> list[tuple[CompiledCase, object]]:
+        distinct = {repr(v) for _, v in results}
+        if len(distinct) > 1:
+            (a, va), (b, vb) = results[0], next(r for r in results if repr(r[1]) != repr(results[0][1]))
+            cites = "、".join(f"{c.describe()} 出典「{c.case.cite}」" for c in (a, b) if c.case.cite)
+            raise DslRuntimeError(_conflict(name, a, va, b, vb, cites, span))
+        return results
+
+    def _table(self, table: TableVersion, span: Span) -> object:
+        values = [column(self.data, self.context) for column in table.columns]
+        matched = [row for row in table.rows
+                   if all(self._cell(cell, value) for cell, value in zip(row.cells, values, strict=False))]
+        self.frames[-1].trace["matched"] = [{"line": row.row.span.line, "cite": row.row.cite} for row in matched]
+        policy, aggregate = table.decl.policy, table.decl.aggregate
+        outputs = [row.output(self.data, self.context) for row in matched]
+        if policy in ("collect", "rule_order"):
+            if aggregate is None:
+                return tuple(outputs)
+            if aggregate == "count":
+                return len(outputs)
+            if aggregate == "sum":
+                return sum(outputs)
+            if not outputs:
+                raise runtime_error("DSL311", f"表「{table.name}」に当てはまる行がありません", span,
+                                    "入力を確かめるか、どの入力にも当てはまる行（- のセル）を加えてください。")
+            return min(outputs) if aggregate == "min" else max(outputs)
+        if not outputs:
+            raise runtime_error("DSL311", f"表「{table.name}」に当てはまる行がありません", span,
+                                "入力を確かめるか、どの入力にも当てはまる行（- のセル）を加えてください。")
+        if policy == "first":
+            return outputs[0]
+        if policy == "priority":
+            order = [p(self.data, self.context) for p in table.priority]
+            ranked = sorted(outputs, key=lambda v: order.index(v) if v in order else len(order))
+            return ranked[0]
+        if len(outputs) > 1 and (policy == "unique" or len({repr(o) for o in outputs}) > 1):
+            lines = "、".join(f"{row.row.span.line} 行目" for row in matched)
+            raise runtime_error("DSL312", f"表「{table.name}」（判定方式 {'一意' if policy == 'unique' else 'いずれか'}）"
+                                f"で複数の行が当てはまりました（{lines}）", span,
+                                "行の条件が重ならないように直すか、判定方式を見直してください。")
+        return outputs[0]
+
+    def _cell(self, cell: CompiledCell, value: object) -> bool:
+        if cell.kind == "any":
+            return True
+        operands = [v(self.data, self.context) for v in cell.values]
+        if cell.kind == "compare":
+            return _CMP[cell.op](value, operands[0])
+        if cell.kind == "range":
+            low, high = operands
+            above = value > low if cell.low_open else value >= low
+            below = value < high if cell.high_open else value <= high
+            return bool(above and below)
+        return value in operands
+
+
+def _conflict(name: str, a: CompiledCase, va: object, b: CompiledCase, vb: object, cites: str,
+              span: Span) -> Any:
+    from standard_core.diagnostics import error
+
+    return error("DSL310", f"「{name}」で二つの定義が同時に当てはまり、値が違います: {a.describe()} は "
+                 f"{json_value(va)}、{b.describe()} は {json_value(vb)}", span,
+                 "どちらかを他方の例外（例外 ラベル:）にするか、条件が重ならないように直してください。",
+                 reference=cites)
