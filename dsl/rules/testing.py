@@ -41,10 +41,10 @@ def _run(rules: RuleSet, test: CompiledTest, calendar: MunicipalCalendar | None)
             data[name] = fn({}, context)
         except DslRuntimeError as e:
             failures.append(f"入力「{name}」を作れません: {e.diagnostic.message}")
-    for expect, fn in test.expects:
+    for expect, check in test.expects:
         runtime = RuleRuntime(rules, data, on=test.test.on, calendar=calendar)
         line = expect.span.line
-        if fn is None:
+        if check is None:
             try:
                 value, _ = runtime.evaluate(expect.error_of)
             except DslRuntimeError as e:
@@ -57,7 +57,7 @@ def _run(rules: RuleSet, test: CompiledTest, calendar: MunicipalCalendar | None)
                             f"{json_value(value)} になりました")
             continue
         try:
-            ok = runtime.run(fn)
+            ok = runtime.run(check)
         except DslRuntimeError as e:
             failures.append(f"{line} 行目: 評価できません: {e.diagnostic.code} {e.diagnostic.message}")
             continue
