@@ -24,7 +24,6 @@ from dsl.types import (
     UNROUNDED_MONEY,
     YEARS,
     CountingType,
-    EnumType,
     ListType,
     RecordType,
     Type,
@@ -113,7 +112,7 @@ def _arithmetic_hint(op: str, left: Type, right: Type) -> str:
     if DATE in pair and INT in pair:
         return "日付に足すのは日数です（例: 申請日 + 14日）。日後(日付, 日数) も使えます。"
     if DATE in pair and pair & {MONTHS, YEARS}:
-        return "月や年を足すときは月末の扱いを決める必要があります: 月加算(日付, 月数, 「末日」) を使ってください。"
+        return "月や年を足すときは月末の扱いを決める必要があります: 月加算(日付, 1, 「末日」) を使ってください。"
     if len(pair & set(_DURATIONS)) == 2:
         return "日数・月数・年数は混ぜて計算できません（1か月は28〜31日で一定ではありません）。"
     if left == right == DATE and op == "-":

@@ -45,12 +45,14 @@ def check_code(code: str, span: Span | None = None) -> Diagnostic | None:
     return None
 
 
-def calendar_for(code: str, packs: Sequence[Pack]) -> tuple[MunicipalCalendar | None, list[Diagnostic]]:
-    """The calendar of municipality `code` from already discovered (valid) packs."""
+def pack_for(code: str, packs: Sequence[Pack]) -> tuple[Pack | None, bool, list[Diagnostic]]:
+    """The pack that serves municipality `code`: its own (True), else its prefecture's (False), else None.
+
+    Layers (base packs) of the chosen pack are in its `layers`. Two packs claiming one code is INP804.
+    """
     problem = check_code(code)
     if problem is not None:
-        return None, [problem]
-    by_id = {p.id: p for p in packs}
+        return None, False, [problem]
     prefecture = prefecture_code(code)
     for wanted, own in ((code, True), (prefecture, False)):
         candidates = [p for p in packs if wanted in p.municipalities]
@@ -59,15 +61,25 @@ def calendar_for(code: str, packs: Sequence[Pack]) -> tuple[MunicipalCalendar | 
         chosen = [p for p in candidates if all(other.id in p.layers for other in candidates)]
         if len(chosen) != 1:
             names = "、".join(sorted(p.id for p in candidates))
-            return None, [error(
+            return None, own, [error(
                 "INP804", f"団体コード「{wanted}」を複数のパック（{names}）が municipalities に挙げています。", Span(ARGUMENT, 1, 1),
                 "一つの団体は一つのパックに挙げ、共通部分は base（都道府県のパック）に書いてください。",
             )]
-        pack = chosen[0]
-        settings = [by_id[layer].calendar for layer in pack.layers if layer in by_id]
-        name = (pack.name or pack.id) if own else f"{code}: {pack.name or pack.id}の暦"
-        return MunicipalCalendar.layered(name, [s for s in settings if s is not None]), []
-    return MunicipalCalendar(name=f"{code}: 標準の暦"), []
+        return chosen[0], own, []
+    return None, False, []
+
+
+def calendar_for(code: str, packs: Sequence[Pack]) -> tuple[MunicipalCalendar | None, list[Diagnostic]]:
+    """The calendar of municipality `code` from already discovered (valid) packs."""
+    pack, own, problems = pack_for(code, packs)
+    if problems:
+        return None, problems
+    if pack is None:
+        return MunicipalCalendar(name=f"{code}: 標準の暦"), []
+    by_id = {p.id: p for p in packs}
+    settings = [by_id[layer].calendar for layer in pack.layers if layer in by_id]
+    name = (pack.name or pack.id) if own else f"{code}: {pack.name or pack.id}の暦"
+    return MunicipalCalendar.layered(name, [s for s in settings if s is not None]), []
 
 
 def resolve_calendar(code: str, root: Path) -> tuple[MunicipalCalendar | None, list[Diagnostic]]:

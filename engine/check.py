@@ -15,6 +15,7 @@ from pathlib import Path
 from engine.bpmn.spiff import bind
 from engine.bpmn.validate import ValidatedModel, validate_bpmn, validate_set
 from engine.packs import Pack, discover_packs
+from engine.rulesets import RuleSets, core_rule_files, pack_rule_files
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 
 
@@ -63,11 +64,37 @@ def check_paths(paths: list[Path], root: Path) -> list[Diagnostic]:
     for checked, context in targets:
         validate_set(checked, context)
         diagnostics.extend(_spiff_safety_net(checked, context))
+    diagnostics.extend(_rule_diagnostics(paths, root, packs))
     for key in checked_files:
         model, found = cache[key]
         diagnostics.extend(model.diagnostics if model is not None else found)
     shown = [_relative(d, root) for d in _unique(diagnostics)]
     return sorted(shown, key=lambda d: (d.span.file, d.span.line, d.span.column, d.code))
+
+
+def _rule_diagnostics(paths: list[Path], root: Path, packs: list[Pack]) -> list[Diagnostic]:
+    """Rule files are checked in the scope they run in: the core alone, and each pack on its bases.
+
+    With explicit paths, only the scopes containing a given *.rules file (or folder) are checked, and
+    only diagnostics about the given files are kept.
+    """
+    sets = RuleSets(root)
+    wanted: set[Path] | None = None
+    if paths:
+        wanted = {f.resolve() for p in paths for f in ([p] if p.is_file() else p.glob("**/*.rules"))
+                  if f.suffix == ".rules"}
+        if not wanted:
+            return []
+    scopes = [core_rule_files(root)] + [core_rule_files(root) + pack_rule_files(p, packs) for p in packs
+                                        if p.rule_files]
+    found: list[Diagnostic] = []
+    for files in scopes:
+        if wanted is not None and not wanted & {f.resolve() for f in files}:
+            continue
+        _, diagnostics = sets.load(files)
+        found.extend(d for d in diagnostics
+                     if wanted is None or (root / d.span.file).resolve() in wanted)
+    return found
 
 
 def _relative(diagnostic: Diagnostic, root: Path) -> Diagnostic:
@@ -89,7 +116,7 @@ def _expand(path: Path, root: Path) -> tuple[list[Path], list[Diagnostic]]:
     if path.is_dir():
         return sorted(path.glob("**/*.bpmn")), []
     if path.is_file():
-        return [path], []
+        return ([], []) if path.suffix == ".rules" else ([path], [])  # rule files: _rule_diagnostics
     return [], [error("BPM403", "ファイルがありません", Span(_display(path.resolve(), root), 1, 1),
                       "パスの綴りを確認してください。")]
 

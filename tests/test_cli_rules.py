@@ -24,7 +24,7 @@ def run(*args: str) -> Result:
 def run_json(expression: str, municipality: str = "472018", *extra: str) -> tuple[dict[str, object], int]:
     result = run("--expr", expression, "--municipality", municipality, "--json", *extra)
     payload = json.loads(result.output)
-    assert list(payload) == ["value", "type", "diagnostics"]
+    assert list(payload) == ["value", "type", "trace", "diagnostics"]
     return payload, result.exit_code
 
 
@@ -62,7 +62,7 @@ CASES = {
 def test_values(expression: str, code: str, on: str | None, value: object, type_name: str) -> None:
     extra = ("--on", on) if on else ()
     payload, exit_code = run_json(expression, code, *extra)
-    assert payload == {"value": value, "type": type_name, "diagnostics": []}
+    assert payload == {"value": value, "type": type_name, "trace": None, "diagnostics": []}
     assert exit_code == 0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from engine.db import database_url, display_url, make_engine, make_session_factory, upgrade
+from engine.db import current_revision, database_url, display_url, make_engine, make_session_factory, upgrade
 from engine.demo import load_demo
 from engine.paths import project_root
 from standard_core.diagnostics import Diagnostic, Severity, Span, error
@@ -56,10 +56,27 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-def db_upgrade() -> None:
-    """スキーマを最新に作成・更新します（JICHI_DATABASE_URL、既定は var/ の SQLite）。"""
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+def db_upgrade(actor: str | None) -> None:
+    """スキーマを最新に作成・更新します（JICHI_DATABASE_URL、既定は var/ の SQLite）。
+
+    リビジョンが変わったときは、その更新を監査イベント（db.upgraded）として記録します。
+    """
+    from engine import audit
+    from web.cli_cases import _default_actor
+
     url = database_url()
-    revision = upgrade(url)
+    engine = make_engine(url)
+    try:
+        before = current_revision(engine)
+        revision = upgrade(url)
+        if revision != before:
+            with make_session_factory(engine)() as session:
+                audit.admin_event(session, action="db.upgraded", actor=actor or _default_actor(),
+                                  detail={"from_revision": before, "to_revision": revision})
+                session.commit()
+    finally:
+        engine.dispose()
     click.echo(f"データベースを最新のスキーマに更新しました（リビジョン {revision}）: {display_url(url)}")
 
 
@@ -70,12 +87,15 @@ def demo_group() -> None:
 
 
 @demo_group.command("load")
-def demo_load() -> None:
-    """デモの団体を登録します。何度実行しても同じ結果になります。"""
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+def demo_load(actor: str | None) -> None:
+    """デモの団体を登録します。何度実行しても同じ結果になります（登録は監査イベントとして記録）。"""
+    from web.cli_cases import _default_actor
+
     engine = make_engine(database_url())
     try:
         with make_session_factory(engine)() as session:
-            added = load_demo(session)
+            added = load_demo(session, actor=actor or _default_actor())
             session.commit()
     finally:
         engine.dispose()
@@ -171,8 +191,16 @@ from web.cli_cases import COMMANDS as _CASE_COMMANDS  # noqa: E402 - registered 
 for _command in _CASE_COMMANDS:
     cli.add_command(_command)
 
+from web.cli_packs import pack_group  # noqa: E402 - registered after the group exists
+
+cli.add_command(pack_group)
+
 
 cli.add_command(rules_group)
+
+from web.cli_audit import audit_group  # noqa: E402 - registered after the group exists
+
+cli.add_command(audit_group)
 
 
 def main() -> None:

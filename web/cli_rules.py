@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
 import click
 
-from dsl import CompiledExpression, DslRuntimeError, EvalContext, check_expression
+from dsl import DslRuntimeError, values
+from dsl.rules.explain import explain as explain_trace
+from dsl.rules.load import compile_in
+from dsl.rules.model import RuleSet
+from dsl.rules.runtime import RuleRuntime
 from dsl.types import MONEY, ListType, Type
+from dsl.values import exact_decimal
 from engine import clock
 from engine.calendars import resolve_calendar
 from engine.paths import project_root
+from engine.rulesets import RuleSets
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.wareki import INPUT_EXAMPLES, WarekiError, format_wareki, parse_date_input
 
@@ -33,98 +41,135 @@ def rules_group() -> None:
 
 
 @rules_group.command("eval")
-@click.option("--expr", "expression", required=True, help="評価する式（例: '期限日(2025-12-20, 14)'）。")
-@click.option("--municipality", "code", required=True, help="全国地方公共団体コード（6桁、例: 472018）。")
+@click.option("--municipality", "code", required=True, help="全国地方公共団体コード（6桁、例: 141305）。")
+@click.option("--expr", "expression", default=None, help="評価する式（例: '期限日(2025-12-20, 14)'）。")
+@click.option("--procedure", default=None, help="評価する決定・表の名前（規則ファイルで定義したもの）。")
+@click.option("--input", "input_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="入力データ（「入力名: 値」の JSON ファイル）。")
 @click.option("--on", "on_text", default=None,
               help="基準日（2025-04-01、令和7年4月1日、R7.4.1 など）。省略すると東京の今日。")
-@click.option("--json", "as_json", is_flag=True, help='{"value", "type", "diagnostics"} の JSON で出力します。')
-def rules_eval(expression: str, code: str, on_text: str | None, as_json: bool) -> None:
-    """式を一つ評価します。基準日は「基準日」という名前で式から読めます。
+@click.option("--explain", is_flag=True, help="どの規則・パラメータ・入力で決まったかの説明をつけます。")
+@click.option("--json", "as_json", is_flag=True, help='{"value", "type", "trace", "diagnostics"} の JSON で出力します。')
+def rules_eval(code: str, expression: str | None, procedure: str | None, input_file: Path | None,
+               on_text: str | None, explain: bool, as_json: bool) -> None:
+    """式、または規則ファイルの決定・表を、団体の規則と暦で評価します。
 
-    式の誤り・団体コードの誤り・計算できない値は診断として出力し、終了コード 1 を返します。
+    --expr か --procedure のどちらかを指定します。式からは、その団体に適用される規則ファイル（標準 →
+    都道府県 → 市区町村のパック）の決定・表・パラメータと、基準日（--on）が読めます。
+    誤りや計算できない値は診断として出力し、終了コード 1 を返します。
     """
-    value, compiled, diagnostics = evaluate(expression, code, on_text)
-    type_name = str(compiled.type) if compiled is not None else None
+    if (expression is None) == (procedure is None):
+        raise click.UsageError("--expr と --procedure のどちらか一つを指定してください。")
+    result = evaluate(expression, code, on_text, procedure=procedure, input_file=input_file)
+    trace = result.trace if explain else None
     if as_json:
         payload = {
-            "value": None if diagnostics else json_value(value, compiled.type if compiled else None),
-            "type": type_name,
-            "diagnostics": [d.to_json() for d in diagnostics],
+            "value": None if result.diagnostics else json_value(result.value, result.type),
+            "type": str(result.type) if result.type is not None else None,
+            "trace": trace,
+            "diagnostics": [d.to_json() for d in result.diagnostics],
         }
         click.echo(json.dumps(payload, ensure_ascii=False))
-    elif diagnostics:
-        for d in diagnostics:
+    elif result.diagnostics:
+        for d in result.diagnostics:
             click.echo(d.format())
     else:
-        click.echo(f"値: {display(value, compiled.type if compiled else None)}")
-        click.echo(f"型: {type_name}")
-    click.get_current_context().exit(1 if diagnostics else 0)
+        click.echo(f"値: {display(result.value, result.type)}")
+        click.echo(f"型: {result.type}")
+        if trace is not None:
+            click.echo("説明:")
+            click.echo(explain_trace(trace))
+    click.get_current_context().exit(1 if result.diagnostics else 0)
 
 
-def evaluate(
-    expression: str, code: str, on_text: str | None
-) -> tuple[object, CompiledExpression | None, list[Diagnostic]]:
-    """Check every input, then run. Returns the value, the compiled expression and all diagnostics."""
-    diagnostics: list[Diagnostic] = []
+@dataclass
+class Evaluation:
+    value: object = None
+    type: Type | None = None
+    trace: dict[str, Any] | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def evaluate(expression: str | None, code: str, on_text: str | None, *, procedure: str | None = None,
+             input_file: Path | None = None) -> Evaluation:
+    """Check every input, then run. Never raises on bad input: problems come back as diagnostics."""
+    result = Evaluation()
     on = clock.today()
     if on_text is not None:
         try:
             on = parse_date_input(on_text)
         except WarekiError as e:
-            diagnostics.append(error(
+            result.diagnostics.append(error(
                 "INP802", f"--on の「{on_text}」を日付として読めません: {e.message}", Span("--on", 1, 1),
                 e.hint or f"例: {INPUT_EXAMPLES}",
             ))
-    calendar, found = resolve_calendar(code, project_root())
-    diagnostics.extend(found)
-    compiled: CompiledExpression | None = None
+    root = project_root()
+    calendar, found = resolve_calendar(code, root)
+    result.diagnostics.extend(found)
+    rules: RuleSet | None = None
+    if not found:
+        rules, rule_diagnostics = RuleSets(root).for_municipality(code)
+        result.diagnostics.extend(d for d in rule_diagnostics if d.is_error)
+    data = _read_input(input_file, rules, result.diagnostics)
+    # Check the expression even when the municipality is wrong: every problem is reported at once.
+    fn = None
+    if expression is not None:
+        try:
+            fn, result.type = compile_in(rules or RuleSet(), expression, "--expr")
+        except DiagnosticError as e:
+            result.diagnostics.extend(e.diagnostics)
+    if result.diagnostics or rules is None:
+        return result
+    runtime = RuleRuntime(rules, data, on=on, calendar=calendar)
     try:
-        compiled = check_expression(expression, {}, file="--expr")
-    except DiagnosticError as e:
-        diagnostics.extend(e.diagnostics)
-    if diagnostics or compiled is None:
-        return None, compiled, diagnostics
-    try:
-        return compiled.evaluate({}, EvalContext(on=on, calendar=calendar)), compiled, []
+        if procedure is not None:
+            if procedure not in rules.evaluable() and procedure not in rules.parameters:
+                known = "、".join(rules.evaluable()) or "（この団体には規則ファイルの決定がありません）"
+                result.diagnostics.append(error("INP805", f"決定・表「{procedure}」はありません", Span("--procedure", 1, 1),
+                                                f"評価できる名前: {known}"))
+                return result
+            result.type = rules.definition_type(procedure)
+            result.value, result.trace = runtime.evaluate(procedure)
+        else:
+            assert fn is not None
+            result.value = runtime.run(fn)
+            result.trace = {"kind": "value", "name": expression, "value": json_value(result.value, result.type),
+                            "type": str(result.type), "uses": runtime.frames[0].trace["uses"]}
     except DslRuntimeError as e:
-        return None, compiled, [e.diagnostic]
+        result.diagnostics.append(e.diagnostic)
+    return result
 
 
-def json_value(value: object, t: Type | None) -> object:
-    """The JSON form of a DSL value (docs/dates.md): 日付 "YYYY-MM-DD", 整数・金額 numbers, 割合 and
-    端数つき金額 exact strings ("0.1", "1/3"), 真偽 true/false, 文字列・期間 strings, 一覧 arrays."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Fraction):
-        return exact_decimal(value)
-    if isinstance(value, tuple):
-        item = t.item if isinstance(t, ListType) else None
-        return [json_value(v, item) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): json_value(v, None) for k, v in value.items()}
-    return value
+def _read_input(path: Path | None, rules: RuleSet | None, problems: list[Diagnostic]) -> dict[str, object]:
+    if path is None:
+        return {}
+    shown = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        problems.append(error("INP806", f"入力ファイルを読めません: {e}", Span(shown, 1, 1),
+                              "ファイルのパスと文字コード（UTF-8）を確かめてください。"))
+        return {}
+    except json.JSONDecodeError as e:
+        problems.append(error("INP806", f"入力ファイルが JSON として読めません: {e.msg}", Span(shown, e.lineno, e.colno),
+                              '例: {"学年": 4, "診療日": "2025-06-01"}'))
+        return {}
+    if not isinstance(data, dict):
+        problems.append(error("INP806", "入力ファイルは「入力名: 値」の JSON オブジェクトにしてください", Span(shown, 1, 1),
+                              '例: {"学年": 4, "診療日": "2025-06-01"}'))
+        return {}
+    if rules is not None:
+        for name in data:
+            if name not in rules.inputs:
+                known = "、".join(rules.inputs) or "（宣言された入力がありません）"
+                problems.append(error("INP807", f"入力「{name}」は規則ファイルで宣言されていません", Span(shown, 1, 1),
+                                      f"宣言されている入力: {known}"))
+    return data
 
 
-def exact_decimal(value: Fraction) -> str:
-    """A fraction as an exact decimal when it has one ("0.125"), else as "n/d" ("1/3").
-
-    >>> exact_decimal(Fraction(1, 10)), exact_decimal(Fraction(-5, 4)), exact_decimal(Fraction(1, 3))
-    ('0.1', '-1.25', '1/3')
-    """
-    denominator, twos, fives = value.denominator, 0, 0
-    while denominator % 2 == 0:
-        denominator, twos = denominator // 2, twos + 1
-    while denominator % 5 == 0:
-        denominator, fives = denominator // 5, fives + 1
-    if denominator != 1:
-        return f"{value.numerator}/{value.denominator}"
-    places = max(twos, fives)
-    scaled = abs(value.numerator) * 10**places // value.denominator
-    whole, fraction = divmod(scaled, 10**places) if places else (scaled, 0)
-    sign = "-" if value < 0 else ""
-    if not places:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{fraction:0{places}d}".rstrip("0").rstrip(".")
+def json_value(value: object, t: Type | None = None) -> object:
+    """The JSON form of a DSL value (dsl.values.json_value; documented in docs/dates.md)."""
+    return values.json_value(value)
 
 
 def display(value: object, t: Type | None = None) -> str:

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from dsl import nodes
 from dsl.checker import Checker
-from dsl.compiler import Compiler
+from dsl.compiler import Compiler, Fn
+from dsl.parser import parse_expression
 from dsl.rules import nodes as r
 from dsl.rules.analysis import names_used
 from dsl.rules.build import parse_rules
@@ -73,7 +74,7 @@ class _Loader:
 
     def run(self) -> None:
         items = [(display, item) for display, _, f in self.files for item in f.items]
-        for display, item in items:
+        for _, item in items:
             if isinstance(item, r.EnumDecl) and self._declare(item.name, "列挙", item.span):
                 enum = EnumType("enum", item.name, item.values)
                 self.rules.types[item.name] = enum
@@ -82,16 +83,16 @@ class _Loader:
                         self.rules.enum_values[value] = enum
             elif isinstance(item, r.RecordTypeDecl) and self._declare(item.name, "型", item.span):
                 self.rules.types[item.name] = record(item.name, {})  # fields resolved below
-        for display, item in items:
+        for _, item in items:
             if isinstance(item, r.RecordTypeDecl) and item.name in self.rules.types:
                 fields = {f.name: self._type(f.type) for f in item.fields}
                 self.rules.types[item.name] = record(item.name, fields)
         # Record fields may name records declared later: resolve once more now all are known.
-        for display, item in items:
+        for _, item in items:
             if isinstance(item, r.RecordTypeDecl) and item.name in self.rules.types:
                 self.rules.types[item.name] = record(item.name, {f.name: self._type(f.type, report=False)
                                                                  for f in item.fields})
-        for display, item in items:
+        for _, item in items:
             if isinstance(item, r.Inputs):
                 for f in item.fields:
                     t = self._type(f.type)
@@ -283,4 +284,27 @@ class _Loader:
         self.rules.tests.append(CompiledTest(item, display, tuple(given), tuple(expects)))  # type: ignore[arg-type]
 
 
-__all__ = ["load_rules", "names_used"]
+__all__ = ["compile_in", "load_rules", "names_used"]
+
+
+def compile_in(rules: RuleSet, text: str, file: str = "--expr") -> tuple[Fn, Type]:
+    """Check and compile one expression with everything a rule set defines in scope (inputs, decisions,
+    tables, parameters, enum values, counting rules). Raises DiagnosticError."""
+    node = parse_expression(text, file)
+    scope: dict[str, Type] = dict(rules.inputs)
+    scope.update(rules.enum_values)
+    definitions = set()
+    for name in [*rules.parameters, *rules.decisions, *rules.tables]:
+        t = rules.definition_type(name)
+        if t is not None:
+            scope[name] = t
+            definitions.add(name)
+    constants: dict[str, object] = {v: v for v in rules.enum_values}
+    for name, counting in rules.countings.items():
+        scope[name] = CountingType("counting", name, counting.item)
+        constants[name] = name
+    checker = Checker(scope, file, text)
+    t = checker.check(node)
+    if has_errors(checker.diagnostics):
+        raise DiagnosticError(checker.diagnostics)
+    return Compiler(checker.scope, checker.types, frozenset(definitions), constants).compile(node), t

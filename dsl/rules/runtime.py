@@ -12,7 +12,6 @@ import datetime as dt
 import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from dsl.compiler import Fn, _Element, coerce
@@ -20,6 +19,7 @@ from dsl.context import EvalContext
 from dsl.errors import DslRuntimeError, runtime_error
 from dsl.rules.model import CompiledCase, CompiledCell, DecisionVersion, RuleSet, TableVersion
 from dsl.types import DATE
+from dsl.values import json_value
 from standard_core.diagnostics import Span
 from standard_core.municipal_calendar import MunicipalCalendar
 
@@ -29,27 +29,11 @@ _CMP: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def json_value(value: object) -> object:
-    """A JSON-friendly form of a runtime value: dates ISO, exact rates as decimal or n/d, lists, records."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Fraction):
-        if value.denominator == 1:
-            return str(value.numerator)
-        as_decimal = value.numerator / value.denominator
-        return str(as_decimal) if Fraction(str(as_decimal)) == value else f"{value.numerator}/{value.denominator}"
-    if isinstance(value, (tuple, list)):
-        return [json_value(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): json_value(v) for k, v in value.items()}
-    return value
-
-
 @dataclass
 class _Frame:
     trace: Trace
     reference_date: dt.date | None
-    inputs: set[str] = field(default_factory=set)
+    inputs: set[object] = field(default_factory=set)  # input names (and definitions) already shown
 
 
 class _Data(Mapping[str, object]):
@@ -110,8 +94,11 @@ class RuleRuntime:
         reference = self._reference_date(versions[0].reference, span)
         key = (name, reference)
         if key in self.memo:
-            self._use({"kind": "decision" if name in self.rules.decisions else "table", "name": name,
-                       "value": json_value(self.memo[key]), "again": True})
+            frame = self.frames[-1]
+            if ("definition", name) not in frame.inputs:  # say "evaluated above" once per frame
+                frame.inputs.add(("definition", name))
+                self._use({"kind": "decision" if name in self.rules.decisions else "table", "name": name,
+                           "value": json_value(self.memo[key]), "again": True})
             return self.memo[key]
         version = next((v for v in versions if reference is None or v.applies_on(reference)), None)
         if version is None:

@@ -8,7 +8,8 @@ from dsl import nodes
 from dsl.context import EvalContext
 from dsl.errors import DslRuntimeError
 from dsl.rules.model import CompiledTest, RuleSet
-from dsl.rules.runtime import RuleRuntime, json_value
+from dsl.rules.runtime import RuleRuntime
+from dsl.values import json_value
 from standard_core.municipal_calendar import MunicipalCalendar
 
 # Which run-time codes each expected error kind accepts.

@@ -1,0 +1,95 @@
+"""Which rule files apply to a municipality, loaded once: core → prefecture → municipality.
+
+The core's rules live in standard_core/rules/*.rules; a pack's in local_rules/<pack>/rules/*.rules. The
+files of the pack that serves a municipality (its own, else its prefecture's; engine.calendars.pack_for)
+are loaded after the core and after the pack's bases, so a municipality's pack may add exceptions to the
+`開放` decisions of the layers below it, and never redefine anything (DSL220).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dsl.rules.load import load_rules
+from dsl.rules.model import RuleSet
+from engine.calendars import pack_for
+from engine.packs import Pack, discover_packs
+from standard_core.diagnostics import Diagnostic, Span, error, has_errors
+
+CORE_RULES = Path("standard_core") / "rules"
+
+
+@dataclass(frozen=True)
+class RuleScope:
+    """The rule files of one municipality, in load order, and the pack that serves it (if any)."""
+
+    files: tuple[Path, ...]
+    pack: Pack | None
+
+
+def core_rule_files(root: Path) -> list[Path]:
+    return sorted((root / CORE_RULES).glob("*.rules"))
+
+
+def pack_rule_files(pack: Pack, packs: Sequence[Pack]) -> list[Path]:
+    """The rule files of a pack and its bases, outermost base first."""
+    by_id = {p.id: p for p in packs}
+    return [f for layer in pack.layers if layer in by_id for f in by_id[layer].rule_files]
+
+
+def scope_for(code: str, root: Path, packs: Sequence[Pack]) -> tuple[RuleScope | None, list[Diagnostic]]:
+    pack, _, problems = pack_for(code, packs)
+    if problems:
+        return None, problems
+    files = core_rule_files(root) + (pack_rule_files(pack, packs) if pack is not None else [])
+    return RuleScope(tuple(files), pack), []
+
+
+def read_sources(files: Sequence[Path], root: Path) -> tuple[list[tuple[str, str]], list[Diagnostic]]:
+    sources, problems = [], []
+    for path in files:
+        shown = _shown(path, root)
+        try:
+            sources.append((shown, path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append(error("DSL127", f"規則ファイルを読めません: {e}", Span(shown, 1, 1),
+                                  "UTF-8 で保存されたファイルか、読み取り権限を確かめてください。"))
+    return sources, problems
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class RuleSets:
+    """Loaded rule sets by the files they consist of; a process loads each combination once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.packs, self.pack_diagnostics = discover_packs(root / "local_rules")
+        self._loaded: dict[tuple[Path, ...], tuple[RuleSet | None, list[Diagnostic]]] = {}
+        self._lock = threading.Lock()
+
+    def for_municipality(self, code: str) -> tuple[RuleSet | None, list[Diagnostic]]:
+        scope, problems = scope_for(code, self.root, self.packs)
+        if scope is None:
+            return None, problems
+        return self.load(scope.files)
+
+    def load(self, files: Sequence[Path]) -> tuple[RuleSet | None, list[Diagnostic]]:
+        key = tuple(files)
+        with self._lock:
+            if key in self._loaded:
+                return self._loaded[key]
+        sources, problems = read_sources(files, self.root)
+        rules, diagnostics = load_rules(sources)
+        result = (None if has_errors(problems) else rules, [*problems, *diagnostics])
+        with self._lock:
+            self._loaded[key] = result
+        return result

@@ -1,0 +1,75 @@
+"""`jichi pack …`: what vendors and municipalities run on rule packs. Here: `jichi pack test`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dsl.rules.testing import TestResult, run_tests
+from engine.calendars import calendar_for
+from engine.paths import project_root
+from engine.rulesets import RuleSets, core_rule_files, pack_rule_files
+from standard_core.diagnostics import Diagnostic
+
+
+@click.group("pack")
+def pack_group() -> None:
+    """規則パックの管理（テスト）。"""
+
+
+@pack_group.command("test")
+@click.argument("packs", nargs=-1)
+def pack_test(packs: tuple[str, ...]) -> None:
+    """規則ファイルのテスト（テスト 「…」 { … }）を実行し、最後に「N passed, N failed」と出力します。
+
+    PACK（パックの id）を省略すると、標準の規則とすべてのパックのテストを実行します。
+    パックのテストは、標準の規則と base のパックの規則を重ねた上で実行します。
+    """
+    root = project_root()
+    sets = RuleSets(root)
+    known = {p.id: p for p in sets.packs}
+    unknown = [p for p in packs if p not in known]
+    for pack_id in unknown:
+        click.echo(f"jichi: パック「{pack_id}」はありません（あるもの: {'、'.join(sorted(known)) or 'なし'}）。", err=True)
+    if unknown:
+        click.get_current_context().exit(2)
+    scopes: list[tuple[str, list[Path], str | None]] = []
+    if not packs:
+        scopes.append(("標準", core_rule_files(root), None))
+    for pack in sorted((known[p] for p in packs) if packs else sets.packs, key=lambda p: p.id):
+        if pack.rule_files:
+            scopes.append((pack.id, core_rule_files(root) + pack_rule_files(pack, sets.packs), pack.municipalities[0]))
+    passed = failed = 0
+    seen: set[tuple[str, int]] = set()
+    for title, files, municipality in scopes:
+        rules, diagnostics = sets.load(files)
+        errors = [d for d in diagnostics if d.is_error]
+        if rules is None:
+            _print_load_errors(title, errors)
+            failed += 1
+            continue
+        calendar = calendar_for(municipality, sets.packs)[0] if municipality else None
+        for result in run_tests(rules, calendar):
+            key = (result.file, result.line)
+            if key in seen:  # a base pack's tests run once, with the first pack that includes them
+                continue
+            seen.add(key)
+            _print_result(result)
+            passed += result.passed
+            failed += not result.passed
+    click.echo(f"{passed} passed, {failed} failed")
+    click.get_current_context().exit(1 if failed else 0)
+
+
+def _print_result(result: TestResult) -> None:
+    mark = "成功" if result.passed else "失敗"
+    click.echo(f"{mark} {result.file}:{result.line} 「{result.title}」")
+    for failure in result.failures:
+        click.echo(f"    {failure}")
+
+
+def _print_load_errors(title: str, errors: list[Diagnostic]) -> None:
+    click.echo(f"失敗 {title}: 規則ファイルにエラーがあるため、テストを実行できません")
+    for d in errors:
+        click.echo("    " + d.format().replace("\n", "\n    "))
