@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -19,13 +19,16 @@ from dsl.signatures import Function, FunctionDomainError, Impl, Signature
 from dsl.types import (
     BOOL,
     DATE,
+    DAYS,
     DURATION,
     INT,
     MONEY,
+    MONTHS,
     NOTHING,
     RATE,
     TEXT,
     UNROUNDED_MONEY,
+    YEARS,
     Type,
     list_of,
 )
@@ -82,6 +85,20 @@ def _duration(text: str) -> str:
     return text
 
 
+_SORTABLE = (INT, RATE, MONEY, DATE, DAYS, MONTHS, YEARS, TEXT)
+_LIST_ORDERED = tuple(Signature((list_of(t),), t) for t in _SORTABLE if t != TEXT)
+_LIST_SORT = tuple(Signature((list_of(t),), list_of(t)) for t in _SORTABLE)
+
+
+def _list_extreme(pick: Callable[..., object]) -> Impl:
+    def apply(items: Sequence[object]) -> object:
+        if not items:
+            raise FunctionDomainError("空の一覧には最大値・最小値がありません", "一覧が空でないことを先に確かめてください。")
+        return pick(items)
+
+    return apply
+
+
 FUNCTIONS: tuple[Function, ...] = (
     Function("切り捨て", ("floor",), ROUNDABLE, _round("floor"), "端数を切り捨てます（金額は1円未満、割合は整数未満）。"),
     Function("切り上げ", ("ceil",), ROUNDABLE, _round("ceil"), "端数を切り上げます。"),
@@ -100,6 +117,15 @@ FUNCTIONS: tuple[Function, ...] = (
              "一覧の件数。"),
     Function("合計", ("sum",), (Signature((list_of(MONEY),), MONEY),
                                Signature((list_of(INT),), INT)), _sum, "一覧の合計。"),
+    Function("いずれか", ("any",), (Signature((list_of(BOOL),), BOOL),), any,
+             "一覧の中に真が一つでもあるか（空の一覧は偽）。例: いずれか(書類 ごとの 有効)"),
+    Function("すべて", ("all",), (Signature((list_of(BOOL),), BOOL),), all,
+             "一覧がすべて真か（空の一覧は真）。例: すべて(書類 ごとの 有効期限 >= 受付日)"),
+    Function("最大値", ("max_of",), _LIST_ORDERED, _list_extreme(max), "一覧の最大値（空の一覧はエラー）。"),
+    Function("最小値", ("min_of",), _LIST_ORDERED, _list_extreme(min), "一覧の最小値（空の一覧はエラー）。"),
+    Function("並べ替え", ("sorted",), _LIST_SORT, lambda xs: tuple(sorted(xs)), "一覧を小さい順（古い順）に並べます。"),
+    Function("並べ替え降順", ("sorted_desc",), _LIST_SORT, lambda xs: tuple(sorted(xs, reverse=True)),
+             "一覧を大きい順（新しい順）に並べます。"),
     Function("含む", ("contains",), (Signature((TEXT, TEXT), BOOL),), lambda a, b: b in a,
              "第1引数の文字列が第2引数を含むか。"),
     Function("期間", ("duration",), (Signature((TEXT,), DURATION),), _duration,
