@@ -26,7 +26,7 @@ from dsl.rules.model import (
     RuleSet,
     TableVersion,
 )
-from dsl.types import BOOL, DATE, CountingType, EnumType, Type, list_of, record, type_named, type_names
+from dsl.types import BOOL, DATE, CountingType, EnumType, ListType, Type, list_of, record, type_named, type_names
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error, has_errors
 
 
@@ -222,6 +222,15 @@ class _Loader:
 
     def _table(self, display: str, item: r.Table, scope: dict[str, Type]) -> None:
         t = self._type(item.type, report=False)
+        output_type: Type | None = t
+        if item.policy in ("collect", "rule_order") and item.aggregate is None:
+            if not isinstance(t, ListType):
+                self._error("DSL236", f"表「{item.name}」は結果の一覧を返すので、型は「…の一覧」にしてください（{t}です）",
+                            item.type.span, f"例: 表 {item.name}: {t}の一覧 {{ … }}")
+                return
+            output_type = t.item
+        elif item.aggregate == "count":
+            output_type = None
         self._reference(item.reference, item.span)
         columns = [self._expr(display, c, scope, None, "列") for c in item.columns]
         if any(c is None for c in columns):
@@ -237,7 +246,7 @@ class _Loader:
                     if compiled is not None:
                         fns.append(compiled[0])
                 cells.append(CompiledCell(cell.kind, cell.op, tuple(fns), cell.low_open, cell.high_open))  # type: ignore[arg-type]
-            output = self._expr(display, row.output, scope, t, f"表「{item.name}」の結果")
+            output = self._expr(display, row.output, scope, output_type, f"表「{item.name}」の結果")
             if output is not None:
                 rows.append(CompiledRow(row, tuple(cells), output[0]))  # type: ignore[arg-type]
         priority = [self._expr(display, p, scope, t, "優先順の値") for p in item.priority]
