@@ -23,6 +23,8 @@ from dsl.types import (
     TEXT,
     UNROUNDED_MONEY,
     YEARS,
+    YEAR_MONTH,
+    FISCAL_YEAR,
     CountingType,
     ListType,
     RecordType,
@@ -38,7 +40,7 @@ _NUMERIC = (INT, RATE)
 _MONEYISH = (MONEY, UNROUNDED_MONEY)
 _ROUND_HINT = "切り捨て(…)、四捨五入(…)、切り上げ(…) のどれかで端数の扱いを決めてください。"
 _DURATIONS = (DAYS, MONTHS, YEARS)
-_ORDERED = (INT, RATE, MONEY, UNROUNDED_MONEY, DATE, DAYS, MONTHS, YEARS)
+_ORDERED = (INT, RATE, MONEY, UNROUNDED_MONEY, DATE, DAYS, MONTHS, YEARS, YEAR_MONTH, FISCAL_YEAR)
 ELEMENT = "それ"  # the current element inside `のうち` / `ごとの`
 _COUNTING_FUNCTIONS = {"件数": "count", "count": "count", "順番": "rank", "rank": "rank"}
 
@@ -76,6 +78,14 @@ def arithmetic(op: str, left: Type, right: Type) -> Type | None:
         if op == "/" or RATE in (left, right):
             return RATE
         return INT
+    # Calendar months and fiscal years move by whole months and years; their differences are durations.
+    for period, step in ((YEAR_MONTH, MONTHS), (FISCAL_YEAR, YEARS)):
+        if left == period and right == step and op in "+-":
+            return period
+        if left == step and right == period and op == "+":
+            return period
+        if left == right == period and op == "-":
+            return step
     if left in _DURATIONS or right in _DURATIONS:
         if op in "+-" and left == right:
             return left
@@ -157,6 +167,10 @@ class Checker:
                 return TEXT
             case nodes.BoolLit():
                 return BOOL
+            case nodes.YearMonthLit():
+                return YEAR_MONTH
+            case nodes.FiscalYearLit():
+                return FISCAL_YEAR
             case nodes.DurationLit(unit=unit):
                 return {"days": DAYS, "months": MONTHS, "years": YEARS}[unit]
             case nodes.RecordLit(fields=fields):
@@ -237,6 +251,7 @@ class Checker:
                 unified = unify(lt, rt)
                 if unified is None:
                     hint = ("金額と比べるなら「円」をつけてください（例: 500円）。" if {lt, rt} == {MONEY, INT}
+                            else "年度は「2025年度」「令和7年度」と書いて比べます。" if {lt, rt} == {FISCAL_YEAR, INT}
                             else "同じ型の値どうしを比べてください（整数と割合、金額と端数つき金額は比べられます）。")
                     return self._error("DSL207", f"{lt}と{rt}は比べられません", node.span, hint)
                 if op not in ("=", "!=") and unified not in (ERROR, *_ORDERED):

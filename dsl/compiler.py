@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from fractions import Fraction
@@ -30,13 +31,15 @@ from dsl.types import (
     RATE,
     TEXT,
     YEARS,
+    YEAR_MONTH,
+    FISCAL_YEAR,
     CountingType,
     EnumType,
     ListType,
     RecordType,
     Type,
 )
-from standard_core.dates import DateError
+from standard_core.dates import DateError, YearMonth
 from standard_core.diagnostics import Span
 from standard_core.holidays import OutOfCalendarRange
 
@@ -83,9 +86,17 @@ def coerce(value: object, t: Type, span: Span, label: str) -> object:
     elif isinstance(t, EnumType):
         if isinstance(value, str) and value in t.values:
             ok = value
-    elif t in (DAYS, MONTHS, YEARS):
+    elif t in (DAYS, MONTHS, YEARS, FISCAL_YEAR):
         if isinstance(value, int) and not isinstance(value, bool):
             ok = value
+    elif t == YEAR_MONTH:
+        if isinstance(value, YearMonth):
+            ok = value
+        elif isinstance(value, str) and (m := re.fullmatch(r"([0-9]{4})-([0-9]{2})", value)):
+            try:
+                ok = YearMonth(int(m.group(1)), int(m.group(2)))
+            except DateError:
+                ok = _NO
     elif isinstance(t, ListType):
         if isinstance(value, (list, tuple)):
             ok = tuple(coerce(v, t.item, span, label) for v in value)
@@ -150,6 +161,10 @@ class Compiler:
                 return lambda data, ctx: tuple(f(data, ctx) for f in fns)
             case nodes.DurationLit(amount=amount):
                 return _const(amount)
+            case nodes.YearMonthLit(value=ym):
+                return _const(ym)
+            case nodes.FiscalYearLit(value=year):
+                return _const(year)
             case nodes.RecordLit(fields=fields):
                 parts = [(name, self.compile(value)) for name, value in fields]
                 return lambda data, ctx: {name: f(data, ctx) for name, f in parts}
@@ -191,6 +206,9 @@ class Compiler:
                 f = self.compile(operand)
                 return lambda data, ctx: -f(data, ctx)
             case nodes.Binary(op=op, left=left, right=right, span=span):
+                if YEAR_MONTH in (self.types[id(left)], self.types[id(right)]):
+                    return _year_month_arith(op, self.compile(left), self.compile(right),
+                                             self.types[id(left)] == YEAR_MONTH, self.types[id(right)] == YEAR_MONTH)
                 if DATE in (self.types[id(left)], self.types[id(right)]) and op in "+-":
                     return _date_arith(op, self.compile(left), self.compile(right), span,
                                        self.types[id(left)] == DATE)
@@ -295,6 +313,16 @@ def _rules(ctx: Context, span: Span) -> RuleAccess:
 
 def _definition(name: str, span: Span) -> Fn:
     return lambda data, ctx: _rules(ctx, span).value(name, span)
+
+
+def _year_month_arith(op: str, lf: Fn, rf: Fn, left_ym: bool, right_ym: bool) -> Fn:
+    """年月 ± 月数 → 年月, 月数 + 年月 → 年月, 年月 − 年月 → 月数 (the checker allows nothing else)."""
+    if left_ym and right_ym:
+        return lambda data, ctx: rf(data, ctx).months_until(lf(data, ctx))
+    if left_ym:
+        sign = 1 if op == "+" else -1
+        return lambda data, ctx: lf(data, ctx).plus(sign * rf(data, ctx))
+    return lambda data, ctx: rf(data, ctx).plus(lf(data, ctx))
 
 
 def _date_arith(op: str, lf: Fn, rf: Fn, span: Span, date_left: bool) -> Fn:

@@ -11,9 +11,25 @@ from __future__ import annotations
 import datetime as dt
 
 from dsl.signatures import Function, Signature
-from dsl.types import BOOL, DATE, INT, TEXT
+from dsl.types import BOOL, DATE, FISCAL_YEAR, INT, TEXT, YEAR_MONTH
 from standard_core import dates, holidays, wareki
 from standard_core.municipal_calendar import MunicipalCalendar
+
+
+def _fiscal_start(value: dt.date | int) -> dt.date:
+    return dt.date(value if isinstance(value, int) else dates.fiscal_year(value), 4, 1)
+
+
+def _fiscal_end(value: dt.date | int) -> dt.date:
+    return dt.date((value if isinstance(value, int) else dates.fiscal_year(value)) + 1, 3, 31)
+
+
+def _month_first(value: dt.date | dates.YearMonth) -> dt.date:
+    return value.first_day() if isinstance(value, dates.YearMonth) else dates.first_of_month(value)
+
+
+def _month_last(value: dt.date | dates.YearMonth) -> dt.date:
+    return value.last_day() if isinstance(value, dates.YearMonth) else dates.end_of_month(value)
 
 
 def _add_months(date: dt.date, months: int, mode: str) -> dt.date:
@@ -55,17 +71,20 @@ DATE_FUNCTIONS: tuple[Function, ...] = (
     Function("学年名", ("school_grade_name",), (Signature(DD, TEXT),), _grade_name,
              "学年の名前（「小学1年」「中学3年」「高校1年相当」「就学前」「高校卒業後」）。"),
     # --- 年度 and months (地方自治法208条, 民法143条) ----------------------------------------------------
-    Function("年度", ("fiscal_year",), (Signature(D, INT),), dates.fiscal_year,
-             "日付の属する年度（4月始まり）を西暦の年で返します。"),
-    Function("年度初日", ("fiscal_year_start",), (Signature(D, DATE),), dates.fiscal_year_start,
-             "日付の属する年度の4月1日。"),
-    Function("年度末日", ("fiscal_year_end",), (Signature(D, DATE),), dates.fiscal_year_end,
-             "日付の属する年度の3月31日。"),
+    Function("年度", ("fiscal_year",), (Signature(D, FISCAL_YEAR),), dates.fiscal_year,
+             "日付の属する年度（4月始まり）。2026-03-31 → 2025年度。"),
+    Function("年度初日", ("fiscal_year_start",), (Signature(D, DATE), Signature((FISCAL_YEAR,), DATE)),
+             _fiscal_start, "日付（または年度）の年度の4月1日。"),
+    Function("年度末日", ("fiscal_year_end",), (Signature(D, DATE), Signature((FISCAL_YEAR,), DATE)),
+             _fiscal_end, "日付（または年度）の年度の3月31日。"),
+    Function("年月", ("year_month",), (Signature(D, YEAR_MONTH),), dates.YearMonth.of, "日付の属する年月。"),
     Function("月加算", ("add_months",), (Signature((DATE, INT, TEXT), DATE),), _add_months,
              "n か月後の日付。応当日がないときの扱いを「末日」「翌月初日」「エラー」から必ず選びます。",
              check_literal=_check_month_mode, literal_code="DSL214"),
-    Function("月初日", ("first_of_month",), (Signature(D, DATE),), dates.first_of_month, "その月の1日。"),
-    Function("月末日", ("end_of_month",), (Signature(D, DATE),), dates.end_of_month, "その月の末日。"),
+    Function("月初日", ("first_of_month",), (Signature(D, DATE), Signature((YEAR_MONTH,), DATE)), _month_first,
+             "その月（日付の月、または年月）の1日。"),
+    Function("月末日", ("end_of_month",), (Signature(D, DATE), Signature((YEAR_MONTH,), DATE)), _month_last,
+             "その月（日付の月、または年月）の末日。"),
     Function("年月差", ("months_between",), (Signature(DD, INT),), dates.months_between,
              "開始日の年月から終了日の年月までの月数（日は見ません）。"),
     # --- 和暦 (元号法) ------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from fractions import Fraction
 
+from standard_core.dates import YearMonth
 from standard_core.diagnostics import Span
 
 
@@ -128,6 +129,18 @@ class DurationLit(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class YearMonthLit(Node):
+    value: YearMonth
+
+
+@dataclass(frozen=True, slots=True)
+class FiscalYearLit(Node):
+    """A 年度 (fiscal year April–March), held as the Gregorian year it starts in: 令和7年度 → 2025."""
+
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
 class RecordLit(Node):
     fields: tuple[tuple[str, Expr], ...]
 
@@ -150,7 +163,8 @@ class Each(Node):
 
 Expr = (
     IntLit | MoneyLit | RateLit | DateLit | TextLit | BoolLit | ListLit | Name | Field | Call | Negate
-    | Binary | Compare | Member | Logical | Not | If | DurationLit | RecordLit | Where | Each
+    | Binary | Compare | Member | Logical | Not | If | DurationLit | RecordLit | Where | Each | YearMonthLit
+    | FiscalYearLit
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from fractions import Fraction
@@ -16,7 +17,8 @@ from lark.tree import Meta
 from dsl import nodes
 from dsl.syntax_errors import explain_syntax_error
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
-from standard_core.wareki import WarekiError, wareki_to_date
+from standard_core.dates import DateError, YearMonth
+from standard_core.wareki import ERAS_BY_NAME, WarekiError, wareki_to_date
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -219,6 +221,46 @@ class Builder(Transformer[Token, Any]):
             self._bad_date(meta, e.message, e.hint)
             value = dt.date.min
         return nodes.DateLit(self._s(meta), value)
+
+    def year_month_lit(self, meta: Meta, children: list[Token]) -> nodes.YearMonthLit:
+        text = str(children[0])
+        iso = re.fullmatch(r"([0-9]{4})-([0-9]{2})", text)
+        try:
+            if iso:
+                return nodes.YearMonthLit(self._s(meta), YearMonth(int(iso.group(1)), int(iso.group(2))))
+            m = re.fullmatch(r"(明治|大正|昭和|平成|令和)([0-9]{1,2}|元)年([0-9]{1,2})月", text)
+            assert m is not None  # the terminal's regex guarantees the shape
+            era, year, month = m.groups()
+            number = 1 if year == "元" else int(year)
+            # The month exists in the era when its first or its last day does (平成元年1月 began on the 8th).
+            try:
+                day = wareki_to_date(era, number, int(month), 1)
+            except WarekiError:
+                last = calendar.monthrange(ERAS_BY_NAME[era].start.year + number - 1, int(month))[1]
+                day = wareki_to_date(era, number, int(month), last)
+            return nodes.YearMonthLit(self._s(meta), YearMonth(day.year, day.month))
+        except (WarekiError, DateError) as e:
+            self._bad_date(meta, e.message, e.hint)
+        except ValueError:
+            self._bad_date(meta, f"{text}はありません", "月は 1〜12 です。")
+        return nodes.YearMonthLit(self._s(meta), YearMonth(1, 1))
+
+    def fiscal_year_lit(self, meta: Meta, children: list[Token]) -> nodes.FiscalYearLit:
+        text = str(children[0])
+        iso = re.fullmatch(r"([0-9]{4})年度", text)
+        if iso:
+            return nodes.FiscalYearLit(self._s(meta), int(iso.group(1)))
+        m = re.fullmatch(r"(明治|大正|昭和|平成|令和)([0-9]{1,2}|元)年度", text)
+        assert m is not None  # the terminal's regex guarantees the shape
+        era = ERAS_BY_NAME[m.group(1)]
+        number = 1 if m.group(2) == "元" else int(m.group(2))
+        start = era.start.year + number - 1
+        # A 年度 is named by the era of its first day or of the day the era began (令和元年度 = 2019年度).
+        last = era.end.year if era.end is not None else None
+        if number < 1 or (last is not None and start > last):
+            self._bad_date(meta, f"{text}はありません（{era.name}は{era.start.year}年から"
+                           + (f"{last}年まで）" if last else "）"), "西暦で「2025年度」のようにも書けます。")
+        return nodes.FiscalYearLit(self._s(meta), start)
 
     def _bad_date(self, meta: Meta, message: str, hint: str = "") -> None:
         self.diagnostics.append(error(

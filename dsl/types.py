@@ -65,10 +65,13 @@ BOOL = Type("bool", "真偽")
 DAYS = Type("days", "日数")
 MONTHS = Type("months", "月数")
 YEARS = Type("years", "年数")
+# A calendar month (2026-09, 令和8年9月) and a fiscal year (2025年度, 令和7年度: April to March).
+YEAR_MONTH = Type("year_month", "年月")
+FISCAL_YEAR = Type("fiscal_year", "年度")
 # The type of an empty list literal before its use fixes the item type.
 NOTHING = Type("nothing", "不定")
 
-SCALARS: tuple[Type, ...] = (INT, MONEY, RATE, DATE, DURATION, TEXT, BOOL, DAYS, MONTHS, YEARS)
+SCALARS: tuple[Type, ...] = (INT, MONEY, RATE, DATE, DURATION, TEXT, BOOL, DAYS, MONTHS, YEARS, YEAR_MONTH, FISCAL_YEAR)
 
 _BY_NAME: dict[str, Type] = {}
 for _t in SCALARS:

@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Mapping
 from fractions import Fraction
 
+from standard_core.dates import YearMonth
+
 
 def exact_decimal(value: Fraction) -> str:
     """A fraction as an exact decimal when it has one ("0.125"), else as "n/d" ("1/3").
@@ -31,11 +33,14 @@ def exact_decimal(value: Fraction) -> str:
 
 def json_value(value: object) -> object:
     """The JSON form of a DSL value: 日付 "YYYY-MM-DD", 整数・金額 numbers, 割合 and 端数つき金額 exact
-    strings ("0.1", "1/3"), 真偽 true/false, 文字列・列挙 strings, 一覧 arrays, レコード objects."""
+    strings ("0.1", "1/3"), 真偽 true/false, 文字列・列挙 strings, 年月 "YYYY-MM", 年度 the number of the
+    year it starts in (令和7年度 → 2025), 一覧 arrays, レコード objects."""
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Fraction):
         return exact_decimal(value)
+    if isinstance(value, YearMonth):
+        return str(value)
     if isinstance(value, (tuple, list)):
         return [json_value(v) for v in value]
     if isinstance(value, Mapping):
