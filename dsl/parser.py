@@ -16,8 +16,8 @@ from lark.tree import Meta
 
 from dsl import nodes
 from dsl.syntax_errors import explain_syntax_error
-from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.dates import DateError, YearMonth
+from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.wareki import ERAS_BY_NAME, WarekiError, wareki_to_date
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")

@@ -172,7 +172,8 @@ def insert_events(session: Session, events: Sequence[Mapping[str, Any]]) -> list
             ensure_head(session, code)
             head = connection.execute(_ADVANCE_HEAD, {"b_code": code, "b_n": len(group)}).one()
         seq, prev = head[0] - len(group), head[1]
-        rows, payloads = [], []
+        rows: list[dict[str, Any]] = []
+        payloads: list[dict[str, Any]] = []
         for values in group:
             seq += 1
             digest = None

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine import clock
 from engine.bpmn import validate_bpmn, validate_set
+from engine.audit_verify import verify
 from engine.cases import Cases, TaskView, list_tasks
 from engine.db import make_engine, make_session_factory
 from engine.demo import load_demo
@@ -84,5 +85,21 @@ def environment(url: str, registry: Registry | None = None) -> Iterator[Env]:
         s.commit()
     try:
         yield Env(engine, sessions, Cases(registry or fixture_registry()))
+        assert_one_event_per_state_change(engine)
     finally:
         engine.dispose()
+
+
+def assert_one_event_per_state_change(engine: Engine) -> None:
+    """Every scenario ends with: each case has exactly one audit event per state change, and the chains verify.
+
+    A case's version starts at 1 and every step that changes it (start, completion, timer, erasure) bumps it by
+    one and writes one event, so the count of a case's events must equal its version.
+    """
+    with engine.connect() as connection:
+        events = dict(connection.execute(select(AuditEvent.case_id, func.count()).where(
+            AuditEvent.case_id.is_not(None)).group_by(AuditEvent.case_id)).all())
+        versions = dict(connection.execute(select(CaseInstance.id, CaseInstance.version)).all())
+        assert {case_id: events.get(case_id, 0) for case_id in versions} == versions, "one event per state change"
+        report = verify(connection)
+    assert report.findings == [], [f.format() for f in report.findings]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.cases import CaseError
-from engine.models import AuditEvent, CaseTask, ProcessSpec
+from engine.models import AuditEvent, AuditPersonal, CaseTask, ProcessSpec
 from tests.engine_support import environment
 
 
@@ -24,7 +24,7 @@ def test_parallel_branches_and_call_activity_complete(database_url: str) -> None
         assert env.ready(case_id) == []
         with env.session() as s:
             last = s.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id)
-                             .order_by(AuditEvent.id.desc())).first()
+                             .order_by(AuditEvent.seq.desc())).first()
         assert last is not None
         assert json.loads(last.detail)["decisions"] == [{"gateway": "Gateway_Result", "name": "", "chosen": ["End_OK"]}]
         assert json.loads(last.detail)["status"] == "completed"
@@ -38,15 +38,17 @@ def test_every_state_change_writes_exactly_one_audit_event(database_url: str) ->
         env.complete(case_id, "審査", {"承認": True}, actor="係長B")
         with env.session() as s:
             events = s.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id)
-                               .order_by(AuditEvent.id)).all()
+                               .order_by(AuditEvent.seq)).all()
         assert [(e.action, e.actor) for e in events] == [
             ("case.started", "tester"), ("task.completed", "担当A"), ("task.completed", "係長B")]
         assert [t["name"] for t in json.loads(events[0].detail)["opened"]] == ["起案"]
         assert [t["name"] for t in json.loads(events[1].detail)["opened"]] == ["審査"]
         review = events[2]
-        assert json.loads(review.data_after) == {"承認": True}
+        personal = s.get(AuditPersonal, (review.municipality_code, review.seq))
+        assert personal is not None and json.loads(personal.data_after) == {"承認": True}
+        assert json.loads(personal.personal) == {"input": {"承認": True}}
         detail = json.loads(review.detail)
-        assert detail["input"] == {"承認": True} and detail["status"] == "completed"
+        assert "input" not in detail and detail["status"] == "completed"
         assert detail["decisions"] == [{"gateway": "Gateway_Shonin", "name": "承認？", "chosen": ["End_Kessai"]}]
         assert events[1].occurred_at is not None and events[1].municipality_code == "141305"
 

@@ -195,16 +195,45 @@ def task_complete(task_id: str, data_file: str | None, actor: str, as_json: bool
 @click.command("worker")
 @click.option("--once", is_flag=True, help="期限の来たタイマーを一度処理して終了します。")
 @click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600), help="確認の間隔（秒）。")
+@click.option("--checkpoint-every", "checkpoint_minutes", default=0.0, show_default=True, type=click.FloatRange(0),
+              envvar="JICHI_AUDIT_CHECKPOINT_MINUTES",
+              help="監査ログのチェックポイントを書き出す間隔（分）。0 で書き出しません。")
+@click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None, envvar="JICHI_AUDIT_CHECKPOINT_DIR",
+              help="チェックポイントの書き出し先（既定: var/audit/checkpoints）。")
+@click.option("--key", "key_path", type=click.Path(path_type=Path), default=None, envvar="JICHI_AUDIT_KEY",
+              help="チェックポイントに署名する秘密鍵（既定: var/audit/signing.key）。")
 @click.option("--json", "as_json", is_flag=True, help="処理した案件を JSON で出力します（--once のとき）。")
-def worker(once: bool, interval: float, as_json: bool) -> None:
-    """期限の来たタイマーを発火させ、案件を進めます（Ctrl+C で終了）。"""
+def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_dir: Path | None,
+           key_path: Path | None, as_json: bool) -> None:
+    """期限の来たタイマーを発火させ、案件を進めます（Ctrl+C で終了）。
+
+    --checkpoint-every を指定すると、その間隔で、前回から進んだ団体のチェーンのチェックポイントに署名して
+    書き出します（起動直後に 1 回目）。
+    """
+    from engine.audit_checkpoint import AuditError, default_checkpoint_dir, default_key_path, export
+
     cases = _cases()
     engine = make_engine(database_url())
     sessions = make_session_factory(engine)
+    next_checkpoint = time.monotonic() if checkpoint_minutes > 0 else None
     try:
         while True:
             with sessions() as session:
                 moved = cases.fire_due_timers(session)
+            if next_checkpoint is not None and time.monotonic() >= next_checkpoint:
+                next_checkpoint = time.monotonic() + checkpoint_minutes * 60
+                try:
+                    with sessions() as session:
+                        written = export(session, checkpoint_dir or default_checkpoint_dir(),
+                                         key_path or default_key_path(), actor="system:worker", only_changed=True)
+                    if written:
+                        click.echo(f"{clock.now().astimezone(clock.TOKYO):%Y-%m-%d %H:%M:%S} 監査ログのチェックポイント: "
+                                   f"{len(written)} 件")
+                except AuditError as e:  # the worker keeps firing timers; the problem is reported each round
+                    for d in e.diagnostics:
+                        click.echo(d.format(), err=True)
+                    for f in e.findings:
+                        click.echo(f.format(), err=True)
             if once:
                 if as_json:
                     click.echo(json.dumps({"moved": moved}, ensure_ascii=False))

@@ -26,7 +26,18 @@ from dsl.rules.model import (
     RuleSet,
     TableVersion,
 )
-from dsl.types import BOOL, DATE, CountingType, EnumType, ListType, Type, list_of, record, type_named, type_names
+from dsl.types import (
+    BOOL,
+    DATE,
+    CountingType,
+    EnumType,
+    ListType,
+    Type,
+    list_of,
+    record,
+    type_named,
+    type_names,
+)
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error, has_errors
 
 

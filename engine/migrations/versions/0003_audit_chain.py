@@ -76,6 +76,8 @@ def upgrade() -> None:
         batch_op.drop_index("ix_audit_event_case")
         batch_op.drop_index("ix_audit_event_actor")
     op.rename_table("audit_event", "audit_event_0002")
+    if op.get_bind().dialect.name == "postgresql":  # constraint names are schema-wide there
+        op.execute("ALTER TABLE audit_event_0002 RENAME CONSTRAINT pk_audit_event TO pk_audit_event_0002")
 
     op.create_table(
         "audit_event",
