@@ -23,7 +23,8 @@ from standard_core.diagnostics import Diagnostic, Span, error
 TERMINAL_LABELS: dict[str, str] = {
     "NAME": "名前", "INT": "整数", "DECIMAL": "小数", "YEN": "金額（例: 500円）", "PERCENT": "割合（例: 10%）",
     "DATE_ISO": "日付", "WAREKI": "和暦の日付", "STRING": "文字列", "TRUE": "真", "FALSE": "偽",
-    "LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "COMMA": "、（,）", "DOT": ".",
+    "LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{", "RBRACE": "}", "SEMICOLON": ";",
+    "VBAR": "|", "COLON": ":", "ARROW": "=>", "COMMA": "、（,）", "DOT": ".",
     "COMP_OP": "比較（= < > など）", "ADD_OP": "+", "MINUS": "-", "MUL_OP": "* /", "AND": "かつ",
     "OR": "または", "NOT": "not", "IN": "in", "IF": "if", "THEN": "then", "ELSE": "else",
     "MOSHI": "もし", "NARABA": "ならば", "DENAKEREBA": "でなければ", "ASSIGN": ":=", "$END": "式の終わり",
@@ -181,10 +182,20 @@ def _unexpected_hint(f: _Failure) -> str:
     return f"ここには{_expected_text(f)}が来るはずです。"
 
 
+_ITEM_STARTS = {"_KW_KETTEI", "_KW_PARAMETER", "_KW_HYO"}
+_CLOSERS = ("RPAR", "RSQB", "RBRACE", "SEMICOLON", "VBAR")
+
+
 def _expected_text(f: _Failure) -> str:
     if f.expected >= _OPERAND_STARTS:
         return "値（名前・数・金額・日付・文字列）か「(」"
-    labels = sorted({label for t in f.expected if (label := f.labels.get(t, TERMINAL_LABELS.get(t)))})
+    if _ITEM_STARTS <= f.expected:
+        return "定義（「決定」「表」「パラメータ」「入力」「型」「列挙」「数え方」「テスト」）"
+    expected = f.expected
+    if f.token_type == "$END" and any(c in expected for c in _CLOSERS):
+        # At the end of the input, what is missing is what closes: a bracket, a `;`, a `}`.
+        expected = frozenset(c for c in _CLOSERS if c in expected)
+    labels = sorted({label for t in expected if (label := f.labels.get(t, TERMINAL_LABELS.get(t)))})
     if not labels:
         return "式の続き"
     shown = labels[:6]

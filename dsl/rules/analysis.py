@@ -20,12 +20,13 @@ Scalar = int | Fraction | dt.date | str | bool
 
 
 def walk(node: object) -> Iterator[nodes.Node]:
-    """Every expression node below (and including) node, without recursion limits on wide trees."""
+    """Every expression node below (and including) node — inside rule-file items too — without recursion."""
     stack = [node]
     while stack:
         current = stack.pop()
         if isinstance(current, nodes.Node):
             yield current
+        if dataclasses.is_dataclass(current) and not isinstance(current, type):
             stack.extend(getattr(current, f.name) for f in dataclasses.fields(current) if f.name != "span")
         elif isinstance(current, tuple):
             stack.extend(current)

@@ -49,7 +49,8 @@ def _parameter_periods(name: str, periods: Sequence[tuple[r.Period, Span]], add:
     for i, (a, span_a) in enumerate(periods):
         for b, span_b in periods[i + 1:]:
             if a.overlaps(b):
-                add(error("DSL233", f"パラメータ「{name}」の値の期間が重なっています（{span_a.line} 行目と {span_b.line} 行目）",  # type: ignore[operator]
+                add(error("DSL233", f"パラメータ「{name}」の値の期間が重なっています（{span_a.file}:{span_a.line} と "  # type: ignore[operator]
+                          f"{span_b.file}:{span_b.line}）",
                           span_b, "前の値に「… まで」を書いて、期間が重ならないようにしてください。"))
 
 
@@ -100,8 +101,8 @@ def _sibling_overlaps(version: DecisionVersion, add: object) -> None:
                 if va is not None and va == vb:
                     continue  # both may apply, and agree
                 if may_overlap(a.condition, b.condition):
-                    add(warning("DSL231", f"「{version.name}」の二つの場合の条件が重なります（{a.span.line} 行目と "  # type: ignore[operator]
-                                f"{b.span.line} 行目）。両方に当てはまると衝突エラーになります", b.span,
+                    add(warning("DSL231", f"「{version.name}」の二つの場合の条件が重なります（{a.span.file}:{a.span.line} と "  # type: ignore[operator]
+                                f"{b.span.file}:{b.span.line}）。両方に当てはまると衝突エラーになります", b.span,
                                 "条件が重ならないように書くか、一方を他方の例外（例外 ラベル:）にしてください。"))
 
 

@@ -29,6 +29,14 @@ from dsl.rules.model import (
 from dsl.types import (
     BOOL,
     DATE,
+    DAYS,
+    FISCAL_YEAR,
+    INT,
+    MONEY,
+    MONTHS,
+    RATE,
+    YEAR_MONTH,
+    YEARS,
     CountingType,
     EnumType,
     ListType,
@@ -39,6 +47,11 @@ from dsl.types import (
     type_names,
 )
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error, has_errors
+
+_NUMBERS = (INT, MONEY, RATE, DAYS, MONTHS, YEARS)
+_AGGREGATABLE: dict[str, tuple[Type, ...]] = {
+    "sum": _NUMBERS, "min": (*_NUMBERS, DATE, YEAR_MONTH, FISCAL_YEAR), "max": (*_NUMBERS, DATE, YEAR_MONTH, FISCAL_YEAR),
+}
 
 
 def load_rules(sources: Sequence[tuple[str, str]]) -> tuple[RuleSet | None, list[Diagnostic]]:
@@ -126,9 +139,10 @@ class _Loader:
             self.asts.setdefault(name, []).append((display, item))
             if isinstance(item, r.Decision) and item.extension:
                 continue
-            versions = [i for _, i in self.asts[name] if type(i) is type(item) and not getattr(i, "extension", False)]
-            if len(versions) > 1 and isinstance(item, (r.Decision, r.Table)):
-                continue  # another effective-dated version; periods are checked in checks.py
+            versions = [(f, i) for f, i in self.asts[name]
+                        if type(i) is type(item) and not getattr(i, "extension", False)]
+            if len(versions) > 1 and isinstance(item, (r.Decision, r.Table)) and versions[0][0] == display:
+                continue  # another effective-dated version in the same file; periods are checked in checks.py
             what = {r.Parameter: "パラメータ", r.Decision: "決定", r.Table: "表", r.Counting: "数え方"}[type(item)]
             self._declare(name, what, item.span)
 
@@ -197,6 +211,10 @@ class _Loader:
 
     def _decision(self, display: str, item: r.Decision, scope: dict[str, Type]) -> None:
         if item.extension:
+            if item.reference is not None:
+                self._error("DSL237", f"「追加 決定 {item.name}」に基準日とするは書けません", item.span,
+                            "基準日は追加先の決定が決めます。追加する例外には、条件と適用期間だけを書いてください。")
+                return
             versions = self.rules.decisions.get(item.name)
             target = self.asts.get(item.name, [])
             base = next((d for _, d in target if isinstance(d, r.Decision) and not d.extension), None)
@@ -209,15 +227,23 @@ class _Loader:
                             "標準の規則は閉じています。追加できるのは「開放 決定」と宣言された規則だけです。")
                 return
             for version in versions:
-                version.cases.extend(self._cases(display, item, version.type, scope))
+                version.cases.extend(self._cases(display, item, version.type, scope, item.period))
             return
         t = self._type(item.type, report=False) if item.type else BOOL
         self._reference(item.reference, item.span)
+        earlier = self.rules.decisions.get(item.name)
+        if earlier and (earlier[0].type != t or earlier[0].reference != item.reference):
+            first = earlier[0]
+            self._error("DSL237", f"「{item.name}」の版どうしで型か基準日が違います（{first.file}:{first.decl.span.line} は"
+                        f"{first.type}・基準日 {first.reference or '評価の基準日'}）", item.span,
+                        "同じ決定の版は、同じ型と同じ「基準日とする」にしてください。制度の変更は値や条件で表します。")
+            return
         version = DecisionVersion(item.name, t, item, display, item.period, item.reference)
         version.cases.extend(self._cases(display, item, t, scope))
         self.rules.decisions.setdefault(item.name, []).append(version)
 
-    def _cases(self, display: str, item: r.Decision, t: Type, scope: dict[str, Type]) -> list[CompiledCase]:
+    def _cases(self, display: str, item: r.Decision, t: Type, scope: dict[str, Type],
+               period: r.Period | None = None) -> list[CompiledCase]:
         cases = []
         for case in item.cases:
             condition = None
@@ -228,7 +254,7 @@ class _Loader:
                 condition = c[0]
             value = self._expr(display, case.value, scope, t, f"「{item.name}」の値")
             if value is not None:
-                cases.append(CompiledCase(case, condition, value[0], display))  # type: ignore[arg-type]
+                cases.append(CompiledCase(case, condition, value[0], display, period))  # type: ignore[arg-type]
         return cases
 
     def _table(self, display: str, item: r.Table, scope: dict[str, Type]) -> None:
@@ -242,6 +268,12 @@ class _Loader:
             output_type = t.item
         elif item.aggregate == "count":
             output_type = None
+        elif item.aggregate is not None and t not in _AGGREGATABLE[item.aggregate]:
+            allowed = "・".join(x.name for x in _AGGREGATABLE[item.aggregate])
+            word = {"sum": "合計", "min": "最小", "max": "最大"}[item.aggregate]
+            self._error("DSL236", f"表「{item.name}」の集計（{word}）は{t}にはできません", item.type.span,
+                        f"集計できる型: {allowed}")
+            return
         self._reference(item.reference, item.span)
         columns = [self._expr(display, c, scope, None, "列") for c in item.columns]
         if any(c is None for c in columns):

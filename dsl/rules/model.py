@@ -18,6 +18,7 @@ class CompiledCase:
     condition: Fn | None  # None for それ以外
     value: Fn
     file: str
+    period: r.Period | None = None  # an exception a pack added with its own 適用期間
 
     @property
     def where(self) -> str:

@@ -74,7 +74,15 @@ class RuleRuntime:
     # --- public ------------------------------------------------------------------------------------
     def evaluate(self, name: str) -> tuple[object, Trace]:
         """Evaluate a decision, table or parameter by name: (value, trace). Raises DslRuntimeError."""
-        span = Span(name, 1, 1)
+        versions = self.rules.decisions.get(name) or self.rules.tables.get(name)
+        if versions:
+            span = versions[0].decl.span
+        elif name in self.rules.parameters:
+            span = self.rules.parameters[name].values[0].span if self.rules.parameters[name].values else Span(name, 1, 1)
+        else:
+            known = "、".join(self.rules.evaluable()) or "（なし）"
+            raise runtime_error("DSL315", f"「{name}」という決定・表・パラメータはありません", Span(name, 1, 1),
+                                f"評価できる名前: {known}")
         value = self.value(name, span)
         uses = self.frames[0].trace["uses"]
         return value, (uses[-1] if uses else {"kind": "value", "name": name, "value": json_value(value)})
@@ -92,6 +100,9 @@ class RuleRuntime:
         versions: Sequence[DecisionVersion | TableVersion] = (self.rules.decisions.get(name)
                                                                or self.rules.tables.get(name) or [])
         reference = self._reference_date(versions[0].reference, span)
+        if reference is None and (len(versions) > 1 or versions[0].period is not None):
+            raise runtime_error("DSL305", f"「{name}」には適用期間のある版があり、基準日がないと版を選べません",
+                                versions[0].decl.span, "基準日（--on、テストの「時点」）を与えてください。")
         key = (name, reference)
         if key in self.memo:
             frame = self.frames[-1]
@@ -103,7 +114,8 @@ class RuleRuntime:
         version = next((v for v in versions if reference is None or v.applies_on(reference)), None)
         if version is None:
             periods = "、".join(v.period.label() for v in versions if v.period)
-            raise runtime_error("DSL313", f"「{name}」は {reference} に適用される版がありません（{periods}）", span,
+            raise runtime_error("DSL313", f"「{name}」は {reference} に適用される版がありません（{periods}）",
+                                versions[0].decl.span,
                                 "基準日が規則の適用期間に入っているか確かめてください。")
         frame = _Frame({"kind": "decision" if name in self.rules.decisions else "table", "name": name,
                         "reference_date": reference.isoformat() if reference else None,
@@ -116,10 +128,11 @@ class RuleRuntime:
         self.frames.append(frame)
         self.active.add(name)
         try:
+            # Errors about the definition itself (conflict, empty, several rows) point at its declaration.
             if isinstance(version, DecisionVersion):
-                value = self._decision(version, span)
+                value = self._decision(version, version.decl.span, reference)
             else:
-                value = self._table(version, span)
+                value = self._table(version, version.decl.span)
         finally:
             self.active.discard(name)
             self.frames.pop()
@@ -174,11 +187,14 @@ class RuleRuntime:
         raise runtime_error("DSL314", f"パラメータ「{name}」には {day} の値がありません（{periods}）", span,
                             "パラメータに、その日を含む期間の値を書いてください。")
 
-    def _decision(self, version: DecisionVersion, span: Span) -> object:
+    def _decision(self, version: DecisionVersion, span: Span, reference: dt.date | None) -> object:
         by_target: dict[str | None, list[CompiledCase]] = {}
         for c in version.cases:
-            if not c.case.otherwise:
-                by_target.setdefault(c.case.exception_to, []).append(c)
+            if c.case.otherwise:
+                continue
+            if c.period is not None and (reference is None or not c.period.contains(reference)):
+                continue  # an exception a pack added for a period that does not include this date
+            by_target.setdefault(c.case.exception_to, []).append(c)
 
         def applicable(case: CompiledCase) -> list[tuple[CompiledCase, object]]:
             found = _level(by_target.get(case.case.label or "\0", []))

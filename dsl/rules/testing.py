@@ -29,8 +29,18 @@ class TestResult:
 
 
 def run_tests(rules: RuleSet, calendar: MunicipalCalendar | None = None) -> list[TestResult]:
-    """Run every test of the rule set; a test fails with Japanese messages saying what differed."""
-    return [_run(rules, test, calendar) for test in rules.tests]
+    """Run every test of the rule set; a test fails with Japanese messages saying what differed.
+
+    Never raises: a failure inside the evaluator (a bug of jichi, not of the rule) fails that one test.
+    """
+    results = []
+    for test in rules.tests:
+        try:
+            results.append(_run(rules, test, calendar))
+        except Exception as e:  # reported as the test's failure so that the other tests still run
+            results.append(TestResult(test.file, test.test.span.line, test.test.title,
+                                      (f"評価中に内部エラーが起きました（{type(e).__name__}）。開発者に連絡してください。",)))
+    return results
 
 
 def _run(rules: RuleSet, test: CompiledTest, calendar: MunicipalCalendar | None) -> TestResult:
