@@ -189,7 +189,7 @@ _CLOSERS = ("RPAR", "RSQB", "RBRACE", "SEMICOLON", "VBAR")
 def _expected_text(f: _Failure) -> str:
     if f.expected >= _OPERAND_STARTS:
         return "値（名前・数・金額・日付・文字列）か「(」"
-    if _ITEM_STARTS <= f.expected:
+    if f.expected >= _ITEM_STARTS:
         return "定義（「決定」「表」「パラメータ」「入力」「型」「列挙」「数え方」「テスト」）"
     expected = f.expected
     if f.token_type == "$END" and any(c in expected for c in _CLOSERS):
