@@ -21,18 +21,8 @@ from dsl.checker import ELEMENT
 from dsl.context import EvalContext, RuleAccess
 from dsl.errors import DslRuntimeError, runtime_error
 from dsl.types import (
-    BOOL,
     DATE,
-    DAYS,
-    DURATION,
-    FISCAL_YEAR,
-    INT,
-    MONEY,
-    MONTHS,
-    RATE,
-    TEXT,
     YEAR_MONTH,
-    YEARS,
     CountingType,
     EnumType,
     ListType,
@@ -52,16 +42,26 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+# Values already of their runtime type pass through on the first test: the common case, read often.
+_EXACT: dict[str, type] = {"int": int, "money": int, "days": int, "months": int, "years": int,
+                           "fiscal_year": int, "date": dt.date, "text": str, "duration": str, "bool": bool,
+                           "rate": Fraction, "year_month": YearMonth}
+
+
 def coerce(value: object, t: Type, span: Span, label: str) -> object:
     """Convert a value from case data into the runtime value of type t, or raise DSL302."""
+    exact = _EXACT.get(t.key)
+    if exact is not None and type(value) is exact:
+        return value
     if value is None:
         raise runtime_error("DSL301", f"「{label}」の値がありません", span,
                             "この式を評価する前に値が入力されるよう、手続きの順序を確かめてください。")
     ok: object = _NO
-    if t in (INT, MONEY):
+    key = t.key  # dispatch on the key string: comparing Type dataclasses field by field is slow
+    if key in ("int", "money", "days", "months", "years", "fiscal_year"):
         if isinstance(value, int) and not isinstance(value, bool):
             ok = value
-    elif t == RATE:
+    elif key == "rate":
         if isinstance(value, (int, Fraction)) and not isinstance(value, bool):
             ok = Fraction(value)
         elif isinstance(value, str):
@@ -69,7 +69,7 @@ def coerce(value: object, t: Type, span: Span, label: str) -> object:
                 ok = Fraction(value)
             except (ValueError, ZeroDivisionError):
                 ok = _NO
-    elif t == DATE:
+    elif key == "date":
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             ok = value
         elif isinstance(value, str):
@@ -77,19 +77,16 @@ def coerce(value: object, t: Type, span: Span, label: str) -> object:
                 ok = dt.date.fromisoformat(value)
             except ValueError:
                 ok = _NO
-    elif t in (TEXT, DURATION):
+    elif key in ("text", "duration"):
         if isinstance(value, str):
             ok = value
-    elif t == BOOL:
+    elif key == "bool":
         if isinstance(value, bool):
             ok = value
     elif isinstance(t, EnumType):
         if isinstance(value, str) and value in t.values:
             ok = value
-    elif t in (DAYS, MONTHS, YEARS, FISCAL_YEAR):
-        if isinstance(value, int) and not isinstance(value, bool):
-            ok = value
-    elif t == YEAR_MONTH:
+    elif key == "year_month":
         if isinstance(value, YearMonth):
             ok = value
         elif isinstance(value, str) and (m := re.fullmatch(r"([0-9]{4})-([0-9]{2})", value)):

@@ -85,10 +85,10 @@ def test_rules_eval_procedure_with_explanation(project: Path, tmp_path: Path) ->
     assert trace["applied"] == [{"label": None, "exception_to": "高学年", "otherwise": False,
                                  "cite": "規則第5条ただし書", "file": "local_rules/141305-kawasaki/rules/futan.rules",
                                  "line": 5}]
-    assert {"kind": "input", "name": "非課税", "value": True} in trace["uses"]
+    assert {"kind": "input", "name": "非課税", "value": True, "type": "真偽"} in trace["uses"]
     text = run("rules", "eval", "--municipality", "141305", "--on", "2025-06-01", "--procedure", "負担額",
                "--input", str(data), "--explain").output
-    assert "適用: 名前のない場合（「高学年」の例外）" in text and "出典: 規則第5条ただし書" in text
+    assert "適用: 「高学年」の例外" in text and "出典: 規則第5条ただし書" in text
 
 
 def test_rules_eval_expression_reads_decisions_and_parameters(project: Path, tmp_path: Path) -> None:

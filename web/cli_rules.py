@@ -24,7 +24,7 @@ from dsl import DslRuntimeError, values
 from dsl.rules.explain import explain as explain_trace
 from dsl.rules.load import compile_in
 from dsl.rules.model import RuleSet
-from dsl.rules.runtime import RuleRuntime
+from dsl.rules.runtime import RuleRuntime, json_trace
 from dsl.types import MONEY, ListType, Type
 from dsl.values import exact_decimal
 from engine import clock
@@ -61,7 +61,7 @@ def rules_eval(code: str, expression: str | None, procedure: str | None, input_f
     if (expression is None) == (procedure is None):
         raise click.UsageError("--expr と --procedure のどちらか一つを指定してください。")
     result = evaluate(expression, code, on_text, procedure=procedure, input_file=input_file)
-    trace = result.trace if explain else None
+    trace = json_trace(result.trace) if explain and result.trace is not None else None
     if as_json:
         payload = {
             "value": None if result.diagnostics else json_value(result.value, result.type),
@@ -78,7 +78,7 @@ def rules_eval(code: str, expression: str | None, procedure: str | None, input_f
         click.echo(f"型: {result.type}")
         if trace is not None:
             click.echo("説明:")
-            click.echo(explain_trace(trace))
+            click.echo(explain_trace(result.trace or {}))
     click.get_current_context().exit(1 if result.diagnostics else 0)
 
 
@@ -134,7 +134,7 @@ def evaluate(expression: str | None, code: str, on_text: str | None, *, procedur
             assert fn is not None
             result.value = runtime.run(fn)
             result.trace = {"kind": "value", "name": expression, "value": json_value(result.value, result.type),
-                            "type": str(result.type), "uses": runtime.frames[0].trace["uses"]}
+                            "type": str(result.type), "uses": runtime.trace()}
     except DslRuntimeError as e:
         result.diagnostics.append(e.diagnostic)
     return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dsl.rules.runtime import Trace
+from dsl.rules.runtime import Trace, json_trace
 
 
 def _value(value: Any, type_name: str | None = None) -> str:
@@ -14,13 +14,15 @@ def _value(value: Any, type_name: str | None = None) -> str:
         return "真" if value else "偽"
     if isinstance(value, list):
         return "[" + "、".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + "、".join(f"{k}: {_value(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
 def explain(trace: Trace, type_name: str | None = None) -> str:
     """Lines a clerk can read: what was decided, which rule applied, what it used and where it comes from."""
     lines: list[str] = []
-    _node(trace, 0, lines, type_name)
+    _node(json_trace(trace), 0, lines, type_name)
     return "\n".join(lines)
 
 
@@ -28,7 +30,7 @@ def _node(t: Trace, depth: int, lines: list[str], type_name: str | None = None) 
     pad = "  " * depth
     kind = t.get("kind")
     if kind == "input":
-        lines.append(f"{pad}入力 {t['name']} = {_value(t['value'])}")
+        lines.append(f"{pad}入力 {t['name']} = {_value(t['value'], t.get('type'))}")
         return
     if kind == "parameter":
         lines.append(f"{pad}パラメータ {t['name']} = {_value(t['value'], t.get('type'))}（{t['valid']}有効、基準日 {t['reference_date']}）"
@@ -39,7 +41,7 @@ def _node(t: Trace, depth: int, lines: list[str], type_name: str | None = None) 
                      + (f" 出典: {t['cite']}" if t.get("cite") else ""))
         return
     if t.get("again"):
-        lines.append(f"{pad}{'決定' if kind == 'decision' else '表'} {t['name']} = {_value(t['value'])}（上で評価済み）")
+        lines.append(f"{pad}{'決定' if kind == 'decision' else '表'} {t['name']} = {_value(t['value'], t.get('type'))}（上で評価済み）")
         return
     what = "決定" if kind == "decision" else "表" if kind == "table" else "値"
     head = f"{pad}{what} {t['name']} = {_value(t.get('value'), t.get('type') or type_name)}"
@@ -52,9 +54,11 @@ def _node(t: Trace, depth: int, lines: list[str], type_name: str | None = None) 
         if applied.get("otherwise"):
             label = "「それ以外」"
         else:
-            label = f"「{applied['label']}」" if applied.get("label") else "名前のない場合"
-        if applied.get("exception_to"):
-            label += f"（「{applied['exception_to']}」の例外）"
+            target = applied.get("exception_to")
+            if applied.get("label"):
+                label = f"「{applied['label']}」" + (f"（「{target}」の例外）" if target else "")
+            else:
+                label = f"「{target}」の例外" if target else "名前のない場合"
         lines.append(f"{pad}  適用: {label} {applied['file']}:{applied['line']}"
                      + (f" 出典: {applied['cite']}" if applied.get("cite") else ""))
     for matched in t.get("matched", []):

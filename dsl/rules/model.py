@@ -42,6 +42,7 @@ class DecisionVersion:
     period: r.Period | None
     reference: str | None
     cases: list[CompiledCase] = field(default_factory=list)
+    plan: Any = None  # dsl.rules.runtime._Plan, made on first evaluation (after every extension loaded)
 
     def applies_on(self, day: dt.date) -> bool:
         return self.period is None or self.period.contains(day)
@@ -90,6 +91,7 @@ class TableVersion:
     columns: tuple[Fn, ...]
     rows: tuple[CompiledRow, ...]
     priority: tuple[Fn, ...]
+    inputs: tuple[str, ...] | None = None  # the inputs its columns read, for the explanation
 
     def applies_on(self, day: dt.date) -> bool:
         return self.period is None or self.period.contains(day)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dsl.compiler import Fn, _Element, coerce
 from dsl.context import EvalContext
 from dsl.errors import DslRuntimeError, runtime_error
+from dsl.rules.analysis import names_used
 from dsl.rules.model import CompiledCase, CompiledCell, DecisionVersion, RuleSet, TableVersion
-from dsl.types import DATE
+from dsl.rules.nodes import Period
+from dsl.types import DATE, Type
 from dsl.values import json_value
 from standard_core.diagnostics import Span
 from standard_core.municipal_calendar import MunicipalCalendar
@@ -33,30 +35,37 @@ _CMP: dict[str, Callable[[Any, Any], bool]] = {
 class _Frame:
     trace: Trace
     reference_date: dt.date | None
-    inputs: set[object] = field(default_factory=set)  # input names (and definitions) already shown
+    shown: set[str] = field(default_factory=set)  # definitions already listed as "evaluated above"
 
 
-class _Data(Mapping[str, object]):
-    """The case data, recording which inputs each frame reads (for the explanation)."""
+@dataclass
+class _Plan:
+    """A decision version's cases arranged for default logic, computed once per version."""
 
-    def __init__(self, data: Mapping[str, object], runtime: RuleRuntime) -> None:
-        self.data, self.runtime = data, runtime
+    exceptions: dict[str, list[CompiledCase]]  # label → the cases that are exceptions to it
+    to_all: list[CompiledCase]  # `例外:` without a label: exceptions to every base case
+    base: list[CompiledCase]
+    otherwise: CompiledCase | None
+    dated: bool  # some case only applies in a period (a pack's 適用期間)
+    inputs: tuple[str, ...]  # the inputs its cases read, for the explanation
 
-    def __getitem__(self, key: str) -> object:
-        value = self.data[key]
-        self.runtime.read_input(key, value)
-        return value
 
-    def get(self, key: str, default: object = None) -> object:
-        if key not in self.data:
-            return default
-        return self[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
+def _plan(version: DecisionVersion, inputs: Mapping[str, Type]) -> _Plan:
+    if version.plan is not None:
+        return version.plan  # type: ignore[no-any-return]
+    used = {n for c in version.cases for n in names_used(c.case)} & inputs.keys()
+    plan = _Plan({}, [], [], None, any(c.period is not None for c in version.cases), tuple(sorted(used)))
+    for c in version.cases:
+        if c.case.otherwise:
+            plan.otherwise = c
+        elif c.case.exception_to is None:
+            plan.base.append(c)
+        elif c.case.exception_to == "":
+            plan.to_all.append(c)
+        else:
+            plan.exceptions.setdefault(c.case.exception_to, []).append(c)
+    version.plan = plan
+    return plan
 
 
 class RuleRuntime:
@@ -65,7 +74,8 @@ class RuleRuntime:
     def __init__(self, rules: RuleSet, data: Mapping[str, object], *, on: dt.date | None,
                  calendar: MunicipalCalendar | None) -> None:
         self.rules = rules
-        self.data = _Data(data, self)
+        # Inputs are coerced where they are read (compiled names check their type cheaply first).
+        self.data: Mapping[str, object] = data
         self.context = EvalContext(on=on, calendar=calendar, rules=self)
         self.memo: dict[tuple[str, dt.date | None], object] = {}
         self.frames: list[_Frame] = [_Frame({"kind": "root", "uses": []}, on)]
@@ -73,7 +83,10 @@ class RuleRuntime:
 
     # --- public ------------------------------------------------------------------------------------
     def evaluate(self, name: str) -> tuple[object, Trace]:
-        """Evaluate a decision, table or parameter by name: (value, trace). Raises DslRuntimeError."""
+        """Evaluate a decision, table or parameter by name: (value, trace). Raises DslRuntimeError.
+
+        The trace holds runtime values; json_trace() gives its JSON form, explain() its Japanese text.
+        """
         versions = self.rules.decisions.get(name) or self.rules.tables.get(name)
         if versions:
             span = versions[0].decl.span
@@ -85,7 +98,11 @@ class RuleRuntime:
                                 f"評価できる名前: {known}")
         value = self.value(name, span)
         uses = self.frames[0].trace["uses"]
-        return value, (uses[-1] if uses else {"kind": "value", "name": name, "value": json_value(value)})
+        return value, (uses[-1] if uses else {"kind": "value", "name": name, "value": value})
+
+    def trace(self) -> list[Trace]:
+        """What the evaluations so far used, for an expression evaluated with run()."""
+        return list(self.frames[0].trace["uses"])
 
     def run(self, fn: Fn) -> object:
         """Evaluate a compiled expression of this rule set (a test's expectation, --expr)."""
@@ -106,10 +123,10 @@ class RuleRuntime:
         key = (name, reference)
         if key in self.memo:
             frame = self.frames[-1]
-            if ("definition", name) not in frame.inputs:  # say "evaluated above" once per frame
-                frame.inputs.add(("definition", name))
+            if name not in frame.shown:  # say "evaluated above" once per frame
+                frame.shown.add(name)
                 self._use({"kind": "decision" if name in self.rules.decisions else "table", "name": name,
-                           "value": json_value(self.memo[key]), "again": True})
+                           "value": self.memo[key], "type": versions[0].type.name, "again": True})
             return self.memo[key]
         version = next((v for v in versions if reference is None or v.applies_on(reference)), None)
         if version is None:
@@ -118,11 +135,11 @@ class RuleRuntime:
                                 versions[0].decl.span,
                                 "基準日が規則の適用期間に入っているか確かめてください。")
         frame = _Frame({"kind": "decision" if name in self.rules.decisions else "table", "name": name,
-                        "reference_date": reference.isoformat() if reference else None,
+                        "reference_date": reference,
                         "reference": version.reference or "基準日", "file": version.file,
                         "line": version.decl.span.line, "type": version.type.name, "uses": []}, reference)
         if version.period is not None:
-            frame.trace["version"] = version.period.label()
+            frame.trace["version"] = version.period
         if version.decl.cite:
             frame.trace["cite"] = version.decl.cite
         self.frames.append(frame)
@@ -136,7 +153,7 @@ class RuleRuntime:
         finally:
             self.active.discard(name)
             self.frames.pop()
-        frame.trace["value"] = json_value(value)
+        frame.trace["value"] = value
         self._use(frame.trace)
         self.memo[key] = value
         return value
@@ -154,12 +171,11 @@ class RuleRuntime:
     def _use(self, trace: Trace) -> None:
         self.frames[-1].trace["uses"].append(trace)
 
-    def read_input(self, name: str, value: object) -> None:
-        frame = self.frames[-1]
-        if name in frame.inputs or name not in self.rules.inputs:
-            return
-        frame.inputs.add(name)
-        self._use({"kind": "input", "name": name, "value": json_value(value)})
+    def _inputs(self, names: Sequence[str]) -> None:
+        """List the inputs a definition reads first among what it used (they are known statically)."""
+        self.frames[-1].trace["uses"][0:0] = [
+            {"kind": "input", "name": name, "value": self.data[name], "type": self.rules.inputs[name].name}
+            for name in names if name in self.data]
 
     # --- definitions -------------------------------------------------------------------------------
     def _reference_date(self, reference: str | None, span: Span) -> dt.date | None:
@@ -178,9 +194,9 @@ class RuleRuntime:
         for v in parameter.values:
             if v.period.contains(day):
                 value = v.value(self.data, self.context)
-                self._use({"kind": "parameter", "name": name, "value": json_value(value), "type": parameter.type.name,
-                           "valid": v.period.label(),
-                           "cite": v.cite, "reference_date": day.isoformat(), "file": parameter.file,
+                self._use({"kind": "parameter", "name": name, "value": value, "type": parameter.type.name,
+                           "valid": v.period,
+                           "cite": v.cite, "reference_date": day, "file": parameter.file,
                            "line": v.span.line})
                 return value
         periods = "、".join(v.period.label() for v in parameter.values)
@@ -188,54 +204,51 @@ class RuleRuntime:
                             "パラメータに、その日を含む期間の値を書いてください。")
 
     def _decision(self, version: DecisionVersion, span: Span, reference: dt.date | None) -> object:
-        by_target: dict[str | None, list[CompiledCase]] = {}
-        for c in version.cases:
-            if c.case.otherwise:
-                continue
-            if c.period is not None and (reference is None or not c.period.contains(reference)):
-                continue  # an exception a pack added for a period that does not include this date
-            by_target.setdefault(c.case.exception_to, []).append(c)
+        plan = _plan(version, self.rules.inputs)
+        data, context = self.data, self.context
 
-        def applicable(case: CompiledCase) -> list[tuple[CompiledCase, object]]:
-            found = _level(by_target.get(case.case.label or "\0", []))
-            if found:
-                return found
-            assert case.condition is not None
-            if case.condition(self.data, self.context):
-                return [(case, case.value(self.data, self.context))]
-            return []
+        def live(cases: list[CompiledCase]) -> list[CompiledCase]:
+            if not plan.dated:
+                return cases
+            # an exception a pack added for a period that does not include this date does not exist here
+            return [c for c in cases if c.period is None or (reference is not None and c.period.contains(reference))]
 
-        def _level(cases: list[CompiledCase]) -> list[tuple[CompiledCase, object]]:
+        def level(cases: list[CompiledCase]) -> list[tuple[CompiledCase, object]]:
             results: list[tuple[CompiledCase, object]] = []
-            for case in cases:
-                results.extend(applicable(case))
-            return self._agree(version.name, results, span)
+            for case in live(cases):
+                found = level(plan.exceptions[case.case.label]) if case.case.label in plan.exceptions else []
+                if found:
+                    results.extend(found)
+                elif case.condition is not None and case.condition(data, context):
+                    results.append((case, case.value(data, context)))
+            if len(results) > 1:
+                self._agree(version.name, results, span)
+            return results
 
-        results = _level(by_target.get("", []))  # exceptions to every base case
+        results = level(plan.to_all) or level(plan.base)
         if not results:
-            results = _level(by_target.get(None, []))
-        if not results:
-            fallback = next((c for c in version.cases if c.case.otherwise), None)
+            fallback = plan.otherwise
             if fallback is None:
                 raise runtime_error("DSL311", f"「{version.name}」に当てはまる場合がありません", span,
                                     "入力を確かめるか、規則に「それ以外 値;」を書いてください。")
-            results = [(fallback, fallback.value(self.data, self.context))]
+            results = [(fallback, fallback.value(data, context))]
+        self._inputs(plan.inputs)
         self.frames[-1].trace["applied"] = [
             {"label": c.case.label, "exception_to": c.case.exception_to or None, "otherwise": c.case.otherwise,
              "cite": c.case.cite, "file": c.file, "line": c.case.span.line} for c, _ in results]
         return results[0][1]
 
-    def _agree(self, name: str, results: list[tuple[CompiledCase, object]],
-               span: Span) -> list[tuple[CompiledCase, object]]:
-        distinct = {repr(v) for _, v in results}
-        if len(distinct) > 1:
-            (a, va), (b, vb) = results[0], next(r for r in results if repr(r[1]) != repr(results[0][1]))
+    def _agree(self, name: str, results: list[tuple[CompiledCase, object]], span: Span) -> None:
+        first = results[0][1]
+        other = next((r for r in results if r[1] != first), None)
+        if other is not None:
+            a, b = results[0][0], other[0]
             cites = "、".join(f"{c.describe()} 出典「{c.case.cite}」" for c in (a, b) if c.case.cite)
-            raise DslRuntimeError(_conflict(name, a, va, b, vb, cites, span))
-        return results
+            raise DslRuntimeError(_conflict(name, a, first, b, other[1], cites, span))
 
     def _table(self, table: TableVersion, span: Span) -> object:
         values = [column(self.data, self.context) for column in table.columns]
+        self._inputs(_table_inputs(table, self.rules.inputs))
         matched = [row for row in table.rows
                    if all(self._cell(cell, value) for cell, value in zip(row.cells, values, strict=False))]
         self.frames[-1].trace["matched"] = [{"line": row.row.span.line, "cite": row.row.cite} for row in matched]
@@ -261,7 +274,7 @@ class RuleRuntime:
             order = [p(self.data, self.context) for p in table.priority]
             ranked = sorted(outputs, key=lambda v: order.index(v) if v in order else len(order))
             return ranked[0]
-        if len(outputs) > 1 and (policy == "unique" or len({repr(o) for o in outputs}) > 1):
+        if len(outputs) > 1 and (policy == "unique" or any(o != outputs[0] for o in outputs)):
             lines = "、".join(f"{row.row.span.line} 行目" for row in matched)
             raise runtime_error("DSL312", f"表「{table.name}」（判定方式 {'一意' if policy == 'unique' else 'いずれか'}）"
                                 f"で複数の行が当てはまりました（{lines}）", span,
@@ -290,3 +303,21 @@ def _conflict(name: str, a: CompiledCase, va: object, b: CompiledCase, vb: objec
                  f"{json_value(va)}、{b.describe()} は {json_value(vb)}", span,
                  "どちらかを他方の例外（例外 ラベル:）にするか、条件が重ならないように直してください。",
                  reference=cites)
+
+
+_NOWHERE = Span("<入力>", 1, 1)
+
+
+def _table_inputs(table: TableVersion, inputs: Mapping[str, Type]) -> tuple[str, ...]:
+    if table.inputs is None:
+        table.inputs = tuple(sorted(names_used(table.decl) & inputs.keys()))
+    return table.inputs
+
+
+def json_trace(trace: Trace) -> Trace:
+    """A trace with every recorded value in its JSON form. Traces hold the runtime values as they were
+    used (converting them costs more than the evaluation); this is for output (--json, the API)."""
+    converted = {k: (v.label() if isinstance(v, Period) else json_value(v)) for k, v in trace.items() if k != "uses"}
+    if "uses" in trace:
+        converted["uses"] = [json_trace(u) for u in trace["uses"]]
+    return converted
