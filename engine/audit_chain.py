@@ -32,11 +32,16 @@ def field(value: str | None) -> bytes:
     return len(data).to_bytes(4, "big") + data
 
 
-def utc_text(value: dt.datetime) -> str:
+def utc_text(value: dt.datetime | str) -> str:
     """A timestamp as hashed: UTC, microseconds, 'Z' (2026-04-01T00:00:00.000000Z).
 
-    SQLite hands back naive datetimes; everything jichi stores is UTC, so a naive value is UTC.
+    SQLite hands back naive datetimes; everything jichi stores is UTC, so a naive value is UTC. The verifier
+    reads SQLite's stored text as it is ('2026-04-01 00:00:00.000000', UTC), which skips parsing a datetime.
     """
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " ":
+            return f"{value[:10]}T{value[11:]}Z"
+        value = dt.datetime.fromisoformat(value)
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value.isoformat(timespec="microseconds") + "Z"
@@ -49,7 +54,7 @@ class EventRow(NamedTuple):
     seq: int
     prev_hash: str
     hash: str
-    occurred_at: dt.datetime
+    occurred_at: dt.datetime | str  # SQLite's stored text when read by the verifier
     actor: str
     action: str
     case_id: str | None
@@ -62,13 +67,25 @@ class EventRow(NamedTuple):
     personal: str | None = None
 
 
+def _hash(tag: bytes, values: tuple[str | None, ...]) -> str:
+    # field() inlined: verification runs this for every event, and the calls cost more than the hashing.
+    parts = [tag]
+    append = parts.append
+    for value in values:
+        if value is None:
+            append(NULL)
+        else:
+            data = value.encode("utf-8")
+            append(len(data).to_bytes(4, "big"))
+            append(data)
+    return hashlib.sha256(b"".join(parts)).hexdigest()
+
+
 def event_hash(municipality: str, seq: int, prev_hash: str, occurred_at: str, actor: str, action: str,
                case_id: str | None, task_id: str | None, detail: str, personal_digest: str | None) -> str:
-    """SHA-256 (hex) of the event's fields in the documented order; occurred_at as utc_text()."""
-    return hashlib.sha256(b"".join((
-        EVENT_TAG, field(municipality), field(str(seq)), field(prev_hash), field(occurred_at), field(actor),
-        field(action), field(case_id), field(task_id), field(detail), field(personal_digest),
-    ))).hexdigest()
+    """SHA-256 (hex) of the event's fields in the documented order (each as field()); occurred_at as utc_text()."""
+    return _hash(EVENT_TAG, (municipality, str(seq), prev_hash, occurred_at, actor, action, case_id, task_id, detail,
+                             personal_digest))
 
 
 def row_hash(row: EventRow, seq: int | None = None) -> str:
@@ -80,9 +97,7 @@ def row_hash(row: EventRow, seq: int | None = None) -> str:
 
 def personal_digest(salt: str, data_before: str, data_after: str, personal: str) -> str:
     """The commitment to a personal payload: SHA-256 (hex) of tag, salt and the three texts."""
-    return hashlib.sha256(b"".join((
-        PERSONAL_TAG, field(salt), field(data_before), field(data_after), field(personal),
-    ))).hexdigest()
+    return _hash(PERSONAL_TAG, (salt, data_before, data_after, personal))
 
 
 def new_salt() -> str:

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import clock
-from engine.bpmn import validate_bpmn, validate_set
 from engine.audit_verify import verify
+from engine.bpmn import validate_bpmn, validate_set
 from engine.cases import Cases, TaskView, list_tasks
 from engine.db import make_engine, make_session_factory
 from engine.demo import load_demo
@@ -96,7 +96,11 @@ def assert_one_event_per_state_change(engine: Engine) -> None:
     A case's version starts at 1 and every step that changes it (start, completion, timer, erasure) bumps it by
     one and writes one event, so the count of a case's events must equal its version.
     """
+    # One snapshot on PostgreSQL: a contender process may still be committing while another one checks.
+    level = "REPEATABLE READ" if engine.dialect.name == "postgresql" else None
     with engine.connect() as connection:
+        if level is not None:
+            connection.execution_options(isolation_level=level)
         events = dict(connection.execute(select(AuditEvent.case_id, func.count()).where(
             AuditEvent.case_id.is_not(None)).group_by(AuditEvent.case_id)).all())
         versions = dict(connection.execute(select(CaseInstance.id, CaseInstance.version)).all())

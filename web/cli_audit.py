@@ -1,0 +1,191 @@
+"""`jichi audit …`: signing keys, signed checkpoints, verification and erasure (docs/audit.md).
+
+Exit codes as for every jichi command: 0 success (verify: no finding), 1 a finding or a refused request
+(printed in Japanese with its AUD9xx code), 2 wrong usage or an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import click
+
+from engine.audit_chain import DEPLOYMENT
+from engine.audit_checkpoint import (
+    AuditError,
+    default_checkpoint_dir,
+    default_key_path,
+    export,
+    keygen,
+    load_public_key,
+    public_path,
+    read_checkpoints,
+)
+from engine.audit_erase import erase_case, erase_completed_before
+from engine.audit_verify import Finding, Report, verify
+from engine.db import database_url, display_url
+from web.cli_cases import _default_actor, _session
+
+PATH = click.Path(path_type=Path)
+
+
+def _refused(e: AuditError, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"diagnostics": [d.to_json() for d in e.diagnostics],
+                               "findings": [f.to_json() for f in e.findings]}, ensure_ascii=False, indent=2))
+    else:
+        for d in e.diagnostics:
+            click.echo(d.format(), err=True)
+        for f in e.findings:
+            click.echo(f.format(), err=True)
+    click.get_current_context().exit(1)
+
+
+def _label(code: str) -> str:
+    return f"{code}（配備全体）" if code == DEPLOYMENT else code
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """監査ログ: 署名鍵、チェックポイント、検証、保存年限後の消去。"""
+
+
+@audit_group.command("keygen")
+@click.option("--key", "key_path", type=PATH, default=None,
+              help="秘密鍵のファイル（既定: JICHI_AUDIT_KEY、なければ var/audit/signing.key）。公開鍵は .pub を付けた名前。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def audit_keygen(key_path: Path | None, actor: str | None, as_json: bool) -> None:
+    """チェックポイントに署名する ed25519 の鍵を作ります（作成は監査イベントとして記録）。"""
+    key_path = key_path or default_key_path()
+    try:
+        with _session() as session:
+            kid = keygen(session, key_path, actor=actor or _default_actor())
+    except AuditError as e:
+        _refused(e, as_json)
+        return
+    if as_json:
+        click.echo(json.dumps({"key": str(key_path), "public_key": str(public_path(key_path)), "key_id": kid},
+                              ensure_ascii=False, indent=2))
+        return
+    click.echo(f"署名鍵を作りました: {key_path}（所有者だけが読めます）")
+    click.echo(f"公開鍵: {public_path(key_path)}  鍵 ID: {kid}")
+    click.echo("公開鍵は、検証する人（監査担当）にデータベースとは別の経路で渡してください。")
+
+
+@audit_group.command("checkpoint")
+@click.option("--out", "folder", type=PATH, default=None,
+              help="書き出すフォルダ（既定: JICHI_AUDIT_CHECKPOINT_DIR、なければ var/audit/checkpoints）。")
+@click.option("--key", "key_path", type=PATH, default=None, help="署名する秘密鍵（既定: JICHI_AUDIT_KEY）。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def audit_checkpoint(folder: Path | None, key_path: Path | None, actor: str | None, as_json: bool) -> None:
+    """各団体のチェーンの長さと先頭ハッシュに署名し、データベースの外のファイルに書き出します。"""
+    folder = folder or default_checkpoint_dir()
+    try:
+        with _session() as session:
+            written = export(session, folder, key_path or default_key_path(), actor=actor or _default_actor())
+    except AuditError as e:
+        _refused(e, as_json)
+        return
+    if as_json:
+        click.echo(json.dumps([{"municipality": w.municipality, "seq": w.seq, "head_hash": w.head_hash,
+                                "file": str(w.path)} for w in written], ensure_ascii=False, indent=2))
+        return
+    for w in written:
+        click.echo(f"  {_label(w.municipality)}  {w.seq} 件  先頭 {w.head_hash[:16]}…  {w.path}")
+    click.echo(f"チェックポイントを {len(written)} 件書き出しました: {folder}")
+
+
+@audit_group.command("verify")
+@click.option("--checkpoint", "checkpoints", type=PATH, multiple=True,
+              help="照合するチェックポイントのファイルかフォルダ（複数可）。切り詰めと分岐を検出します。")
+@click.option("--public-key", "public_keys", type=PATH, multiple=True,
+              help="チェックポイントの署名を確かめる公開鍵（複数可。既定: 署名鍵の .pub）。")
+@click.option("--municipality", default=None, help="この団体コードのチェーンだけを検証します（配備全体は 000000）。")
+@click.option("--json", "as_json", is_flag=True, help="結果を JSON で出力します（docs/audit.md）。")
+def audit_verify(checkpoints: tuple[Path, ...], public_keys: tuple[Path, ...], municipality: str | None,
+                 as_json: bool) -> None:
+    """監査ログのハッシュをすべて計算し直し、最初の改ざん（変更・削除・挿入・入替え）の位置を報告します。
+
+    問題が一つでもあれば終了コード 1 を返します。
+    """
+    problems: list[Finding] = []
+    found = []
+    if checkpoints:
+        try:
+            keys = [load_public_key(p) for p in public_keys or (public_path(default_key_path()),)]
+        except AuditError as e:
+            _refused(e, as_json)
+            return
+        found, problems = read_checkpoints(checkpoints, keys)
+    with _session() as session:
+        report = verify(session.connection(), municipality=municipality, checkpoints=found)
+        session.rollback()
+    report = Report(report.chains, problems + report.findings)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_report(report, len(found))
+    click.get_current_context().exit(0 if report.ok else 1)
+
+
+def _print_report(report: Report, checkpoints: int) -> None:
+    click.echo(f"監査ログを検証しました: {display_url(database_url())}")
+    for chain in report.chains:
+        matched = f"  チェックポイント {chain.checkpoints} 件と一致" if chain.checkpoints else ""
+        click.echo(f"  {_label(chain.municipality)}  {chain.events} 件を確認  先頭 {chain.head_hash[:16]}…{matched}")
+    for finding in report.findings:
+        click.echo(finding.format())
+    events = sum(c.events for c in report.chains)
+    if report.ok:
+        used = f"、チェックポイント {checkpoints} 件" if checkpoints else ""
+        click.echo(f"結果: 問題なし（{len(report.chains)} チェーン、{events} 件{used}）")
+    else:
+        first = report.findings[0]
+        where = f"団体 {first.municipality} の {first.seq} 番" if first.seq is not None else f"団体 {first.municipality}"
+        click.echo(f"結果: 問題 {len(report.findings)} 件（最初の問題: {where}、{first.code}）")
+
+
+@audit_group.command("erase")
+@click.option("--case", "case_id", default=None, help="個人データを消去する案件の ID。")
+@click.option("--municipality", default=None, help="--completed-before と組み合わせる団体コード。")
+@click.option("--completed-before", "before", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="この日（東京時間）より前に完了した案件をまとめて消去します（YYYY-MM-DD）。")
+@click.option("--reason", default="保存年限の経過", show_default=True, help="消去の理由（監査ログに記録）。")
+@click.option("--dry-run", is_flag=True, help="消去せず、対象の案件だけを表示します。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def audit_erase(case_id: str | None, municipality: str | None, before: dt.datetime | None, reason: str,
+                dry_run: bool, actor: str | None, as_json: bool) -> None:
+    """保存年限を過ぎた案件の個人データ（案件のデータと監査イベントの個人データ）を消去します。
+
+    監査ログのチェーンは消去後も検証できます。消去そのものも監査イベント（case.erased）になります。
+    """
+    if (case_id is None) == (municipality is None or before is None):
+        raise click.UsageError("--case か、--municipality と --completed-before の組のどちらか一方を指定してください。")
+    actor = actor or _default_actor()
+    try:
+        with _session() as session:
+            if case_id is not None:
+                if dry_run:
+                    ids = [case_id]
+                else:
+                    erased = erase_case(session, case_id, actor=actor, reason=reason)
+                    ids = [erased.case_id]
+            else:
+                assert municipality is not None and before is not None
+                ids = erase_completed_before(session, municipality, before.date(), actor=actor, reason=reason,
+                                             dry_run=dry_run)
+    except AuditError as e:
+        _refused(e, as_json)
+        return
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, "cases": ids}, ensure_ascii=False, indent=2))
+        return
+    for erased_id in ids:
+        click.echo(f"  案件 {erased_id}")
+    verb = "消去の対象です（--dry-run のため消去していません）" if dry_run else "の個人データを消去しました"
+    click.echo(f"案件 {len(ids)} 件{verb}。")
