@@ -183,9 +183,12 @@ class Compiler:
                 if name not in self.scope:  # the checker allowed it, so it is a built-in
                     return _builtin(name, span)
                 t = self.scope[name]
+                exact = _EXACT.get(t.key)
 
                 def read(data: Data, ctx: Context) -> object:
-                    return coerce(data.get(name), t, span, name)
+                    value = data.get(name)
+                    # the common case first, without a call: the value already has its runtime type
+                    return value if type(value) is exact else coerce(value, t, span, name)
 
                 return read
             case nodes.Field(target=target, name=name, span=span):

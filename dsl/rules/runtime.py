@@ -72,8 +72,10 @@ class RuleRuntime:
     """One evaluation over one set of case data; memoizes each definition per reference date."""
 
     def __init__(self, rules: RuleSet, data: Mapping[str, object], *, on: dt.date | None,
-                 calendar: MunicipalCalendar | None) -> None:
+                 calendar: MunicipalCalendar | None, explain: bool = True) -> None:
         self.rules = rules
+        # explain=False: only the value is wanted (an engine condition); no trace is recorded.
+        self.explain = explain
         # Inputs are coerced where they are read (compiled names check their type cheaply first).
         self.data: Mapping[str, object] = data
         self.context = EvalContext(on=on, calendar=calendar, rules=self)
@@ -97,6 +99,8 @@ class RuleRuntime:
             raise runtime_error("DSL315", f"「{name}」という決定・表・パラメータはありません", Span(name, 1, 1),
                                 f"評価できる名前: {known}")
         value = self.value(name, span)
+        if not self.explain:
+            return value, {"kind": "value", "name": name, "value": value}
         uses = self.frames[0].trace["uses"]
         return value, (uses[-1] if uses else {"kind": "value", "name": name, "value": value})
 
@@ -128,20 +132,26 @@ class RuleRuntime:
                 self._use({"kind": "decision" if name in self.rules.decisions else "table", "name": name,
                            "value": self.memo[key], "type": versions[0].type.name, "again": True})
             return self.memo[key]
-        version = next((v for v in versions if reference is None or v.applies_on(reference)), None)
+        if len(versions) == 1 and versions[0].period is None:
+            version: DecisionVersion | TableVersion | None = versions[0]
+        else:
+            version = next((v for v in versions if reference is None or v.applies_on(reference)), None)
         if version is None:
             periods = "、".join(v.period.label() for v in versions if v.period)
             raise runtime_error("DSL313", f"「{name}」は {reference} に適用される版がありません（{periods}）",
                                 versions[0].decl.span,
                                 "基準日が規則の適用期間に入っているか確かめてください。")
-        frame = _Frame({"kind": "decision" if name in self.rules.decisions else "table", "name": name,
-                        "reference_date": reference,
-                        "reference": version.reference or "基準日", "file": version.file,
-                        "line": version.decl.span.line, "type": version.type.name, "uses": []}, reference)
-        if version.period is not None:
-            frame.trace["version"] = version.period
-        if version.decl.cite:
-            frame.trace["cite"] = version.decl.cite
+        if self.explain:
+            frame = _Frame({"kind": "decision" if name in self.rules.decisions else "table", "name": name,
+                            "reference_date": reference,
+                            "reference": version.reference or "基準日", "file": version.file,
+                            "line": version.decl.span.line, "type": version.type.name, "uses": []}, reference)
+            if version.period is not None:
+                frame.trace["version"] = version.period
+            if version.decl.cite:
+                frame.trace["cite"] = version.decl.cite
+        else:
+            frame = _Frame({}, reference)
         self.frames.append(frame)
         self.active.add(name)
         try:
@@ -153,8 +163,9 @@ class RuleRuntime:
         finally:
             self.active.discard(name)
             self.frames.pop()
-        frame.trace["value"] = value
-        self._use(frame.trace)
+        if self.explain:
+            frame.trace["value"] = value
+            self._use(frame.trace)
         self.memo[key] = value
         return value
 
@@ -169,10 +180,13 @@ class RuleRuntime:
 
     # --- tracing -----------------------------------------------------------------------------------
     def _use(self, trace: Trace) -> None:
-        self.frames[-1].trace["uses"].append(trace)
+        if self.explain:
+            self.frames[-1].trace["uses"].append(trace)
 
     def _inputs(self, names: Sequence[str]) -> None:
         """List the inputs a definition reads first among what it used (they are known statically)."""
+        if not self.explain:
+            return
         self.frames[-1].trace["uses"][0:0] = [
             {"kind": "input", "name": name, "value": self.data[name], "type": self.rules.inputs[name].name}
             for name in names if name in self.data]
@@ -194,10 +208,10 @@ class RuleRuntime:
         for v in parameter.values:
             if v.period.contains(day):
                 value = v.value(self.data, self.context)
-                self._use({"kind": "parameter", "name": name, "value": value, "type": parameter.type.name,
-                           "valid": v.period,
-                           "cite": v.cite, "reference_date": day, "file": parameter.file,
-                           "line": v.span.line})
+                if self.explain:
+                    self._use({"kind": "parameter", "name": name, "value": value, "type": parameter.type.name,
+                               "valid": v.period, "cite": v.cite, "reference_date": day, "file": parameter.file,
+                               "line": v.span.line})
                 return value
         periods = "、".join(v.period.label() for v in parameter.values)
         raise runtime_error("DSL314", f"パラメータ「{name}」には {day} の値がありません（{periods}）", span,
@@ -232,6 +246,8 @@ class RuleRuntime:
                 raise runtime_error("DSL311", f"「{version.name}」に当てはまる場合がありません", span,
                                     "入力を確かめるか、規則に「それ以外 値;」を書いてください。")
             results = [(fallback, fallback.value(data, context))]
+        if not self.explain:
+            return results[0][1]
         self._inputs(plan.inputs)
         self.frames[-1].trace["applied"] = [
             {"label": c.case.label, "exception_to": c.case.exception_to or None, "otherwise": c.case.otherwise,
@@ -251,7 +267,8 @@ class RuleRuntime:
         self._inputs(_table_inputs(table, self.rules.inputs))
         matched = [row for row in table.rows
                    if all(self._cell(cell, value) for cell, value in zip(row.cells, values, strict=False))]
-        self.frames[-1].trace["matched"] = [{"line": row.row.span.line, "cite": row.row.cite} for row in matched]
+        if self.explain:
+            self.frames[-1].trace["matched"] = [{"line": row.row.span.line, "cite": row.row.cite} for row in matched]
         policy, aggregate = table.decl.policy, table.decl.aggregate
         outputs = [row.output(self.data, self.context) for row in matched]
         if policy in ("collect", "rule_order"):
