@@ -29,6 +29,7 @@ from dsl.types import MONEY, ListType, Type
 from dsl.values import exact_decimal
 from engine import clock
 from engine.calendars import resolve_calendar
+from engine.manifest import core_version, extension_points, manifest_problems, write_manifest
 from engine.paths import project_root
 from engine.rulesets import RuleSets
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
@@ -80,6 +81,37 @@ def rules_eval(code: str, expression: str | None, procedure: str | None, input_f
             click.echo("説明:")
             click.echo(explain_trace(result.trace or {}))
     click.get_current_context().exit(1 if result.diagnostics else 0)
+
+
+@rules_group.command("manifest")
+@click.option("--write", is_flag=True, help="standard_core/extension_points.json を更新します。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def rules_manifest(write: bool, as_json: bool) -> None:
+    """標準の拡張点（開放された決定・パラメータ）を表示します。標準の版の一部です。"""
+    root = project_root()
+    try:
+        manifest = write_manifest(root) if write else {"version": core_version(root),
+                                                       "extension_points": extension_points(root)}
+    except DiagnosticError as e:
+        for d in e.diagnostics:
+            click.echo(d.format(), err=True)
+        click.get_current_context().exit(1)
+        return
+    except ValueError as e:
+        click.echo(f"jichi: {e}", err=True)
+        click.get_current_context().exit(1)
+        return
+    if as_json:
+        click.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"標準の版: {core_version(root)}")
+    for point in manifest["extension_points"]:
+        what = "決定（例外を追加できる）" if point["kind"] == "decision" else "パラメータ（値を設定できる）"
+        click.echo(f"  {what} {point['name']}: {point['type']}  {point['file']}")
+    problems = manifest_problems(root)
+    for problem in problems:
+        click.echo(f"注意: {problem}")
+    click.get_current_context().exit(1 if problems else 0)
 
 
 @dataclass

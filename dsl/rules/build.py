@@ -54,8 +54,15 @@ class _RulesBuilder(Builder):
 
     # --- parameters, types, inputs ----------------------------------------------------------------
     def parameter(self, meta: Meta, children: list[Any]) -> r.Parameter:
+        is_open = bool(children) and isinstance(children[0], Token) and children[0].type == "OPEN"
+        if is_open:
+            children = children[1:]
         name, type_ref, *values = children
-        return r.Parameter(self._s(meta), self._name(name), type_ref, tuple(values))
+        return r.Parameter(self._s(meta), self._name(name), type_ref, tuple(values), open=is_open)
+
+    def parameter_setting(self, meta: Meta, children: list[Any]) -> r.Parameter:
+        name, *values = children
+        return r.Parameter(self._s(meta), self._name(name), None, tuple(values), setting=True)
 
     def parameter_value(self, meta: Meta, children: list[Any]) -> r.ParameterValue:
         period, value, *rest = children

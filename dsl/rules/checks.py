@@ -29,7 +29,9 @@ def check_rule_set(rules: RuleSet, asts: dict[str, list[tuple[str, r.Item]]], li
         for table in tables:
             _table_overlaps(table, add)
     for parameter in rules.parameters.values():
-        _parameter_periods(parameter.name, [(v.period, v.span) for v in parameter.values], add)
+        # Values of one layer must not overlap; a pack's values for an open parameter may cover the core's.
+        for layer in {v.layer for v in parameter.values}:
+            _parameter_periods(parameter.name, [(v.period, v.span) for v in parameter.values if v.layer == layer], add)
     _cycles(rules, asts, add)
     return found
 

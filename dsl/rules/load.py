@@ -4,7 +4,7 @@ expression, and check what can be checked before anything runs (all diagnostics 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dsl import nodes
 from dsl.checker import Checker
@@ -54,9 +54,27 @@ _AGGREGATABLE: dict[str, tuple[Type, ...]] = {
 }
 
 
-def load_rules(sources: Sequence[tuple[str, str]]) -> tuple[RuleSet | None, list[Diagnostic]]:
+CORE = "core"
+
+
+def layer_of(display: str) -> str:
+    """The layer a rule file belongs to: the core (standard_core/rules/), or the pack folder it is in."""
+    parts = display.replace("\\", "/").split("/")
+    if display.startswith("standard_core/"):
+        return CORE
+    if len(parts) > 2 and parts[0] == "local_rules":
+        return parts[1]
+    return display
+
+
+def load_rules(sources: Sequence[tuple[str, str]],
+               layers: Mapping[str, str] | None = None) -> tuple[RuleSet | None, list[Diagnostic]]:
     """Load (file name, text) pairs in layer order (core first). Returns the rule set, or None when any
-    error was found, and every diagnostic (warnings included)."""
+    error was found, and every diagnostic (warnings included).
+
+    `layers` names each file's layer (default: layer_of(file name)); what a layer may do to the layers
+    below it is the conformance of docs/dsl.md: only the core's `開放` definitions are extension points.
+    """
     parsed: list[tuple[str, str, r.RuleFile]] = []
     diagnostics: list[Diagnostic] = []
     for display, text in sources:
@@ -64,7 +82,7 @@ def load_rules(sources: Sequence[tuple[str, str]]) -> tuple[RuleSet | None, list
             parsed.append((display, text, parse_rules(text, display)))
         except DiagnosticError as e:
             diagnostics.extend(e.diagnostics)
-    loader = _Loader(parsed)
+    loader = _Loader(parsed, {d: (layers or {}).get(d) or layer_of(d) for d, _, _ in parsed})
     loader.run()
     diagnostics.extend(loader.diagnostics)
     if not has_errors(diagnostics):
@@ -73,8 +91,9 @@ def load_rules(sources: Sequence[tuple[str, str]]) -> tuple[RuleSet | None, list
 
 
 class _Loader:
-    def __init__(self, files: list[tuple[str, str, r.RuleFile]]) -> None:
+    def __init__(self, files: list[tuple[str, str, r.RuleFile]], layers: dict[str, str]) -> None:
         self.files = files
+        self.layers = layers
         self.lines = {display: text.split("\n") for display, text, _ in files}
         self.rules = RuleSet(files=[display for display, _, _ in files])
         self.diagnostics: list[Diagnostic] = []
@@ -89,12 +108,25 @@ class _Loader:
 
     def _declare(self, name: str, what: str, span: Span) -> bool:
         previous = self.defined.get(name)
+        if previous is not None and self.layers.get(previous[1].file) == CORE and self.layers.get(span.file) != CORE:
+            self._error("STD301", f"標準の{previous[0]}「{name}」（{previous[1].file}:{previous[1].line}）はパックで定義し直せません",
+                        span, self._extension_hint(name))
+            return False
         if previous is not None:
             self._error("DSL220", f"「{name}」は {previous[1].file}:{previous[1].line} で{previous[0]}として定義されています",
                         span, "名前は規則集全体（標準・都道府県・市区町村のパック）で一意にしてください。")
             return False
         self.defined[name] = (what, span)
         return True
+
+    def _extension_hint(self, name: str) -> str:
+        """Which extension point the core offers for `name`, if any."""
+        for _, item in self.asts.get(name, []):
+            if isinstance(item, r.Decision) and item.open:
+                return f"標準の決定「{name}」は開放されています。「追加 決定 {name} {{ 例外 ラベル: 条件 のとき 値; }}」で例外を加えてください。"
+            if isinstance(item, r.Parameter) and item.open:
+                return f"標準のパラメータ「{name}」は開放されています。「追加 パラメータ {name} {{ 期間 値 出典「…」; }}」で値を設定してください。"
+        return "標準は閉じています。パック独自の定義には別の名前（パックの名前空間）を使ってください。拡張点は jichi rules manifest で確かめられます。"
 
     def run(self) -> None:
         items = [(display, item) for display, _, f in self.files for item in f.items]
@@ -137,7 +169,7 @@ class _Loader:
             if name is None or isinstance(item, (r.EnumDecl, r.RecordTypeDecl)):
                 continue
             self.asts.setdefault(name, []).append((display, item))
-            if isinstance(item, r.Decision) and item.extension:
+            if (isinstance(item, r.Decision) and item.extension) or (isinstance(item, r.Parameter) and item.setting):
                 continue
             versions = [(f, i) for f, i in self.asts[name]
                         if type(i) is type(item) and not getattr(i, "extension", False)]
@@ -151,6 +183,8 @@ class _Loader:
         scope.update(self.rules.enum_values)
         for name, decls in self.asts.items():
             first = decls[0][1]
+            if isinstance(first, r.Parameter) and first.setting:
+                continue
             if isinstance(first, (r.Parameter, r.Table)) or (isinstance(first, r.Decision) and first.type):
                 scope[name] = self._type(first.type, report=False)  # type: ignore[arg-type]
             elif isinstance(first, r.Counting):
@@ -188,13 +222,7 @@ class _Loader:
 
     def _compile(self, display: str, item: r.Item, scope: dict[str, Type]) -> None:
         if isinstance(item, r.Parameter):
-            t = self._type(item.type, report=False)
-            values = []
-            for v in item.values:
-                compiled = self._expr(display, v.value, dict(self.rules.enum_values), t, f"パラメータ「{item.name}」の値")
-                if compiled is not None:
-                    values.append(CompiledParameterValue(v.period, compiled[0], v.cite, v.span))  # type: ignore[arg-type]
-            self.rules.parameters[item.name] = CompiledParameter(item.name, t, tuple(values), display)
+            self._parameter(display, item)
         elif isinstance(item, r.Decision):
             self._decision(display, item, scope)
         elif isinstance(item, r.Table):
@@ -203,6 +231,32 @@ class _Loader:
             self._counting(display, item, scope)
         elif isinstance(item, r.Test):
             self._test(display, item, scope)
+
+    def _parameter(self, display: str, item: r.Parameter) -> None:
+        base = self.rules.parameters.get(item.name)
+        if item.setting:
+            if base is None:
+                self._error("DSL224", f"値を設定する先のパラメータ「{item.name}」がありません", item.span,
+                            "設定できるのは、読み込み順で先にある（標準や上位のパックの）「開放 パラメータ」だけです。")
+                return
+            if not base.open:
+                code = "STD303" if self.layers.get(base.file) == CORE else "DSL225"
+                self._error(code, f"パラメータ「{item.name}」は開放されていないため、値を設定できません", item.span,
+                            "標準の値は閉じています。設定できるのは「開放 パラメータ」と宣言された値だけです。")
+                return
+        t = base.type if item.setting and base is not None else self._type(item.type, report=False)  # type: ignore[arg-type]
+        values = []
+        for v in item.values:
+            compiled = self._expr(display, v.value, dict(self.rules.enum_values), t, f"パラメータ「{item.name}」の値")
+            if compiled is not None:
+                values.append(CompiledParameterValue(v.period, compiled[0], v.cite, v.span,  # type: ignore[arg-type]
+                                                     self.layers.get(display, display)))
+        if item.setting and base is not None:
+            # The more specific layer's values come first; the core's remain for dates they do not cover.
+            self.rules.parameters[item.name] = CompiledParameter(item.name, t, (*values, *base.values), base.file,
+                                                                 True)
+            return
+        self.rules.parameters[item.name] = CompiledParameter(item.name, t, tuple(values), display, item.open)
 
     def _reference(self, reference: str | None, span: Span) -> None:
         if reference is not None and self.rules.inputs.get(reference) != DATE:
@@ -223,7 +277,9 @@ class _Loader:
                             "追加できるのは、読み込み順で先にある（標準や上位のパックの）「開放 決定」だけです。")
                 return
             if not base.open:
-                self._error("DSL225", f"決定「{item.name}」は開放されていないため、例外を追加できません", item.span,
+                core = self.layers.get(versions[0].file) == CORE
+                self._error("STD302" if core else "DSL225",
+                            f"{'標準の' if core else ''}決定「{item.name}」は開放されていないため、例外を追加できません", item.span,
                             "標準の規則は閉じています。追加できるのは「開放 決定」と宣言された規則だけです。")
                 return
             for version in versions:

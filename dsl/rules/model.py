@@ -54,14 +54,16 @@ class CompiledParameterValue:
     value: Fn
     cite: str
     span: Span
+    layer: str = ""  # the file's layer ("core", a pack); a later layer's values take precedence
 
 
 @dataclass(frozen=True)
 class CompiledParameter:
     name: str
     type: Type
-    values: tuple[CompiledParameterValue, ...]
+    values: tuple[CompiledParameterValue, ...]  # in precedence order: the most specific layer first
     file: str
+    open: bool = False
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,14 @@ class ParameterValue:
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
+    """`[開放] パラメータ 名前: 型 { … }`, or a layer's values for an open one: `追加 パラメータ 名前 { … }`."""
+
     span: Span
     name: str
-    type: TypeRef
+    type: TypeRef | None  # None for 追加 パラメータ
     values: tuple[ParameterValue, ...]
+    open: bool = False
+    setting: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -213,9 +213,11 @@ class RuleRuntime:
                                "valid": v.period, "cite": v.cite, "reference_date": day, "file": parameter.file,
                                "line": v.span.line})
                 return value
-        periods = "、".join(v.period.label() for v in parameter.values)
-        raise runtime_error("DSL314", f"パラメータ「{name}」には {day} の値がありません（{periods}）", span,
-                            "パラメータに、その日を含む期間の値を書いてください。")
+        periods = "、".join(v.period.label() for v in parameter.values) or "値なし"
+        hint = ("パラメータに、その日を含む期間の値を書いてください。" if not parameter.open else
+                f"標準が開放しているパラメータです。団体のパックで「追加 パラメータ {name} {{ 期間 値 出典「…」; }}」"
+                "として値を設定してください。")
+        raise runtime_error("DSL314", f"パラメータ「{name}」には {day} の値がありません（{periods}）", span, hint)
 
     def _decision(self, version: DecisionVersion, span: Span, reference: dt.date | None) -> object:
         plan = _plan(version, self.rules.inputs)
