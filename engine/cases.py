@@ -32,6 +32,7 @@ from engine.bpmn import dump_state, load_state, set_eval_context
 from engine.db import Municipality
 from engine.packs import is_valid_code
 from engine.registry import Procedure, Registry
+from engine.rule_versions import active_rule_set
 from engine.runtime import Decision, LiveTask, advance, complete_manual, finished, live_tasks, walk
 from engine.store import CaseRow, TaskRow
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
@@ -123,6 +124,7 @@ class CaseView:
     data: dict[str, Any]
     tasks: list[TaskView]  # the open tasks: ready user tasks and waiting timers
     history: list[TaskView] | None = None  # every task row of the case (get_case only)
+    rules_hash: str | None = None  # the rule set the case pinned when it started
 
     def to_json(self) -> dict[str, Any]:
         shown = {
@@ -130,7 +132,7 @@ class CaseView:
             "process_name": self.process_name, "status": self.status, "version": self.version,
             "spec_hash": self.spec_hash, "started_by": self.started_by, "started_at": _iso(self.started_at),
             "completed_at": _iso(self.completed_at), "data": self.data,
-            "tasks": [t.to_json() for t in self.tasks],
+            "tasks": [t.to_json() for t in self.tasks], "rules": self.rules_hash,
         }
         if self.history is not None:
             shown["history"] = [t.to_json() for t in self.history]
@@ -170,11 +172,12 @@ class Cases:
             advance(workflow, decisions.append)
             now = clock.now()
             case = CaseRow(str(uuid.uuid4()), municipality, process_id, procedure.spec_hash, "running", "", 1,
-                           actor, now, None)
+                           actor, now, None, active_rule_set(session, municipality, clock.today()))
             _apply(case, workflow, now)
             store.insert_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now)
             rows = self._project(session, case, workflow, [], now, decisions, action="case.started", actor=actor,
-                                 after=values, detail={"process_id": process_id, "spec_hash": procedure.spec_hash})
+                                 after=values, detail={"process_id": process_id, "spec_hash": procedure.spec_hash,
+                                         "rules": case.rules_hash})
             session.commit()
         except DiagnosticError as e:
             session.rollback()
@@ -416,7 +419,8 @@ def _apply(case: CaseRow, workflow: BpmnWorkflow, now: dt.datetime) -> None:
 def _view(case: CaseRow, procedure: Procedure, workflow: BpmnWorkflow, open_rows: list[TaskRow]) -> CaseView:
     return CaseView(case.id, case.municipality_code, case.process_id, procedure.name, case.status, case.version,
                     case.spec_hash, case.started_by, utc(case.started_at), utc(case.completed_at),
-                    _case_data(workflow), [TaskView.of(r, procedure) for r in open_rows])
+                    _case_data(workflow), [TaskView.of(r, procedure) for r in open_rows],
+                    rules_hash=case.rules_hash)
 
 
 def _new_row(case: CaseRow, task: LiveTask, now: dt.datetime) -> TaskRow:

@@ -10,10 +10,11 @@ transaction. Audit events are written in that transaction too, hash-chained per 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -64,6 +65,8 @@ class CaseInstance(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The rule set (core + packs) active for the municipality when the case started; NULL when none was.
+    rules_hash: Mapped[str | None] = mapped_column(ForeignKey("rule_set.hash"))
 
     # Optimistic locking: every UPDATE says WHERE version = <the version read>; a concurrent writer
     # that got there first makes it match no row, and SQLAlchemy raises StaleDataError.
@@ -175,3 +178,34 @@ class AuditHead(Base):
     municipality_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     head_hash: Mapped[str] = mapped_column(String(64))
+
+
+class RuleSet(Base):
+    """A municipality's rule files (core → prefecture → municipality pack), stored once per content hash."""
+
+    __tablename__ = "rule_set"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    pack_id: Mapped[str | None] = mapped_column(String(100))
+    pack_version: Mapped[str | None] = mapped_column(String(40))
+    core_version: Mapped[str] = mapped_column(String(40))
+    # JSON array of [file name, text] in load order (core first), as hashed.
+    files: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RuleActivation(Base):
+    """`jichi pack activate`: from `effective_from` on, new cases of the municipality pin this rule set."""
+
+    __tablename__ = "rule_activation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    rule_set_hash: Mapped[str] = mapped_column(ForeignKey("rule_set.hash"))
+    effective_from: Mapped[date] = mapped_column(Date)
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    activated_by: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_rule_activation_lookup", "municipality_code", "effective_from"),)
+

@@ -42,6 +42,7 @@ class CaseRow:
     started_by: str
     started_at: dt.datetime | None
     completed_at: dt.datetime | None
+    rules_hash: str | None = None  # the rule set pinned at the start (engine.rule_versions)
 
     @classmethod
     def of(cls, row: Mapping[Any, Any]) -> CaseRow:

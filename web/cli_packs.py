@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -10,7 +11,7 @@ from dsl.rules.testing import TestResult, run_tests
 from engine.calendars import calendar_for
 from engine.paths import project_root
 from engine.rulesets import RuleSets, core_rule_files, pack_rule_files
-from standard_core.diagnostics import Diagnostic
+from standard_core.diagnostics import Diagnostic, DiagnosticError
 
 
 @click.group("pack")
@@ -60,6 +61,50 @@ def pack_test(packs: tuple[str, ...]) -> None:
             failed += not result.passed
     click.echo(f"{passed} passed, {failed} failed")
     click.get_current_context().exit(1 if failed else 0)
+
+
+@pack_group.command("activate")
+@click.argument("target", metavar="PACK@VERSION")
+@click.option("--municipality", required=True, help="団体コード（6桁）。")
+@click.option("--from", "from_text", required=True, help="有効にする日（2026-04-01、令和8年4月1日 など）。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def pack_activate(target: str, municipality: str, from_text: str, actor: str | None, as_json: bool) -> None:
+    """パックの版を、団体の規則として指定した日から有効にします。
+
+    その日以後に始まる案件は、この版の規則（標準と上位のパックを含む）に固定されます。進行中の案件は、
+    始まったときの版のままです。
+    """
+    from engine.db import database_url, make_engine, make_session_factory
+    from engine.rule_versions import activate
+    from standard_core.wareki import WarekiError, parse_date_input
+    from web.cli_cases import _default_actor
+
+    pack_id, _, version = target.partition("@")
+    if not pack_id or not version:
+        raise click.UsageError("PACK@VERSION の形で指定してください（例: 141305-kawasaki@0.2.0）。")
+    try:
+        effective = parse_date_input(from_text)
+    except WarekiError as e:
+        raise click.UsageError(f"--from の「{from_text}」を日付として読めません: {e.message}") from None
+    engine = make_engine(database_url())
+    try:
+        with make_session_factory(engine)() as session:
+            digest = activate(session, project_root(), pack_id=pack_id, version=version, municipality=municipality,
+                              effective_from=effective, actor=actor or _default_actor())
+    except DiagnosticError as e:
+        for d in e.diagnostics:
+            click.echo(d.format(), err=True)
+        click.get_current_context().exit(1)
+        return
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps({"pack": pack_id, "version": version, "municipality": municipality,
+                               "from": effective.isoformat(), "rule_set": digest}, ensure_ascii=False))
+    else:
+        click.echo(f"{pack_id}@{version} を団体 {municipality} の規則として {effective.isoformat()} から有効にしました"
+                   f"（規則の版 {digest[:12]}）。")
 
 
 def _print_result(result: TestResult) -> None:

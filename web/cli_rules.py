@@ -42,7 +42,9 @@ def rules_group() -> None:
 
 
 @rules_group.command("eval")
-@click.option("--municipality", "code", required=True, help="全国地方公共団体コード（6桁、例: 141305）。")
+@click.option("--municipality", "code", default=None, help="全国地方公共団体コード（6桁、例: 141305）。")
+@click.option("--case", "case_id", default=None,
+              help="案件 ID: その案件が固定した規則の版と案件のデータで評価します（基準日の既定は案件の開始日）。")
 @click.option("--expr", "expression", default=None, help="評価する式（例: '期限日(2025-12-20, 14)'）。")
 @click.option("--procedure", default=None, help="評価する決定・表の名前（規則ファイルで定義したもの）。")
 @click.option("--input", "input_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
@@ -51,8 +53,8 @@ def rules_group() -> None:
               help="基準日（2025-04-01、令和7年4月1日、R7.4.1 など）。省略すると東京の今日。")
 @click.option("--explain", is_flag=True, help="どの規則・パラメータ・入力で決まったかの説明をつけます。")
 @click.option("--json", "as_json", is_flag=True, help='{"value", "type", "trace", "diagnostics"} の JSON で出力します。')
-def rules_eval(code: str, expression: str | None, procedure: str | None, input_file: Path | None,
-               on_text: str | None, explain: bool, as_json: bool) -> None:
+def rules_eval(code: str | None, case_id: str | None, expression: str | None, procedure: str | None,
+               input_file: Path | None, on_text: str | None, explain: bool, as_json: bool) -> None:
     """式、または規則ファイルの決定・表を、団体の規則と暦で評価します。
 
     --expr か --procedure のどちらかを指定します。式からは、その団体に適用される規則ファイル（標準 →
@@ -61,7 +63,13 @@ def rules_eval(code: str, expression: str | None, procedure: str | None, input_f
     """
     if (expression is None) == (procedure is None):
         raise click.UsageError("--expr と --procedure のどちらか一つを指定してください。")
-    result = evaluate(expression, code, on_text, procedure=procedure, input_file=input_file)
+    if (code is None) == (case_id is None):
+        raise click.UsageError("--municipality か --case のどちらか一つを指定してください。")
+    if case_id is not None:
+        result = evaluate_case(case_id, expression, on_text, procedure=procedure)
+    else:
+        assert code is not None
+        result = evaluate(expression, code, on_text, procedure=procedure, input_file=input_file)
     trace = json_trace(result.trace) if explain and result.trace is not None else None
     if as_json:
         payload = {
@@ -143,6 +151,12 @@ def evaluate(expression: str | None, code: str, on_text: str | None, *, procedur
         rules, rule_diagnostics = RuleSets(root).for_municipality(code)
         result.diagnostics.extend(d for d in rule_diagnostics if d.is_error)
     data = _read_input(input_file, rules, result.diagnostics)
+    return _run(result, rules, data, on, calendar, expression, procedure, [])
+
+
+def _run(result: Evaluation, rules: RuleSet | None, data: dict[str, object], on: dt.date,
+         calendar: Any, expression: str | None, procedure: str | None, found: list[Diagnostic]) -> Evaluation:
+    result.diagnostics.extend(found)
     # Check the expression even when the municipality is wrong: every problem is reported at once.
     fn = None
     if expression is not None:
@@ -165,11 +179,53 @@ def evaluate(expression: str | None, code: str, on_text: str | None, *, procedur
         else:
             assert fn is not None
             result.value = runtime.run(fn)
-            result.trace = {"kind": "value", "name": expression, "value": json_value(result.value, result.type),
+            result.trace = {"kind": "value", "name": expression, "value": result.value,
                             "type": str(result.type), "uses": runtime.trace()}
     except DslRuntimeError as e:
         result.diagnostics.append(e.diagnostic)
     return result
+
+
+def evaluate_case(case_id: str, expression: str | None, on_text: str | None, *,
+                  procedure: str | None) -> Evaluation:
+    """Evaluate with the rule set the case pinned when it started, on the case's own data."""
+    from engine.cases import Cases
+    from engine.db import database_url, make_engine, make_session_factory
+    from engine.registry import Registry
+    from engine.rule_versions import load
+    from engine.store import load_case
+
+    engine = make_engine(database_url())
+    try:
+        with make_session_factory(engine)() as session:
+            case = load_case(session, case_id)
+            if case is None:
+                return Evaluation(diagnostics=[error("ENG516", f"案件「{case_id}」はありません", Span("--case", 1, 1),
+                                                     "案件の ID を確かめてください。")])
+            if case.rules_hash is None:
+                return Evaluation(diagnostics=[error(
+                    "INP808", "この案件には固定された規則の版がありません（開始時に有効な版がありませんでした）",
+                    Span("--case", 1, 1), "jichi pack activate で版を有効にした後に始まった案件だけが、版を固定します。")])
+            try:
+                rules = load(session, case.rules_hash)
+                data = Cases(Registry.load(project_root())).get_case(session, case_id).data
+            except DiagnosticError as e:
+                return Evaluation(diagnostics=list(e.diagnostics))
+            started = case.started_at.replace(tzinfo=case.started_at.tzinfo or dt.UTC) if case.started_at else None
+            on = started.astimezone(clock.TOKYO).date() if started else clock.today()
+    finally:
+        engine.dispose()
+    result = Evaluation()
+    if on_text is not None:
+        try:
+            on = parse_date_input(on_text)
+        except WarekiError as e:
+            result.diagnostics.append(error("INP802", f"--on の「{on_text}」を日付として読めません: {e.message}",
+                                            Span("--on", 1, 1), e.hint or f"例: {INPUT_EXAMPLES}"))
+            return result
+    calendar, found = resolve_calendar(case.municipality_code, project_root())
+    known = {k: v for k, v in data.items() if k in rules.inputs}
+    return _run(result, rules, known, on, calendar, expression, procedure, found)
 
 
 def _read_input(path: Path | None, rules: RuleSet | None, problems: list[Diagnostic]) -> dict[str, object]:
