@@ -13,6 +13,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event, func, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -99,6 +100,13 @@ def alembic_config(url: str) -> Config:
     # ConfigParser interpolation would treat a '%' in a URL-encoded password as a reference.
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def head_revision() -> str:
+    """The newest migration this release ships (what `jichi db upgrade` brings a database to)."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None, "the migrations directory has no head"
+    return str(head)
 
 
 def upgrade(url: str, revision: str = "head") -> str | None:

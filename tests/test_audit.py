@@ -19,7 +19,7 @@ from engine import audit
 from engine.audit_chain import DEPLOYMENT, GENESIS, chain, event_hash, field, personal_digest, utc_text
 from engine.audit_verify import read_rows, verify
 from engine.cases import Cases
-from engine.db import make_engine, make_session_factory, upgrade
+from engine.db import head_revision, make_engine, make_session_factory, upgrade
 from engine.models import AuditEvent, AuditHead, AuditPersonal, CaseInstance
 from tests.audit_support import bypass_protection
 from tests.engine_support import KAWASAKI, ROOT, Env, environment, fixture_registry
@@ -115,7 +115,7 @@ def test_upgrade_chains_events_written_by_0002(blank_database_url: str) -> None:
                                "data_after, detail) VALUES (:at, :m, '窓口A', 'task.completed', '{}', :after, :d)"),
                           {"at": dt.datetime(2026, 4, 1, 0, 0, i, 123456, tzinfo=dt.UTC), "m": code, "d": detail,
                            "after": '{"部数":2}' if i == 0 else "{}"})
-        assert upgrade(url) == "0003"
+        assert upgrade(url, "0003") == "0003"
         with engine.connect() as c:
             report = verify(c)
             rows = list(read_rows(c, KAWASAKI))
@@ -357,7 +357,7 @@ def test_administrative_actions_are_events(blank_database_url: str, tmp_path: Pa
     finally:
         engine.dispose()
     assert rows[0][:2] == ("db.upgraded", "運用担当")
-    assert json.loads(rows[0][2]) == {"from_revision": None, "to_revision": "0003"}
+    assert json.loads(rows[0][2]) == {"from_revision": None, "to_revision": head_revision()}
     assert [r[0] for r in rows[1:]] == ["municipality.registered"] * 8
     assert json.loads(rows[1][2]) == {"code": "141305", "name": "川崎市"}
 

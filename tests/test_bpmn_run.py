@@ -11,9 +11,21 @@ import pytest
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn import DslScriptEngine, ProcessRuntimeError, bind, restore, serializer, start, validate_bpmn
+from dsl import EvalContext
+from engine.bpmn import (
+    DslScriptEngine,
+    ProcessRuntimeError,
+    bind,
+    eval_context,
+    restore,
+    serializer,
+    set_eval_context,
+    start,
+    validate_bpmn,
+)
 from engine.bpmn.validate import ValidatedModel
 from standard_core.diagnostics import DiagnosticError
+from standard_core.municipal_calendar import MunicipalCalendar
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bpmn"
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +40,10 @@ def model(path: Path) -> ValidatedModel:
 def save_restore(workflow: BpmnWorkflow) -> BpmnWorkflow:
     engine = workflow.script_engine
     assert isinstance(engine, DslScriptEngine)
-    return restore(serializer().serialize_json(workflow), engine)
+    restored = restore(serializer().serialize_json(workflow), engine)
+    # The evaluation context is not part of the saved state: the case service sets it on every load.
+    set_eval_context(restored, eval_context(workflow))
+    return restored
 
 
 def complete(workflow: BpmnWorkflow, spec_name: str, data: dict[str, Any]) -> BpmnWorkflow:
@@ -93,6 +108,8 @@ def test_core_process_calls_its_subprocess() -> None:
     tennyu = model(ROOT / "processes" / "tennyu" / "tennyu.bpmn")
     kisai = model(ROOT / "processes" / "tennyu" / "kisai.bpmn")
     workflow = start([tennyu, kisai], "Process_Tennyu")
+    # The case service sets the reference date and the municipality's calendar; 期限日 needs the calendar.
+    set_eval_context(workflow, EvalContext(on=dt.date(2025, 4, 10), calendar=MunicipalCalendar.layered("横浜市", [])))
     workflow.do_engine_steps()
     workflow = complete(workflow, "UserTask_Uketsuke", {
         "氏名": "山田太郎", "転入日": "2025-04-01", "届出日": "2025-04-10", "前住所": "大阪市", "世帯員数": 2})

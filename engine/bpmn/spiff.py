@@ -115,6 +115,12 @@ def _timer_value(value: object, entry: Compiled) -> str:
                    "P14D や 2025-04-01T09:00:00+09:00 の形になる式にしてください。")
 
 
+def eval_context(workflow: BpmnWorkflow) -> EvalContext | None:
+    """The evaluation context set on `workflow` (it is not part of the saved state)."""
+    context: EvalContext | None = getattr(workflow, _EVAL_ATTRIBUTE, None)
+    return context
+
+
 def set_eval_context(workflow: BpmnWorkflow, context: EvalContext | None) -> None:
     """What DSL texts of this workflow see as 基準日 and as the municipality's calendar from now on."""
     setattr(workflow, _EVAL_ATTRIBUTE, context)
