@@ -1,0 +1,123 @@
+"""Personal names (氏名): stored byte-exact, checked for characters that cannot be kept, searched by a key.
+
+A name is stored exactly as given. No Unicode normalisation is applied to it: NFC alone turns some CJK
+compatibility ideographs into a different unified ideograph (U+F929 朗 → U+6717 朗), and a careless
+pipeline drops an ideographic variation selector (葛 + U+E0100), which changes the registered 字形. Both are
+changes to a person's legal name (住民基本台帳法7条1号).
+
+Matching is done on a separate search key (`search_key`), never on the stored name. What it folds is
+listed in SEARCH_KEY_FOLDS and in docs/data-dictionary.md; the fold is lossy by design (髙橋 and 高橋 get
+the same key), so a search returns candidates for a clerk to confirm, not an identity.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from standard_core.diagnostics import Diagnostic, Span, error, warning
+
+CHARACTER_STANDARD = "「地方公共団体情報システムデータ要件・連携要件標準仕様書」（文字要件: 行政事務標準文字）"
+# Where the 外字 → 行政事務標準文字 mapping is documented; the mapping itself is a later issue's work.
+GAIJI_MAPPING = "docs/data-dictionary.md の「外字」"
+
+# Old and variant forms (旧字・異体字) that are folded to the common form in search keys. A small, fixed
+# selection of the forms most often met in surnames; the full table comes with the 外字/MJ mapping.
+KANJI_VARIANTS: dict[str, str] = {
+    "髙": "高", "﨑": "崎", "嵜": "崎", "濵": "浜", "濱": "浜", "邉": "辺", "邊": "辺", "齋": "斎",
+    "齊": "斉", "德": "徳", "澤": "沢", "櫻": "桜", "廣": "広", "國": "国", "嶋": "島", "嶌": "島",
+    "冨": "富", "槗": "橋", "桒": "桑", "瀨": "瀬", "眞": "真", "來": "来", "龍": "竜", "篭": "籠",
+}
+_SMALL_KANA = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
+_HIRAGANA = {code: code + 0x60 for code in range(0x3041, 0x3097)} | {0x309D: 0x30FD, 0x309E: 0x30FE}
+_VARIANTS = str.maketrans(KANJI_VARIANTS)
+_SEPARATORS = re.compile(r"[\s・]+")
+
+SEARCH_KEY_FOLDS: tuple[str, ...] = (
+    "異体字セレクタ（U+FE00〜U+FE0F、U+E0100〜U+E01EF）を取り除く",
+    "Unicode NFKC で正規化する（全角英数字 → 半角、半角カナ → 全角カナ（濁点・半濁点は結合）、"
+    "互換漢字 → 統合漢字、全角空白 → 半角空白）",
+    "ラテン文字の大文字・小文字を区別しない（casefold）",
+    "ひらがなをカタカナにする（ゝゞ → ヽヾ を含む）",
+    "小書きのカナを並字にする（ァィゥェォッャュョヮヵヶ → アイウエオツヤユヨワカケ）",
+    f"旧字・異体字の {len(KANJI_VARIANTS)} 字を通用字にする（髙 → 高、﨑 → 崎 など。一覧は下記）",
+    "空白（全角・半角・タブ）と中黒「・」を取り除き、もう一度 NFKC で結合する（カ゛ → ガ）",
+)
+
+
+def is_variation_selector(ch: str) -> bool:
+    """Standardized (U+FE00–FE0F) or ideographic (U+E0100–E01EF) variation selector."""
+    code = ord(ch)
+    return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF
+
+
+def search_key(name: str) -> str:
+    """The key names are matched on; the stored name is never changed. Folds, in order: SEARCH_KEY_FOLDS.
+
+    >>> search_key("髙橋　ﾀﾛｳ") == search_key("高橋タロウ")
+    True
+    >>> search_key("葛\U000e0100城") == search_key("葛城")
+    True
+    >>> search_key("きょうこ"), search_key("Smith ジョン・")
+    ('キヨウコ', 'smithジヨン')
+    """
+    text = "".join(ch for ch in name if not is_variation_selector(ch))
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = text.translate(_HIRAGANA).translate(_SMALL_KANA).translate(_VARIANTS)
+    # Removing a space can join a base and a combining mark (カ゛ is カ, space, U+3099 after NFKC):
+    # compose once more so that the key of a key is the key itself.
+    return unicodedata.normalize("NFKC", _SEPARATORS.sub("", text))
+
+
+def character_count(text: str) -> int:
+    """Characters as a clerk counts them: a variation selector belongs to the character before it.
+
+    >>> character_count("葛\U000e0100城"), len("葛\U000e0100城")
+    (2, 3)
+    """
+    return sum(1 for ch in text if not is_variation_selector(ch))
+
+
+def validate_name(name: str, where: str = "氏名", label: str = "氏名") -> list[Diagnostic]:
+    """Diagnostics for characters a name cannot be stored with; [] when it can be stored as given.
+
+    `where` is the span's file part (the field or item id); the column is the offending code point
+    (1-based). Errors: control characters (STD381), unpaired surrogates (STD382), private-use characters,
+    i.e. 外字 (STD383), invisible format characters (STD384). A variation selector that follows no
+    character gets a warning (STD385). The name itself is never changed.
+
+    >>> [d.code for d in validate_name("山田\\t太郎")]
+    ['STD381']
+    >>> validate_name("葛\U000e0100城")
+    []
+    """
+    found: list[Diagnostic] = []
+    previous = ""
+    for column, ch in enumerate(name, start=1):
+        category = unicodedata.category(ch)
+        span = Span(where, 1, column)
+        position = f"{label}の{column}文字目（U+{ord(ch):04X}）"
+        if category == "Cc":
+            found.append(error("STD381", f"{position}は制御文字（改行・タブなど）です。",
+                               span, "コピー元の改行やタブを削除して入力し直してください。", CHARACTER_STANDARD))
+        elif category == "Cs":
+            found.append(error("STD382", f"{position}は対になっていないサロゲートで、文字として読めません。",
+                               span, "文字化けしたデータです。元の資料（届出書・住民票）を見て入力し直してください。",
+                               CHARACTER_STANDARD))
+        elif category == "Co":
+            found.append(error(
+                "STD383", f"{position}は私用領域の文字（外字）です。外字は団体ごとに意味が違い、そのままでは保存・連携できません。",
+                span, f"外字の対応表（{GAIJI_MAPPING}）で行政事務標準文字（文字情報基盤 MJ）の文字に置き換えて"
+                "入力してください。対応する文字がないときは、外字の担当者に登録を依頼してください。",
+                CHARACTER_STANDARD))
+        elif category == "Cf":
+            found.append(error("STD384", f"{position}は見えない書式文字（ゼロ幅空白・方向制御など）です。",
+                               span, "画面では見えない文字です。その位置の文字を削除して入力し直してください。",
+                               CHARACTER_STANDARD))
+        elif is_variation_selector(ch) and (not previous or is_variation_selector(previous)
+                                            or previous.isspace()):
+            found.append(warning("STD385", f"{position}は異体字セレクタですが、前に対象の文字がありません。",
+                                 span, "異体字セレクタは漢字の直後にだけ置けます。前の漢字が欠けていないか確かめてください。",
+                                 CHARACTER_STANDARD))
+        previous = ch
+    return found
