@@ -159,7 +159,7 @@ class Cases:
         """Start a case of process_id for a municipality with its initial data; one transaction."""
         try:
             self._known_municipality(session, municipality)
-            procedure = self.registry.procedure(process_id)
+            procedure = self.registry.procedure(process_id, municipality)
             values = _checked_input(data, procedure.inputs, "開始データ")
             if ("spec", procedure.spec_hash) not in self._known:
                 self.registry.ensure_stored(session, procedure)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine.bpmn.spiff import bind
 from engine.bpmn.validate import ValidatedModel, validate_bpmn, validate_set
+from engine.hooks import hook_conformance
 from engine.packs import Pack, discover_packs
 from engine.rulesets import RuleSets, core_rule_files, pack_rule_files
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
@@ -45,13 +46,13 @@ def check_paths(paths: list[Path], root: Path) -> list[Diagnostic]:
     core_files = sorted((root / "processes").glob("**/*.bpmn"))
     packs, pack_diagnostics = discover_packs(root / "local_rules")
     by_id = {pack.id: pack for pack in packs}
-    targets: list[tuple[list[ValidatedModel], list[ValidatedModel]]] = []
+    targets: list[tuple[list[ValidatedModel], list[ValidatedModel], bool]] = []  # (checked, context, in a pack)
     if not paths:
         diagnostics.extend(pack_diagnostics)
         core = load(core_files, checked=True)
-        targets.append((core, []))
+        targets.append((core, [], False))
         for pack in packs:
-            targets.append((load(pack.process_files, checked=True), core + load(_base_files(pack, by_id))))
+            targets.append((load(pack.process_files, checked=True), core + load(_base_files(pack, by_id)), True))
     else:
         core = load(core_files)
         for path in paths:
@@ -60,9 +61,14 @@ def check_paths(paths: list[Path], root: Path) -> list[Diagnostic]:
             owner = _pack_of(path, packs)
             context = core + (load(_base_files(owner, by_id) + list(owner.process_files)) if owner else [])
             checked = load(files, checked=True)
-            targets.append((checked, [m for m in context if m not in checked]))
-    for checked, context in targets:
-        validate_set(checked, context)
+            targets.append((checked, [m for m in context if m not in checked], owner is not None))
+    # In a pack, a process with a core id is either a hook implementation or STD304 (hook_conformance);
+    # BPM434 (duplicate id) would only repeat it.
+    core_ids = {process_id for model in core for process_id in model.process_ids}
+    for checked, context, in_pack in targets:
+        validate_set(checked, context, replaceable=core_ids if in_pack else ())
+        if in_pack:
+            diagnostics.extend(hook_conformance(checked, core))
         diagnostics.extend(_spiff_safety_net(checked, context))
     diagnostics.extend(_rule_diagnostics(paths, root, packs))
     for key in checked_files:
@@ -137,7 +143,9 @@ def _base_files(pack: Pack, by_id: dict[str, Pack]) -> list[Path]:
 def _spiff_safety_net(checked: list[ValidatedModel], context: list[ValidatedModel]) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for model in checked:
-        usable = [m for m in [*context, *checked] if m.clean and m is not model]
+        # A hook implementation takes the place of the core's default: never bind both.
+        usable = [m for m in [*context, *checked]
+                  if m.clean and m is not model and not set(m.process_ids) & set(model.process_ids)]
         available = {pid for m in [model, *usable] for pid in m.process_ids}
         called = {c.get("calledElement") for m in [model, *usable] for c in m.call_activities()}
         if not model.clean or not called <= available:

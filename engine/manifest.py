@@ -1,7 +1,8 @@
 """The core's extension points, and the rule that they change only with the core's version.
 
 The core (standard_core/rules/*.rules) declares what a pack may touch: `開放 決定` (exceptions may be added)
-and `開放 パラメータ` (values may be set). That list is part of the core's semantic version: the file
+and `開放 パラメータ` (values may be set); the core processes declare BPMN hooks (`jichi:hook`, engine.hooks)
+where a pack may attach steps. That list is part of the core's semantic version: the file
 standard_core/extension_points.json records, per core version, a digest of the list; a test fails when the
 list changes and standard_core/VERSION was not bumped (docs/dsl.md, 「標準の拡張点」).
 """
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from dsl.rules.load import load_rules
+from engine.bpmn import validate_bpmn
+from engine.hooks import Hook, core_hooks
 from engine.rulesets import core_rule_files, read_sources
 from standard_core.diagnostics import Diagnostic, DiagnosticError
 
@@ -26,7 +29,7 @@ def core_version(root: Path) -> str:
 
 
 def extension_points(root: Path) -> list[dict[str, Any]]:
-    """The open decisions and parameters of the core rules, sorted by kind and name."""
+    """The open decisions and parameters of the core rules and the core's BPMN hooks, by kind and name."""
     sources, problems = read_sources(core_rule_files(root), root)
     rules, diagnostics = load_rules(sources)
     errors: list[Diagnostic] = [d for d in [*problems, *diagnostics] if d.is_error]
@@ -41,7 +44,20 @@ def extension_points(root: Path) -> list[dict[str, Any]]:
     for name, parameter in rules.parameters.items():
         if parameter.open:
             points.append({"kind": "parameter", "name": name, "type": parameter.type.name, "file": parameter.file})
+    for hook in _hooks(root):
+        points.append({"kind": "hook", "name": hook.name, "process_id": hook.process_id, "file": hook.file})
     return sorted(points, key=lambda p: (p["kind"], p["name"]))
+
+
+def _hooks(root: Path) -> list[Hook]:
+    """The BPMN hooks the core processes declare (engine.hooks)."""
+    models = []
+    for file in sorted((root / "processes").glob("**/*.bpmn")):
+        model, found = validate_bpmn(file, file.relative_to(root).as_posix())
+        if model is None or any(d.is_error for d in found):
+            raise DiagnosticError([d for d in found if d.is_error])
+        models.append(model)
+    return sorted(core_hooks(models).values(), key=lambda h: h.name)
 
 
 def digest(points: list[dict[str, Any]]) -> str:

@@ -258,6 +258,7 @@ def _read_pack(directory: Path) -> tuple[Pack | None, list[Diagnostic], str | No
             )
         )
 
+    diagnostics.extend(_code_files(directory))
     if has_errors(diagnostics) or pack_id is None or version is None or municipalities is None:
         return None, diagnostics, pack_id
     pack = Pack(
@@ -273,6 +274,24 @@ def _read_pack(directory: Path) -> tuple[Pack | None, list[Diagnostic], str | No
         calendar=calendar,
     )
     return pack, diagnostics, pack_id
+
+
+# Files a pack may not carry: Python (source, bytecode, archives) and native extension modules. A pack is data;
+# nothing in it is imported or executed (docs/dsl.md「標準の拡張点」).
+CODE_SUFFIXES = frozenset({".py", ".pyw", ".pyc", ".pyo", ".pyz", ".pyd", ".so", ".pth", ".ipynb"})
+
+
+def _code_files(directory: Path) -> list[Diagnostic]:
+    """STD306 for every program file anywhere in the pack folder, at the file itself."""
+    found = []
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.suffix.lower() in CODE_SUFFIXES:
+            found.append(error(
+                "STD306", f"パックにプログラムのファイル「{path.relative_to(directory).as_posix()}」があります",
+                Span(str(path), 1, 1),
+                "パックはデータだけで作ります。計算・判定は規則ファイル（rules/*.rules）の決定・表に、手順は "
+                "processes/*.bpmn（標準のフックへの取り付け）に書き、このファイルは削除してください。"))
+    return found
 
 
 def discover_packs(local_rules_dir: Path) -> tuple[list[Pack], list[Diagnostic]]:

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from dsl.types import Type, type_named
 from engine.bpmn import DslScriptEngine, ValidatedModel, bind, validate_bpmn, validate_set, validate_source
 from engine.bpmn.xml import BPMN_NS, JICHI_NS
-from engine.calendars import calendar_for
+from engine.calendars import calendar_for, pack_for
+from engine.hooks import core_hooks, hook_conformance, is_hook_implementation
 from engine.models import ProcessSpec
 from engine.packs import Pack, discover_packs
 from standard_core.diagnostics import DiagnosticError, Span, error, has_errors
@@ -57,35 +58,64 @@ def bundle_hash(files: dict[str, str]) -> str:
 class Registry:
     """Validated models of the core (processes/) and the packs (local_rules/*/processes/), by process id."""
 
-    def __init__(self, models: Iterable[ValidatedModel], packs: Iterable[Pack] = ()) -> None:
+    def __init__(self, models: Iterable[ValidatedModel], packs: Iterable[Pack] = (),
+                 hook_implementations: dict[str, dict[str, ValidatedModel]] | None = None) -> None:
+        """`hook_implementations`: pack id → core hook process id → the pack's model implementing it."""
         self.models = list(models)
         self.packs = list(packs)
+        self.hook_implementations = hook_implementations or {}
         self._calendars: dict[str, MunicipalCalendar | None] = {}
         self._by_process: dict[str, ValidatedModel] = {}
         for model in self.models:
             for process_id in model.process_ids:
                 self._by_process.setdefault(process_id, model)
         self._bound: dict[str, Procedure] = {}  # by spec hash
-        self._current: dict[str, Procedure] = {}  # by process id, as loaded from the files
+        self._current: dict[tuple[str, tuple[str, ...]], Procedure] = {}  # by (process id, hook files)
         self._lock = threading.Lock()
 
     @classmethod
     def load(cls, root: Path) -> Registry:
         """Validate every BPMN file under root/processes and the packs; refuse to start on any error."""
-        files = sorted((root / "processes").glob("**/*.bpmn"))
         packs, pack_diagnostics = discover_packs(root / "local_rules")
+        diagnostics = list(pack_diagnostics)
+
+        def validated(files: Iterable[Path]) -> list[ValidatedModel]:
+            out = []
+            for file in files:
+                model, found = validate_bpmn(file, file.relative_to(root).as_posix())
+                diagnostics.extend(found)
+                if model is not None:
+                    out.append(model)
+            return out
+
+        core = validated(sorted((root / "processes").glob("**/*.bpmn")))
+        hooks = core_hooks(core)
+        models, implementations = list(core), {}
         for pack in packs:
-            files.extend(pack.process_files)
-        models, diagnostics = [], list(pack_diagnostics)
-        for file in files:
-            model, found = validate_bpmn(file, file.relative_to(root).as_posix())
-            diagnostics.extend(found)
-            if model is not None:
-                models.append(model)
+            own = validated(pack.process_files)
+            diagnostics.extend(hook_conformance(own, core))
+            implementations[pack.id] = {pid: m for m in own if is_hook_implementation(m, hooks)
+                                        for pid in m.process_ids}
+            models.extend(m for m in own if not is_hook_implementation(m, hooks))
         diagnostics.extend(validate_set(models))
+        for pack_models in implementations.values():
+            unique = list({id(m): m for m in pack_models.values()}.values())
+            diagnostics.extend(validate_set(unique, models, replaceable=hooks.keys()))
         if has_errors(diagnostics):
             raise DiagnosticError([d for d in diagnostics if d.is_error])
-        return cls(models, packs)
+        return cls(models, packs, implementations)
+
+    def hooks_for(self, municipality: str | None) -> dict[str, ValidatedModel]:
+        """The hook implementations that apply to a municipality: its pack's over its prefecture's pack's."""
+        if municipality is None or not self.hook_implementations:
+            return {}
+        pack, _, problems = pack_for(municipality, self.packs)
+        if pack is None or problems:
+            return {}
+        chosen: dict[str, ValidatedModel] = {}
+        for layer in pack.layers or (pack.id,):
+            chosen.update(self.hook_implementations.get(layer, {}))
+        return chosen
 
     def calendar(self, municipality: str) -> MunicipalCalendar | None:
         """The municipality's calendar (its pack, else its prefecture's, else the core defaults).
@@ -103,23 +133,26 @@ class Registry:
     def process_ids(self) -> list[str]:
         return sorted(self._by_process)
 
-    def procedure(self, process_id: str) -> Procedure:
-        """The current procedure for process_id as the files on disk define it."""
+    def procedure(self, process_id: str, municipality: str | None = None) -> Procedure:
+        """The current procedure for process_id as the files on disk define it, with the hooks the packs of
+        `municipality` attach (none when municipality is None)."""
         model = self._by_process.get(process_id)
         if model is None:
             known = "、".join(self.process_ids()) or "（なし）"
             raise DiagnosticError([error("ENG510", f"手続き「{process_id}」はありません", Span("<手続き>", 1, 1),
                                          f"登録されている手続き: {known}")])
+        hooks = self.hooks_for(municipality)
+        key = (process_id, tuple(sorted(m.display for m in hooks.values())))
         with self._lock:
-            current = self._current.get(process_id)
+            current = self._current.get(key)
         if current is not None:
             return current
-        bundle = self._bundle(model)
+        bundle = self._bundle(model, hooks)
         files = {m.display: _text(m) for m in bundle}
         procedure = self._bind(process_id, files, bundle)
         with self._lock:
             # The files were read when the registry was loaded; they do not change under a running process.
-            self._current[process_id] = procedure
+            self._current[key] = procedure
         return procedure
 
     def stored(self, session: Session, spec_hash: str) -> Procedure:
@@ -150,12 +183,14 @@ class Registry:
                 files=json.dumps(procedure.files, ensure_ascii=False, sort_keys=True, separators=(",", ":"))))
             session.flush()
 
-    def _bundle(self, model: ValidatedModel) -> list[ValidatedModel]:
+    def _bundle(self, model: ValidatedModel, hooks: dict[str, ValidatedModel]) -> list[ValidatedModel]:
+        """The model and every model it calls, transitively; a hook resolves to the pack's implementation."""
         bundle, todo = [model], [model]
         while todo:
             current = todo.pop()
             for call in current.call_activities():
-                target = self._by_process.get(call.get("calledElement") or "")
+                called = call.get("calledElement") or ""
+                target = hooks.get(called) or self._by_process.get(called)
                 if target is not None and target not in bundle:
                     bundle.append(target)
                     todo.append(target)

@@ -107,7 +107,8 @@ def test_runtime_dsl_error_is_an_eng_diagnostic() -> None:
 def test_core_process_calls_its_subprocess() -> None:
     tennyu = model(ROOT / "processes" / "tennyu" / "tennyu.bpmn")
     kisai = model(ROOT / "processes" / "tennyu" / "kisai.bpmn")
-    workflow = start([tennyu, kisai], "Process_Tennyu")
+    hook = model(ROOT / "processes" / "tennyu" / "hook_kisai.bpmn")  # the core's default: no steps
+    workflow = start([tennyu, kisai, hook], "Process_Tennyu")
     # The case service sets the reference date and the municipality's calendar; 期限日 needs the calendar.
     set_eval_context(workflow, EvalContext(on=dt.date(2025, 4, 10), calendar=MunicipalCalendar.layered("横浜市", [])))
     workflow.do_engine_steps()

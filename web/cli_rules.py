@@ -114,6 +114,9 @@ def rules_manifest(write: bool, as_json: bool) -> None:
         return
     click.echo(f"標準の版: {core_version(root)}")
     for point in manifest["extension_points"]:
+        if point["kind"] == "hook":
+            click.echo(f"  フック（手順を取り付けられる） {point['name']}: プロセス id {point['process_id']}  {point['file']}")
+            continue
         what = "決定（例外を追加できる）" if point["kind"] == "decision" else "パラメータ（値を設定できる）"
         click.echo(f"  {what} {point['name']}: {point['type']}  {point['file']}")
     problems = manifest_problems(root)

@@ -5,7 +5,7 @@ Only a model with no error diagnostics may be bound to SpiffWorkflow (spiff.py e
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,14 +81,17 @@ def _validate(
 
 
 def validate_set(
-    models: Iterable[ValidatedModel], context: Iterable[ValidatedModel] = (),
+    models: Iterable[ValidatedModel], context: Iterable[ValidatedModel] = (), replaceable: Collection[str] = (),
 ) -> list[Diagnostic]:
     """Cross-file checks of `models`: duplicate process ids, and call activities whose target is missing.
 
     `context` holds further models call activities may target (processes/, base packs) without being
-    checked themselves. The returned diagnostics are also appended to each model's own list.
+    checked themselves. A process id in `replaceable` (a core hook, engine.hooks) may be defined again by
+    a checked model when its first definition lies in the context. The returned diagnostics are also
+    appended to each model's own list.
     """
     checked = list(models)
+    context = list(context)
     defined: dict[str, ValidatedModel] = {}
     for model in [*context, *checked]:
         for process_id in model.process_ids:
@@ -98,6 +101,8 @@ def validate_set(
         own: list[Diagnostic] = []
         for process in bpmn_children(model.source.root, "process"):
             first = defined.get(process.get("id") or "")
+            if (process.get("id") or "") in replaceable and first in context:
+                continue
             if executable(process) and first is not None and first is not model:
                 own.append(error(
                     "BPM434", f"プロセス id「{process.get('id')}」は {first.display} でも定義されています",
