@@ -112,8 +112,29 @@ def load(session: Session, digest: str) -> LoadedRules:
     return rules
 
 
+def rule_set_of(session: Session, municipality: str, target: str) -> str:
+    """The stored rule set `target` names for a municipality: "PACK@VERSION" (as activated for it) or a hash
+    (or a unique prefix of at least 8 characters)."""
+    query = select(RuleSet.hash).where(RuleSet.municipality_code == municipality)
+    if "@" in target:
+        pack_id, _, version = target.partition("@")
+        query = query.where(RuleSet.pack_id == pack_id, RuleSet.pack_version == version)
+    elif len(target) >= 8:
+        query = query.where(RuleSet.hash.like(target.replace("%", "").replace("_", "") + "%"))
+    else:
+        raise _fail("ENG532", f"規則の版「{target}」の指定が短すぎます", "PACK@VERSION か、ハッシュの先頭8文字以上で指定してください。")
+    found = list(session.scalars(query.limit(2)))
+    if len(found) != 1:
+        problem = "見つかりません" if not found else "複数あります"
+        raise _fail("ENG532", f"団体 {municipality} の規則の版「{target}」が{problem}",
+                    "jichi pack activate でその団体に保存された版を、PACK@VERSION かハッシュで指定してください。")
+    return found[0]
+
+
 def move_case(session: Session, case_id: str, digest: str, actor: str, reason: str) -> None:
     """Move a running case to another stored rule set: explicit, with a reason, audited."""
+    if not reason.strip():
+        raise _fail("ENG533", "規則の版を移す理由がありません", "根拠（条例改正の遡及適用、決裁番号など）を理由に書いてください。")
     case = session.get(CaseInstance, case_id)
     if case is None:
         raise _fail("ENG516", f"案件「{case_id}」はありません", "案件の ID を確かめてください。")

@@ -137,3 +137,14 @@ def test_cli_activate_then_evaluate_with_the_case_version(tmp_path: Path, monkey
     pinned = run("rules", "eval", "--case", str(case["id"]), "--procedure", "負担", "--json")
     current = run("rules", "eval", "--municipality", "141305", "--procedure", "負担", "--json")
     assert (pinned["value"], current["value"]) == (500, 300)
+    # Moving the running case is explicit (a reason is required) and names the version as it was activated.
+    refused = runner.invoke(cli, ["case", "move-rules", str(case["id"]), "--to", f"{PACK}@0.2.0", "--reason", " "],
+                            env=env)
+    assert refused.exit_code == 1 and "ENG533" in refused.output
+    unknown = runner.invoke(cli, ["case", "move-rules", str(case["id"]), "--to", f"{PACK}@9.9.9", "--reason", "x"],
+                            env=env)
+    assert unknown.exit_code == 1 and "ENG532" in unknown.output
+    moved = run("case", "move-rules", str(case["id"])[:8], "--to", f"{PACK}@0.2.0", "--reason", "条例改正の遡及適用",
+                "--as", "係長", "--json")
+    assert moved["from"] == activated["rule_set"] and moved["to"] not in (None, activated["rule_set"])
+    assert run("rules", "eval", "--case", str(case["id"]), "--procedure", "負担", "--json")["value"] == 300

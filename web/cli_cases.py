@@ -25,6 +25,7 @@ from engine.db import database_url, make_engine, make_session_factory
 from engine.models import CaseInstance, CaseTask
 from engine.paths import project_root
 from engine.registry import Registry
+from engine.rule_versions import move_case, rule_set_of
 from standard_core.diagnostics import DiagnosticError, Span, error
 
 
@@ -125,6 +126,32 @@ def case_start(procedure: str, municipality: str, data_file: str | None, actor: 
         _fail(e, as_json)
         return
     click.echo(json.dumps(view.to_json(), ensure_ascii=False, indent=2)) if as_json else _print_case(view)
+
+
+@case_group.command("move-rules")
+@click.argument("case_id")
+@click.option("--to", "target", required=True, help="移す先の規則の版: PACK@VERSION（その団体で有効にした版）かハッシュ。")
+@click.option("--reason", required=True, help="理由（監査ログに記録。例: 条例改正の遡及適用、決裁番号）。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def case_move_rules(case_id: str, target: str, reason: str, actor: str | None, as_json: bool) -> None:
+    """進行中の案件 CASE_ID が使う規則の版を、明示して移します（監査ログに記録）。"""
+    try:
+        with _session() as session:
+            resolved = _resolve(session, CaseInstance, case_id, "案件")
+            case = session.get(CaseInstance, resolved)
+            if case is None:
+                raise DiagnosticError([error("ENG516", f"案件「{case_id}」はありません", Span("<入力>", 1, 1),
+                                             "jichi case show で案件の ID を確かめてください。")])
+            previous, digest = case.rules_hash, rule_set_of(session, case.municipality_code, target)
+            move_case(session, resolved, digest, actor or _default_actor(), reason)
+    except DiagnosticError as e:
+        _fail(e, as_json)
+        return
+    if as_json:
+        click.echo(json.dumps({"case": resolved, "from": previous, "to": digest}, ensure_ascii=False))
+        return
+    click.echo(f"案件 {resolved} の規則の版を {(previous or 'なし')[:12]} から {digest[:12]} に移しました。")
 
 
 @case_group.command("show")
