@@ -125,3 +125,32 @@ def test_a_pack_carrying_program_files_is_refused(tmp_path: Path, name: str) -> 
         ("STD306", f"local_rules/141305-kawasaki/{name}", 1)], [d.format() for d in errors]
     with pytest.raises(DiagnosticError):
         Registry.load(root)
+
+
+def test_a_prefecture_hook_serves_its_municipalities_and_a_municipality_hook_wins(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "processes", root / "processes")
+    packs = root / "local_rules"
+    for pack_id, toml, annai in [
+        ("270008-osaka", 'id = "270008-osaka"\nversion = "1.0.0"\nmunicipalities = ["270008"]\n', "大阪府の案内"),
+        ("272078-takatsuki", 'id = "272078-takatsuki"\nversion = "1.0.0"\nbase = "270008-osaka"\n'
+                             'municipalities = ["272078"]\n', "高槻市の案内"),
+        ("272183-daito", 'id = "272183-daito"\nversion = "1.0.0"\nbase = "270008-osaka"\n'
+                         'municipalities = ["272183"]\n', None),
+    ]:
+        (packs / pack_id / "processes").mkdir(parents=True)
+        (packs / pack_id / "pack.toml").write_text(toml, encoding="utf-8")
+        if annai is not None:
+            (packs / pack_id / "processes" / "hook.bpmn").write_text(
+                HOOK.replace("小児医療費助成の案内", annai), encoding="utf-8")
+    assert [d.format() for d in check_paths([], root) if d.is_error] == []
+    registry = Registry.load(root)
+
+    def task_names(municipality: str) -> set[str]:
+        procedure = registry.procedure("Process_Tennyu", municipality)
+        return set(procedure.names.values())
+
+    assert "高槻市の案内" in task_names("272078") and "大阪府の案内" not in task_names("272078")
+    assert "大阪府の案内" in task_names("272183")  # 大東市 has no hook of its own: its base's
+    assert "大阪府の案内" in task_names("272027")  # 岸和田市 has no pack: the prefecture's pack serves it
+    assert not {"大阪府の案内", "高槻市の案内"} & task_names("131016")  # 千代田区: the core's default
