@@ -203,11 +203,16 @@ def test_jido_teate_payday_beyond_the_published_calendar_is_not_guessed(evaluate
     assert [d["code"] for d in payload["diagnostics"]] == ["DSL306"]
 
 
-def test_core_rule_tests_have_no_calendar_so_paydays_are_tested_here(rule_sets: RuleSets) -> None:
-    # `jichi pack test` runs the core's in-file tests without a municipality, hence without a calendar
-    # (web/cli_packs.py): a テスト of 児童手当の支払日 would fail with DSL305, so the paydays are tested above.
+def test_core_rule_tests_run_on_the_standard_calendar(rule_sets: RuleSets) -> None:
+    # `jichi pack test` runs the core's in-file tests on the standard calendar (web/cli_packs.py), so the
+    # payday tests in jido_teate.rules pass; without any calendar the same decision is DSL305, never a guess.
+    from dsl.rules.testing import run_tests
+    from standard_core.municipal_calendar import MunicipalCalendar
+
     rules, _ = rule_sets.load(CORE_RULES)
     assert rules is not None
+    results = [r for r in run_tests(rules, MunicipalCalendar(name="標準の暦")) if "支払日" in r.title]
+    assert len(results) >= 2 and all(r.passed for r in results), results
     runtime = RuleRuntime(rules, {}, on=dt.date(2025, 6, 15), calendar=None)
     with pytest.raises(DslRuntimeError) as caught:
         runtime.evaluate("児童手当の支払日")

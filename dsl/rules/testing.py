@@ -73,7 +73,7 @@ def _run(rules: RuleSet, test: CompiledTest, calendar: MunicipalCalendar | None)
             failures.append(f"{line} 行目: 評価できません: {e.diagnostic.code} {e.diagnostic.message}")
             continue
         if not ok:
-            failures.append(f"{line} 行目: 期待どおりではありません{_actual(expect.condition, rules, data, test)}")
+            failures.append(f"{line} 行目: 期待どおりではありません{_actual(expect.condition, rules, data, test, calendar)}")
     return TestResult(test.file, test.test.span.line, test.test.title, tuple(failures))
 
 
@@ -81,14 +81,15 @@ def _kind(kind: str) -> str:
     return {"conflict": "衝突", "empty": "空（当てはまる定義なし）"}.get(kind, "エラー")
 
 
-def _actual(condition: nodes.Expr | None, rules: RuleSet, data: dict[str, object], test: CompiledTest) -> str:
+def _actual(condition: nodes.Expr | None, rules: RuleSet, data: dict[str, object], test: CompiledTest,
+            calendar: MunicipalCalendar | None) -> str:
     """For `期待 名前 = 値`, say what the name's value actually was."""
     if not isinstance(condition, nodes.Compare) or not isinstance(condition.left, nodes.Name):
         return ""
     name = condition.left.name
     if name in rules.decisions or name in rules.tables or name in rules.parameters:
         try:
-            value, _ = RuleRuntime(rules, data, on=test.test.on, calendar=None).evaluate(name)
+            value, _ = RuleRuntime(rules, data, on=test.test.on, calendar=calendar).evaluate(name)
         except DslRuntimeError as e:
             return f"（{name}: {e.diagnostic.message}）"
         return f"（{name} の実際の値: {json_value(value)}）"
