@@ -65,6 +65,7 @@ class Registry:
         self.packs = list(packs)
         self.hook_implementations = hook_implementations or {}
         self._calendars: dict[str, MunicipalCalendar | None] = {}
+        self._hooks: dict[str, dict[str, ValidatedModel]] = {}  # by municipality
         self._by_process: dict[str, ValidatedModel] = {}
         for model in self.models:
             for process_id in model.process_ids:
@@ -109,12 +110,16 @@ class Registry:
         """The hook implementations that apply to a municipality: its pack's over its prefecture's pack's."""
         if municipality is None or not self.hook_implementations:
             return {}
+        with self._lock:
+            known = self._hooks.get(municipality)
+        if known is not None:
+            return known
         pack, _, problems = pack_for(municipality, self.packs)
-        if pack is None or problems:
-            return {}
         chosen: dict[str, ValidatedModel] = {}
-        for layer in pack.layers or (pack.id,):
+        for layer in (pack.layers or (pack.id,)) if pack is not None and not problems else ():
             chosen.update(self.hook_implementations.get(layer, {}))
+        with self._lock:
+            self._hooks[municipality] = chosen  # read on every start: resolved once per municipality
         return chosen
 
     def calendar(self, municipality: str) -> MunicipalCalendar | None:
