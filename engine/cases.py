@@ -13,7 +13,8 @@ import datetime as dt
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -53,6 +54,19 @@ class CaseError(DiagnosticError):
 
 class _VersionMoved(Exception):
     """Another writer committed this case since we read it: retry the step from the start."""
+
+
+@contextmanager
+def _rolled_back_on_error(session: Session) -> Iterator[None]:
+    """One step's transaction: on any error nothing of it stays; diagnostics become CaseErrors."""
+    try:
+        yield
+    except DiagnosticError as e:
+        session.rollback()
+        raise _as_case_error(e) from e
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def _fail(code: str, message: str, hint: str, where: str = "<案件>") -> CaseError:
@@ -157,7 +171,7 @@ class Cases:
     def start_case(self, session: Session, *, process_id: str, municipality: str, data: Mapping[str, Any],
                    actor: str) -> CaseView:
         """Start a case of process_id for a municipality with its initial data; one transaction."""
-        try:
+        with _rolled_back_on_error(session):
             self._known_municipality(session, municipality)
             procedure = self.registry.procedure(process_id, municipality)
             values = _checked_input(data, procedure.inputs, "開始データ")
@@ -179,12 +193,6 @@ class Cases:
                                  after=values, detail={"process_id": process_id, "spec_hash": procedure.spec_hash,
                                          "rules": case.rules_hash})
             session.commit()
-        except DiagnosticError as e:
-            session.rollback()
-            raise _as_case_error(e) from e
-        except BaseException:
-            session.rollback()
-            raise
         self._known.update({("spec", procedure.spec_hash), ("municipality", municipality)})
         self._keep(case, workflow)
         return _view(case, procedure, workflow, rows)
@@ -194,15 +202,10 @@ class Cases:
         """Complete a ready user task with form data. Exactly one of several concurrent callers wins."""
         for _ in range(MAX_ATTEMPTS):
             try:
-                return self._complete_once(session, task_id, data, actor)
+                with _rolled_back_on_error(session):
+                    return self._complete_once(session, task_id, data, actor)
             except _VersionMoved:
-                session.rollback()
-            except DiagnosticError as e:
-                session.rollback()
-                raise _as_case_error(e) from e
-            except BaseException:
-                session.rollback()
-                raise
+                pass  # rolled back: retry from a fresh read
         raise _fail("ENG511", "案件が同時に更新され続けたため、完了できませんでした",
                     "少し待ってから、もう一度実行してください。")
 
@@ -257,16 +260,11 @@ class Cases:
         moved = []
         for case_id in case_ids:
             try:
-                if self._fire_case(session, case_id, actor):
-                    moved.append(case_id)
+                with _rolled_back_on_error(session):
+                    if self._fire_case(session, case_id, actor):
+                        moved.append(case_id)
             except _VersionMoved:
-                session.rollback()  # a clerk or another worker changed the case; its timers are seen next round
-            except DiagnosticError as e:
-                session.rollback()
-                raise _as_case_error(e) from e
-            except BaseException:
-                session.rollback()
-                raise
+                pass  # a clerk or another worker changed the case; its timers are seen next round
         return moved
 
     def _fire_case(self, session: Session, case_id: str, actor: str) -> bool:
