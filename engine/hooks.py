@@ -52,16 +52,12 @@ def core_hooks(core: Iterable[ValidatedModel]) -> dict[str, Hook]:
             for model in core for p in _processes(model) if p.get(HOOK_ATTRIBUTE)}
 
 
-def implemented_hooks(model: ValidatedModel, hooks: dict[str, Hook]) -> list[str]:
-    """Ids of the processes in a pack model that implement a declared hook (same id and same name)."""
-    return [p.get("id") or "" for p in _processes(model)
-            if (p.get("id") or "") in hooks and p.get(HOOK_ATTRIBUTE) == hooks[p.get("id") or ""].name]
-
-
 def is_hook_implementation(model: ValidatedModel, hooks: dict[str, Hook]) -> bool:
-    """True when every process of the pack model implements a hook (the file is attached, not added)."""
-    ids = [p.get("id") or "" for p in _processes(model)]
-    return bool(ids) and implemented_hooks(model, hooks) == ids
+    """True when every process of the pack model implements a declared hook (same id, same name): the
+    file is attached to the core, not added beside it."""
+    processes = list(_processes(model))
+    return bool(processes) and all(
+        (p.get("id") or "") in hooks and p.get(HOOK_ATTRIBUTE) == hooks[p.get("id") or ""].name for p in processes)
 
 
 def _listing(hooks: dict[str, Hook]) -> str:

@@ -91,17 +91,17 @@ class Registry:
 
         core = validated(sorted((root / "processes").glob("**/*.bpmn")))
         hooks = core_hooks(core)
-        models, implementations = list(core), {}
+        models, attached = list(core), {}
         for pack in packs:
             own = validated(pack.process_files)
             diagnostics.extend(hook_conformance(own, core))
-            implementations[pack.id] = {pid: m for m in own if is_hook_implementation(m, hooks)
-                                        for pid in m.process_ids}
-            models.extend(m for m in own if not is_hook_implementation(m, hooks))
+            attached[pack.id] = [m for m in own if is_hook_implementation(m, hooks)]
+            models.extend(m for m in own if m not in attached[pack.id])
         diagnostics.extend(validate_set(models))
-        for pack_models in implementations.values():
-            unique = list({id(m): m for m in pack_models.values()}.values())
-            diagnostics.extend(validate_set(unique, models, replaceable=hooks.keys()))
+        for hook_models in attached.values():
+            diagnostics.extend(validate_set(hook_models, models, replaceable=hooks.keys()))
+        implementations = {pack_id: {pid: m for m in hook_models for pid in m.process_ids}
+                           for pack_id, hook_models in attached.items()}
         if has_errors(diagnostics):
             raise DiagnosticError([d for d in diagnostics if d.is_error])
         return cls(models, packs, implementations)

@@ -16,7 +16,7 @@ from engine import clock
 from engine.check import check_paths
 from engine.registry import Registry
 from standard_core.diagnostics import DiagnosticError
-from tests.engine_support import ROOT, environment
+from tests.engine_support import ROOT, Env, environment
 
 HOOK_FILE = ROOT / "local_rules" / "141305-kawasaki" / "processes" / "tennyu_hook.bpmn"
 HOOK = HOOK_FILE.read_text(encoding="utf-8")
@@ -24,8 +24,8 @@ PACK_TOML = 'id = "141305-kawasaki"\nversion = "1.0.0"\nmunicipalities = ["14130
 SHOWN = "local_rules/141305-kawasaki/processes/tennyu_hook.bpmn"
 
 
-def _intake(env: object, case_id: str) -> None:
-    complete = env.complete  # type: ignore[attr-defined]
+def _intake(env: Env, case_id: str) -> None:
+    complete = env.complete
     complete(case_id, "受付", {"氏名": "山田 太郎", "転入日": "2026-03-02", "届出日": "2026-03-10",
                               "前住所": "東京都", "世帯員数": 1})
     complete(case_id, "本人確認", {"本人確認済": True})
