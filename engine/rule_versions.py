@@ -112,7 +112,7 @@ def load(session: Session, digest: str) -> LoadedRules:
     return rules
 
 
-def rule_set_of(session: Session, municipality: str, target: str) -> str:
+def _rule_set_of(session: Session, municipality: str, target: str) -> str:
     """The stored rule set `target` names for a municipality: "PACK@VERSION" (as activated for it) or a hash
     (or a unique prefix of at least 8 characters)."""
     query = select(RuleSet.hash).where(RuleSet.municipality_code == municipality)
@@ -131,17 +131,18 @@ def rule_set_of(session: Session, municipality: str, target: str) -> str:
     return found[0]
 
 
-def move_case(session: Session, case_id: str, digest: str, actor: str, reason: str) -> None:
-    """Move a running case to another stored rule set: explicit, with a reason, audited."""
+def move_case(session: Session, case_id: str, target: str, actor: str, reason: str) -> tuple[str | None, str]:
+    """Move a running case to another stored rule set of its municipality ("PACK@VERSION" or a hash):
+    explicit, with a reason, audited. Returns (the version before, the version now)."""
     if not reason.strip():
         raise _fail("ENG533", "規則の版を移す理由がありません", "根拠（条例改正の遡及適用、決裁番号など）を理由に書いてください。")
     case = session.get(CaseInstance, case_id)
     if case is None:
-        raise _fail("ENG516", f"案件「{case_id}」はありません", "案件の ID を確かめてください。")
-    if session.get(RuleSet, digest) is None:
-        raise _fail("ENG532", f"規則の版 {digest[:12]} が見つかりません", "jichi pack activate で保存された版を指定してください。")
+        raise _fail("ENG516", f"案件「{case_id}」はありません", "jichi case show で案件の ID を確かめてください。")
+    digest = _rule_set_of(session, case.municipality_code, target)
     previous = case.rules_hash
     session.execute(update(CaseInstance).where(CaseInstance.id == case_id).values(rules_hash=digest))
     audit.admin_event(session, action="case.rules_moved", actor=actor, municipality=case.municipality_code,
                       detail={"case_id": case_id, "from": previous, "to": digest, "reason": reason})
     session.commit()
+    return previous, digest

@@ -25,7 +25,7 @@ from engine.db import database_url, make_engine, make_session_factory
 from engine.models import CaseInstance, CaseTask
 from engine.paths import project_root
 from engine.registry import Registry
-from engine.rule_versions import move_case, rule_set_of
+from engine.rule_versions import move_case
 from standard_core.diagnostics import DiagnosticError, Span, error
 
 
@@ -139,12 +139,7 @@ def case_move_rules(case_id: str, target: str, reason: str, actor: str | None, a
     try:
         with _session() as session:
             resolved = _resolve(session, CaseInstance, case_id, "案件")
-            case = session.get(CaseInstance, resolved)
-            if case is None:
-                raise DiagnosticError([error("ENG516", f"案件「{case_id}」はありません", Span("<入力>", 1, 1),
-                                             "jichi case show で案件の ID を確かめてください。")])
-            previous, digest = case.rules_hash, rule_set_of(session, case.municipality_code, target)
-            move_case(session, resolved, digest, actor or _default_actor(), reason)
+            previous, digest = move_case(session, resolved, target, actor or _default_actor(), reason)
     except DiagnosticError as e:
         _fail(e, as_json)
         return
