@@ -137,6 +137,8 @@ class Checker:
         self.lines = text.split("\n")
         self.types: dict[int, Type] = {}
         self.diagnostics: list[Diagnostic] = []
+        self.read: set[str] = set()  # names resolved in the given scope (not an element's fields)
+        self._shadowed: frozenset[str] = frozenset()  # names an element scope currently binds
 
     def _error(self, code: str, message: str, span: Span, hint: str) -> Type:
         source = self.lines[span.line - 1] if 1 <= span.line <= len(self.lines) else None
@@ -215,6 +217,8 @@ class Checker:
                     known = "、".join(sorted(self.scope)[:8]) or "（宣言された名前がありません）"
                     return self._error("DSL201", f"「{name}」という名前は宣言されていません", node.span,
                                        f"{suggestion}使える名前: {known}")
+                if name not in self._shadowed:
+                    self.read.add(name)
                 return declared
             case nodes.Field(target=target, name=name):
                 t = self.check(target)
@@ -289,14 +293,17 @@ class Checker:
     @contextlib.contextmanager
     def _element_scope(self, item: Type) -> Iterator[None]:
         """Inside `のうち` / `ごとの`: the element is それ, and a record's fields are plain names."""
-        saved = dict(self.scope)
+        saved, shadowed = dict(self.scope), self._shadowed
         self.scope[ELEMENT] = item
+        bound = {ELEMENT}
         if isinstance(item, RecordType):
             self.scope.update(dict(item.fields))
+            bound.update(name for name, _ in item.fields)
+        self._shadowed = shadowed | bound
         try:
             yield
         finally:
-            self.scope = saved
+            self.scope, self._shadowed = saved, shadowed
 
     def _counting_call(self, node: nodes.Call, arg_types: list[Type]) -> Type:
         kind = _COUNTING_FUNCTIONS[node.function]

@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session
 from dsl import DslRuntimeError
 from dsl.compiler import coerce
 from dsl.context import EvalContext
+from dsl.rules.model import RuleSet as LoadedRules
 from dsl.types import Type
-from engine import audit, clock, store
-from engine.bpmn import dump_state, load_state, set_eval_context
+from engine import audit, clock, rule_versions, store
+from engine.bpmn import dump_state, eval_context, load_state, set_eval_context, set_rules, take_decided
 from engine.db import Municipality
 from engine.packs import is_valid_code
 from engine.registry import Procedure, Registry
@@ -109,10 +110,10 @@ class TaskView:
 
     @classmethod
     def of(cls, row: TaskRow, procedure: Procedure | None = None) -> TaskView:
-        fields = procedure.fields.get(row.bpmn_id, {}) if procedure is not None else {}
+        form = procedure.forms.get(row.bpmn_id) if procedure is not None else None
         return cls(row.id, row.case_id, row.municipality_code, row.kind, row.bpmn_id, row.name, row.lane,
                    row.assignee, row.state, utc(row.due_at), utc(row.created_at), utc(row.completed_at),
-                   row.completed_by, {name: t.name for name, t in fields.items()})
+                   row.completed_by, {f.name: f.type.name for f in form.fields} if form is not None else {})
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -179,14 +180,15 @@ class Cases:
                 self.registry.ensure_stored(session, procedure)
             workflow = BpmnWorkflow(procedure.spec, procedure.subprocess_specs,
                                     script_engine=procedure.script_engine)
-            self._set_context(workflow, municipality)
+            rules_hash = active_rule_set(session, municipality, clock.today())
+            self._set_context(session, workflow, municipality, rules_hash)
             for task in workflow.get_tasks(state=TaskState.READY):
                 task.data.update(values)
             decisions: list[Decision] = []
             advance(workflow, decisions.append)
             now = clock.now()
             case = CaseRow(str(uuid.uuid4()), municipality, process_id, procedure.spec_hash, "running", "", 1,
-                           actor, now, None, active_rule_set(session, municipality, clock.today()))
+                           actor, now, None, rules_hash)
             _apply(case, workflow, now)
             store.insert_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now)
             rows = self._project(session, case, workflow, [], now, decisions, action="case.started", actor=actor,
@@ -224,12 +226,18 @@ class Cases:
         assert case is not None  # foreign key
         procedure = self.registry.stored(session, case.spec_hash)
         open_rows = store.open_tasks(session, case.id)
-        workflow = self._workflow(case, procedure)
+        workflow = self._workflow(session, case, procedure)
         task = workflow.get_task_from_id(uuid.UUID(row.spiff_task_id))
         if task is None or task.state != TaskState.READY:
             raise _fail("ENG511", f"タスク「{row.name}」は処理できる状態ではありません",
                         "受付箱を更新して、いま処理できるタスクを確かめてください。")
-        values = _checked_input(data, procedure.fields.get(row.bpmn_id, {}), f"「{row.name}」の入力")
+        form = procedure.forms.get(row.bpmn_id)
+        if form is None:
+            values = _checked_input(data, {}, f"「{row.name}」の入力")
+        else:
+            values, problems = form.accept(data, task.data, eval_context(workflow))
+            if problems:
+                raise CaseError(problems)
         before = dict(task.data)
         task.data.update(values)
         decisions: list[Decision] = []
@@ -273,7 +281,7 @@ class Cases:
             session.rollback()
             return False
         procedure = self.registry.stored(session, case.spec_hash)
-        workflow = self._workflow(case, procedure)
+        workflow = self._workflow(session, case, procedure)
         before = _case_data(workflow)
         decisions: list[Decision] = []
         workflow.refresh_timers()
@@ -317,18 +325,28 @@ class Cases:
         return replace(view, history=[TaskView.of(r, procedure) for r in history])
 
     # --- shared --------------------------------------------------------------------------------------
-    def _workflow(self, case: CaseRow, procedure: Procedure) -> BpmnWorkflow:
+    def _workflow(self, session: Session, case: CaseRow, procedure: Procedure) -> BpmnWorkflow:
         with self._lock:
             # Taken out while in use: a step that fails half-way must not leave its workflow cached.
             entry = self._live.pop(case.id, None)
         workflow = entry[1] if entry is not None and entry[0] == case.version else _load(case, procedure)
-        self._set_context(workflow, case.municipality_code)
+        self._set_context(session, workflow, case.municipality_code, case.rules_hash)
         return workflow
 
-    def _set_context(self, workflow: BpmnWorkflow, municipality: str) -> None:
+    def _set_context(self, session: Session, workflow: BpmnWorkflow, municipality: str,
+                     rules_hash: str | None) -> None:
         # 基準日 in a BPMN expression is the day the step is processed (Tokyo); rules that must be decided
         # as of another date (申請日, 診療日) name it themselves.
         set_eval_context(workflow, EvalContext(on=clock.today(), calendar=self.registry.calendar(municipality)))
+
+        # A business rule task decides with the rule set the case pinned; a case that pinned none (no
+        # version activated for the municipality) with the rules on disk. Loaded only when one runs.
+        def rules() -> LoadedRules | None:
+            if rules_hash is not None:
+                return rule_versions.load(session, rules_hash)
+            return self.registry.rules(municipality)
+
+        set_rules(workflow, rules)
 
     def _keep(self, case: CaseRow, workflow: BpmnWorkflow) -> None:
         with self._lock:
@@ -371,6 +389,11 @@ class Cases:
         store.update_due(session, moved)
         store.insert_tasks(session, new_rows)
         full = dict(detail)
+        decided = take_decided(workflow)
+        if decided:
+            # What was decided stays in the permanent detail; the values and traces hold personal data.
+            full["rule_decisions"] = [{"bpmn_id": d["bpmn_id"], "decision": d["decision"]} for d in decided]
+            personal = {**(personal or {}), "decisions": decided}
         if decisions:
             full["decisions"] = [{"gateway": d.bpmn_id, "name": d.name, "chosen": list(d.chosen)} for d in decisions]
         if new_rows:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from engine.bpmn.spiff import bind
 from engine.bpmn.validate import ValidatedModel, validate_bpmn, validate_set
+from engine.forms import pack_variations
 from engine.hooks import hook_conformance
-from engine.packs import Pack, discover_packs
+from engine.packs import Pack
 from engine.rulesets import RuleSets, core_rule_files, pack_rule_files
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 
@@ -28,13 +29,14 @@ def check_paths(paths: list[Path], root: Path) -> list[Diagnostic]:
     root = root.resolve()
     cache: dict[Path, tuple[ValidatedModel | None, list[Diagnostic]]] = {}
     checked_files: set[Path] = set()
+    rule_sets = RuleSets(root)
 
     def load(files: Iterable[Path], checked: bool = False) -> list[ValidatedModel]:
         models = []
         for file in files:
             key = file.resolve()
             if key not in cache:
-                cache[key] = validate_bpmn(key, _display(key, root))
+                cache[key] = validate_bpmn(key, _display(key, root), rule_sets.for_file(key))
             if checked:
                 checked_files.add(key)
             model = cache[key][0]
@@ -44,7 +46,7 @@ def check_paths(paths: list[Path], root: Path) -> list[Diagnostic]:
 
     diagnostics: list[Diagnostic] = []
     core_files = sorted((root / "processes").glob("**/*.bpmn"))
-    packs, pack_diagnostics = discover_packs(root / "local_rules")
+    packs, pack_diagnostics = rule_sets.packs, rule_sets.pack_diagnostics
     by_id = {pack.id: pack for pack in packs}
     targets: list[tuple[list[ValidatedModel], list[ValidatedModel], bool]] = []  # (checked, context, in a pack)
     if not paths:
@@ -70,7 +72,11 @@ def check_paths(paths: list[Path], root: Path) -> list[Diagnostic]:
         if in_pack:
             diagnostics.extend(hook_conformance(checked, core))
         diagnostics.extend(_spiff_safety_net(checked, context))
-    diagnostics.extend(_rule_diagnostics(paths, root, packs))
+    diagnostics.extend(_rule_diagnostics(paths, root, packs, rule_sets))
+    _, form_diagnostics = pack_variations(root, packs, core, rule_sets.for_file)
+    wanted = [p.resolve() for p in paths]
+    diagnostics.extend(d for d in form_diagnostics
+                       if not paths or any((root / d.span.file).resolve().is_relative_to(w) for w in wanted))
     for key in checked_files:
         model, found = cache[key]
         diagnostics.extend(model.diagnostics if model is not None else found)
@@ -78,13 +84,12 @@ def check_paths(paths: list[Path], root: Path) -> list[Diagnostic]:
     return sorted(shown, key=lambda d: (d.span.file, d.span.line, d.span.column, d.code))
 
 
-def _rule_diagnostics(paths: list[Path], root: Path, packs: list[Pack]) -> list[Diagnostic]:
+def _rule_diagnostics(paths: list[Path], root: Path, packs: list[Pack], sets: RuleSets) -> list[Diagnostic]:
     """Rule files are checked in the scope they run in: the core alone, and each pack on its bases.
 
     With explicit paths, only the scopes containing a given *.rules file (or folder) are checked, and
     only diagnostics about the given files are kept.
     """
-    sets = RuleSets(root)
     wanted: set[Path] | None = None
     if paths:
         wanted = {f.resolve() for p in paths for f in ([p] if p.is_file() else p.glob("**/*.rules"))
@@ -122,7 +127,8 @@ def _expand(path: Path, root: Path) -> tuple[list[Path], list[Diagnostic]]:
     if path.is_dir():
         return sorted(path.glob("**/*.bpmn")), []
     if path.is_file():
-        return ([], []) if path.suffix == ".rules" else ([path], [])  # rule files: _rule_diagnostics
+        # rule files: _rule_diagnostics; form variations (forms/*.toml): engine.forms
+        return ([], []) if path.suffix in (".rules", ".toml") else ([path], [])
     return [], [error("BPM403", "ファイルがありません", Span(_display(path.resolve(), root), 1, 1),
                       "パスの綴りを確認してください。")]
 

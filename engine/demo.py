@@ -11,6 +11,7 @@ from engine.db import Municipality
 # 全国地方公共団体コード (with check digit) → name.
 DEMO_MUNICIPALITIES: tuple[tuple[str, str], ...] = (
     ("141305", "川崎市"),
+    ("162108", "南砺市"),
     ("261009", "京都市"),
     ("270008", "大阪府"),
     ("272078", "高槻市"),

@@ -2,7 +2,7 @@
 
 The core (standard_core/rules/*.rules) declares what a pack may touch: `開放 決定` (exceptions may be added)
 and `開放 パラメータ` (values may be set); the core processes declare BPMN hooks (`jichi:hook`, engine.hooks)
-where a pack may attach steps. That list is part of the core's semantic version: the file
+where a pack may attach steps, and their user tasks' forms, which a pack may vary within limits (engine.forms). That list is part of the core's semantic version: the file
 standard_core/extension_points.json records, per core version, a digest of the list; a test fails when the
 list changes and standard_core/VERSION was not bumped (docs/dsl.md, 「標準の拡張点」).
 """
@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from dsl.rules.load import load_rules
-from engine.bpmn import validate_bpmn
-from engine.hooks import Hook, core_hooks
+from dsl.rules.model import RuleSet
+from engine.bpmn import ValidatedModel, validate_bpmn
+from engine.forms import core_form_targets
+from engine.hooks import core_hooks
 from engine.rulesets import core_rule_files, read_sources
 from standard_core.diagnostics import Diagnostic, DiagnosticError
 
@@ -44,20 +46,27 @@ def extension_points(root: Path) -> list[dict[str, Any]]:
     for name, parameter in rules.parameters.items():
         if parameter.open:
             points.append({"kind": "parameter", "name": name, "type": parameter.type.name, "file": parameter.file})
-    for hook in _hooks(root):
+    models = _core_models(root, rules)
+    for hook in sorted(core_hooks(models).values(), key=lambda h: h.name):
         points.append({"kind": "hook", "name": hook.name, "process_id": hook.process_id, "file": hook.file})
+    forms, _ = core_form_targets(models)
+    files = {pid: m.display for m in models for pid in m.process_ids}
+    for (process_id, task_id), form in forms.items():
+        points.append({"kind": "form", "name": f"{process_id}/{task_id}", "label": form.task_name,
+                       "fields": [{"name": f.name, "type": f.type.name, "required": f.required} for f in form.fields],
+                       "checks": [c.text for c in form.checks], "file": files.get(process_id, "")})
     return sorted(points, key=lambda p: (p["kind"], p["name"]))
 
 
-def _hooks(root: Path) -> list[Hook]:
-    """The BPMN hooks the core processes declare (engine.hooks)."""
+def _core_models(root: Path, rules: RuleSet) -> list[ValidatedModel]:
+    """The core processes, validated against the core rules (they declare the hooks and the forms)."""
     models = []
     for file in sorted((root / "processes").glob("**/*.bpmn")):
-        model, found = validate_bpmn(file, file.relative_to(root).as_posix())
+        model, found = validate_bpmn(file, file.relative_to(root).as_posix(), rules)
         if model is None or any(d.is_error for d in found):
             raise DiagnosticError([d for d in found if d.is_error])
         models.append(model)
-    return sorted(core_hooks(models).values(), key=lambda h: h.name)
+    return models
 
 
 def digest(points: list[dict[str, Any]]) -> str:

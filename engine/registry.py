@@ -20,13 +20,24 @@ from typing import Any
 from lxml import etree
 from sqlalchemy.orm import Session
 
-from dsl.types import Type, type_named
+from dsl.rules.model import RuleSet
+from dsl.types import Type
 from engine.bpmn import DslScriptEngine, ValidatedModel, bind, validate_bpmn, validate_set, validate_source
 from engine.bpmn.xml import BPMN_NS, JICHI_NS
 from engine.calendars import calendar_for, pack_for
+from engine.forms import (
+    Form,
+    Variation,
+    core_form_targets,
+    is_form_file,
+    pack_variations,
+    read_variations,
+    vary,
+)
 from engine.hooks import core_hooks, hook_conformance, is_hook_implementation
 from engine.models import ProcessSpec
-from engine.packs import Pack, discover_packs
+from engine.packs import Pack
+from engine.rulesets import RuleSets
 from standard_core.diagnostics import DiagnosticError, Span, error, has_errors
 from standard_core.municipal_calendar import MunicipalCalendar
 
@@ -45,8 +56,13 @@ class Procedure:
     subprocess_specs: dict[str, Any]
     script_engine: DslScriptEngine
     inputs: dict[str, Type]  # jichi:data on the process: what a case may be started with
-    fields: dict[str, dict[str, Type]]  # user task id → its jichi:field declarations
+    forms: dict[str, Form]  # user task id → its form, with the municipality's variations
     names: dict[str, str] = field(default_factory=dict)  # BPMN element id → Japanese name
+
+    @property
+    def fields(self) -> dict[str, dict[str, Type]]:
+        """User task id → the names (and types) its form accepts."""
+        return {task_id: form.types() for task_id, form in self.forms.items()}
 
 
 def bundle_hash(files: dict[str, str]) -> str:
@@ -59,9 +75,14 @@ class Registry:
     """Validated models of the core (processes/) and the packs (local_rules/*/processes/), by process id."""
 
     def __init__(self, models: Iterable[ValidatedModel], packs: Iterable[Pack] = (),
-                 hook_implementations: dict[str, dict[str, ValidatedModel]] | None = None) -> None:
-        """`hook_implementations`: pack id → core hook process id → the pack's model implementing it."""
+                 hook_implementations: dict[str, dict[str, ValidatedModel]] | None = None,
+                 rule_sets: RuleSets | None = None, variations: dict[str, list[Variation]] | None = None) -> None:
+        """`hook_implementations`: pack id → core hook process id → the pack's model implementing it;
+        `rule_sets`: the rule files on disk, for business rule tasks (None: a process may not call any);
+        `variations`: pack id → its form variations (engine.forms), checked already."""
         self.models = list(models)
+        self.rule_sets = rule_sets
+        self.variations = variations or {}
         self.packs = list(packs)
         self.hook_implementations = hook_implementations or {}
         self._calendars: dict[str, MunicipalCalendar | None] = {}
@@ -71,19 +92,20 @@ class Registry:
             for process_id in model.process_ids:
                 self._by_process.setdefault(process_id, model)
         self._bound: dict[str, Procedure] = {}  # by spec hash
-        self._current: dict[tuple[str, tuple[str, ...]], Procedure] = {}  # by (process id, hook files)
+        self._current: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Procedure] = {}  # process, hooks, forms
         self._lock = threading.Lock()
 
     @classmethod
     def load(cls, root: Path) -> Registry:
         """Validate every BPMN file under root/processes and the packs; refuse to start on any error."""
-        packs, pack_diagnostics = discover_packs(root / "local_rules")
+        rule_sets = RuleSets(root)
+        packs, pack_diagnostics = rule_sets.packs, rule_sets.pack_diagnostics
         diagnostics = list(pack_diagnostics)
 
         def validated(files: Iterable[Path]) -> list[ValidatedModel]:
             out = []
             for file in files:
-                model, found = validate_bpmn(file, file.relative_to(root).as_posix())
+                model, found = validate_bpmn(file, file.relative_to(root).as_posix(), rule_sets.for_file(file))
                 diagnostics.extend(found)
                 if model is not None:
                     out.append(model)
@@ -102,9 +124,11 @@ class Registry:
             diagnostics.extend(validate_set(hook_models, models, replaceable=hooks.keys()))
         implementations = {pack_id: {pid: m for m in hook_models for pid in m.process_ids}
                            for pack_id, hook_models in attached.items()}
+        variations, found = pack_variations(root, packs, core, rule_sets.for_file)
+        diagnostics.extend(found)
         if has_errors(diagnostics):
             raise DiagnosticError([d for d in diagnostics if d.is_error])
-        return cls(models, packs, implementations)
+        return cls(models, packs, implementations, rule_sets, variations)
 
     def hooks_for(self, municipality: str | None) -> dict[str, ValidatedModel]:
         """The hook implementations that apply to a municipality: its pack's over its prefecture's pack's."""
@@ -121,6 +145,23 @@ class Registry:
         with self._lock:
             self._hooks[municipality] = chosen  # read on every start: resolved once per municipality
         return chosen
+
+    def rules(self, municipality: str) -> RuleSet | None:
+        """The municipality's rules as on disk (core, prefecture, municipality): for a case that pinned no
+        activated version. None when there are none or they have errors."""
+        if self.rule_sets is None:
+            return None
+        rules, _ = self.rule_sets.for_municipality(municipality)
+        return rules
+
+    def _variations_for(self, municipality: str | None) -> list[Variation]:
+        """The form variations that apply to a municipality: its prefecture's pack's, then its own pack's."""
+        if municipality is None or not self.variations:
+            return []
+        pack, _, problems = pack_for(municipality, self.packs)
+        if pack is None or problems:
+            return []
+        return [v for layer in (pack.layers or (pack.id,)) for v in self.variations.get(layer, [])]
 
     def calendar(self, municipality: str) -> MunicipalCalendar | None:
         """The municipality's calendar (its pack, else its prefecture's, else the core defaults).
@@ -147,13 +188,16 @@ class Registry:
             raise DiagnosticError([error("ENG510", f"手続き「{process_id}」はありません", Span("<手続き>", 1, 1),
                                          f"登録されている手続き: {known}")])
         hooks = self.hooks_for(municipality)
-        key = (process_id, tuple(sorted(m.display for m in hooks.values())))
+        bundle = self._bundle(model, hooks)
+        ids = {pid for m in bundle for pid in m.process_ids}
+        varied = [v for v in self._variations_for(municipality) if v.process_id in ids]
+        key = (process_id, tuple(sorted(m.display for m in hooks.values())), tuple(v.display for v in varied))
         with self._lock:
             current = self._current.get(key)
         if current is not None:
             return current
-        bundle = self._bundle(model, hooks)
         files = {m.display: _text(m) for m in bundle}
+        files.update({v.display: v.text for v in varied})
         procedure = self._bind(process_id, files, bundle)
         with self._lock:
             # The files were read when the registry was loaded; they do not change under a running process.
@@ -173,7 +217,12 @@ class Registry:
         files: dict[str, str] = json.loads(row.files)
         models = []
         for display, text in sorted(files.items()):
-            model, found = validate_source(_encode(text), display)
+            if is_form_file(display):
+                continue  # a form variation of the bundle, applied in _bind
+            # Type-checked against the rules on disk for the file's place; at run time the case's pinned
+            # rule set is checked again per decision (engine.bpmn.spiff, ENG506).
+            rules = self.rule_sets.for_file(self.rule_sets.root / display) if self.rule_sets is not None else None
+            model, found = validate_source(_encode(text), display, rules)
             if model is None or has_errors(found):
                 raise DiagnosticError([d for d in found if d.is_error] or [error(
                     "ENG513", "保存された手続きを読み込めません", Span(display, 1, 1), "開発者に連絡してください。")])
@@ -208,14 +257,13 @@ class Registry:
             if cached is not None:
                 return cached
         spec, subprocesses, engine = bind(models, process_id)
+        forms = self._forms(models, files)
         main = next(m for m in models if process_id in m.process_ids)
         process = next(p for p in main.source.root.iter(f"{{{BPMN_NS}}}process") if p.get("id") == process_id)
         procedure = Procedure(
             process_id=process_id, name=process.get("name") or process_id, spec_hash=spec_hash, files=files,
             spec=spec, subprocess_specs=subprocesses, script_engine=engine,
-            inputs=_declared(process, "data", direct=True),
-            fields={t.get("id") or "": _declared(t, "field") for m in models
-                    for t in m.source.root.iter(f"{{{BPMN_NS}}}userTask")},
+            inputs=_declared(process, "data", main, direct=True), forms=forms,
             names={e.get("id") or "": e.get("name") or "" for m in models for e in m.source.root.iter()
                    if isinstance(e.tag, str) and e.get("id")},
         )
@@ -224,16 +272,44 @@ class Registry:
             return self._bound[spec_hash]
 
 
-def _declared(element: etree._Element, kind: str, direct: bool = False) -> dict[str, Type]:
-    """jichi:data / jichi:field declarations of an element (validated already, so every type resolves)."""
+    def _forms(self, models: list[ValidatedModel], files: dict[str, str]) -> dict[str, Form]:
+        """The forms of the bundle's user tasks with the bundle's variations (files under */forms/) applied."""
+        forms, scopes = core_form_targets(models)
+        texts = [(display, text) for display, text in sorted(files.items()) if is_form_file(display)]
+        if not texts:
+            return {task_id: form for (_, task_id), form in forms.items()}
+        rules = self.rule_sets.for_file(self.rule_sets.root / texts[0][0]) if self.rule_sets is not None else None
+        variations, found = read_variations(texts, rules)
+        variations.sort(key=_layer_order)
+        varied, problems = vary(forms, scopes, variations)
+        errors = [d for d in [*found, *problems] if d.is_error]
+        if errors:
+            raise DiagnosticError(errors)
+        return {task_id: form for (_, task_id), form in varied.items()}
+
+
+def _layer_order(variation: Variation) -> tuple[int, str]:
+    """A prefecture's pack (code NN000x) varies a form before a municipality's pack does."""
+    parts = variation.display.split("/")
+    code = parts[1][:6] if len(parts) > 2 and parts[0] == "local_rules" else ""
+    return (0 if code[2:5] == "000" else 1, variation.display)
+
+
+def _declared(element: etree._Element, kind: str, model: ValidatedModel, direct: bool = False) -> dict[str, Type]:
+    """jichi:data / jichi:field declarations of an element, typed as its process's validated scope resolved
+    them (built-in types, or records and enumerations of the rule files)."""
+    process = element if element.tag == f"{{{BPMN_NS}}}process" else next(
+        (a for a in element.iterancestors(f"{{{BPMN_NS}}}process")), None)
+    scope = model.scopes.get(process.get("id") or "") if process is not None else None
     found: dict[str, Type] = {}
     ext = element.find(f"{{{BPMN_NS}}}extensionElements")
     candidates = [] if ext is None else (ext.iterchildren(f"{{{JICHI_NS}}}{kind}") if direct
                                           else ext.iter(f"{{{JICHI_NS}}}{kind}"))
     for decl in candidates:
-        t = type_named(decl.get("type") or "")
+        name = (decl.get("name") or "").strip()
+        t = scope.names.get(name) if scope is not None else None
         if t is not None:
-            found[(decl.get("name") or "").strip()] = t
+            found[name] = t
     return found
 
 

@@ -48,14 +48,16 @@ def scope_for(code: str, root: Path, packs: Sequence[Pack]) -> tuple[RuleScope |
     return RuleScope(tuple(files), pack), []
 
 
-def read_sources(files: Sequence[Path], root: Path) -> tuple[list[tuple[str, str]], list[Diagnostic]]:
+def read_sources(files: Sequence[Path], root: Path, code: str = "DSL127",
+                 what: str = "規則ファイル") -> tuple[list[tuple[str, str]], list[Diagnostic]]:
+    """(shown name, text) of each file; an unreadable one is a diagnostic `code`, never an exception."""
     sources, problems = [], []
     for path in files:
         shown = _shown(path, root)
         try:
             sources.append((shown, path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as e:
-            problems.append(error("DSL127", f"規則ファイルを読めません: {e}", Span(shown, 1, 1),
+            problems.append(error(code, f"{what}を読めません: {e}", Span(shown, 1, 1),
                                   "UTF-8 で保存されたファイルか、読み取り権限を確かめてください。"))
     return sources, problems
 
@@ -81,6 +83,14 @@ class RuleSets:
         if scope is None:
             return None, problems
         return self.load(scope.files)
+
+    def for_file(self, path: Path) -> RuleSet | None:
+        """The rules a BPMN file's business rule tasks may call: the core's for a file outside the packs,
+        the core's and the pack's layers for a file in a pack's folder. None if those rules have errors."""
+        resolved = path.resolve()
+        pack = next((p for p in self.packs if resolved.is_relative_to(p.directory.resolve())), None)
+        files = core_rule_files(self.root) + (pack_rule_files(pack, self.packs) if pack is not None else [])
+        return self.load(files)[0]
 
     def load(self, files: Sequence[Path]) -> tuple[RuleSet | None, list[Diagnostic]]:
         key = tuple(files)

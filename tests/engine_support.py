@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,12 @@ from engine.registry import Registry
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "engine"
 KAWASAKI = "141305"
+
+
+def copy_core(root: Path) -> None:
+    """The core of the repository under root: its processes and the rule files they call."""
+    shutil.copytree(ROOT / "processes", root / "processes")
+    shutil.copytree(ROOT / "standard_core" / "rules", root / "standard_core" / "rules")
 
 
 def fixture_registry() -> Registry:

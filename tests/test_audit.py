@@ -20,6 +20,7 @@ from engine.audit_chain import DEPLOYMENT, GENESIS, chain, event_hash, field, pe
 from engine.audit_verify import read_rows, verify
 from engine.cases import Cases
 from engine.db import head_revision, make_engine, make_session_factory, upgrade
+from engine.demo import DEMO_MUNICIPALITIES
 from engine.models import AuditEvent, AuditHead, AuditPersonal, CaseInstance
 from tests.audit_support import bypass_protection
 from tests.engine_support import KAWASAKI, ROOT, Env, environment, fixture_registry
@@ -358,7 +359,7 @@ def test_administrative_actions_are_events(blank_database_url: str, tmp_path: Pa
         engine.dispose()
     assert rows[0][:2] == ("db.upgraded", "運用担当")
     assert json.loads(rows[0][2]) == {"from_revision": None, "to_revision": head_revision()}
-    assert [r[0] for r in rows[1:]] == ["municipality.registered"] * 8
+    assert [r[0] for r in rows[1:]] == ["municipality.registered"] * len(DEMO_MUNICIPALITIES)
     assert json.loads(rows[1][2]) == {"code": "141305", "name": "川崎市"}
 
 

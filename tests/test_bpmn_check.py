@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from engine.check import check_paths
 from engine.packs import check_digit
+from tests.engine_support import copy_core
 from web.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +45,7 @@ def code(first_five: str) -> str:
 
 def make_repo(tmp_path: Path) -> Path:
     """A repository with the core processes and a two-layer pack whose local process calls the core."""
-    shutil.copytree(ROOT / "processes", tmp_path / "processes")
+    copy_core(tmp_path)
     for pack_id, base, number in (("270008-osaka", None, "27000"), ("272183-daito", "270008-osaka", "27218")):
         directory = tmp_path / "local_rules" / pack_id / "processes"
         directory.mkdir(parents=True)

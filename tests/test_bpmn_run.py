@@ -18,8 +18,10 @@ from engine.bpmn import (
     bind,
     eval_context,
     restore,
+    rules_provider,
     serializer,
     set_eval_context,
+    set_rules,
     start,
     validate_bpmn,
 )
@@ -43,6 +45,7 @@ def save_restore(workflow: BpmnWorkflow) -> BpmnWorkflow:
     restored = restore(serializer().serialize_json(workflow), engine)
     # The evaluation context is not part of the saved state: the case service sets it on every load.
     set_eval_context(restored, eval_context(workflow))
+    set_rules(restored, rules_provider(workflow))
     return restored
 
 

@@ -252,25 +252,12 @@ def test_the_cli_loads_the_core_rules_itself(tmp_path: Path) -> None:
     assert (value_of(payload), payload["type"]) == (15000, "金額")
 
 
-# ---- 本人確認: the same table as tests/test_juminhyo.py (the BPMN script), through the rule ----------
-
-def documents_of(form: dict[str, Any]) -> list[dict[str, Any]]:
-    """The BPMN form's 書類1/書類2 fields as the rule's list of presented documents."""
-    documents = []
-    for n in ("1", "2"):
-        kind = form.get(f"書類{n}種別", "なし")
-        if kind != "なし":
-            document = {"種別": kind}
-            if f"書類{n}有効期限" in form:
-                document["有効期限"] = form[f"書類{n}有効期限"]
-            documents.append(document)
-    return documents
-
+# ---- 本人確認: the table of tests/test_juminhyo.py (the BPMN calls this rule), through the CLI ----------
 
 @pytest.mark.parametrize(("reception", "form", "review", "reason"), JUMINHYO_CASES, ids=JUMINHYO_IDS)
 def test_honnin_kakunin_agrees_with_the_bpmn(evaluate: Evaluate, reception: dict[str, Any], form: dict[str, Any],
                                             review: dict[str, Any] | None, reason: str | None) -> None:
-    data = {"受付日": RECEPTION["受付日"], "本人確認書類": documents_of(form)}
+    data = {"受付日": RECEPTION["受付日"], "本人確認書類": form["本人確認書類"]}
     identified = evaluate("本人確認の結果", data)
     refusal = value_of(evaluate("本人確認の却下理由", data))
     assert identified["type"] == "真偽"

@@ -7,7 +7,6 @@ fails with its own code at the line of that edit (docs/engine.md「フック」)
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from engine import clock
 from engine.check import check_paths
 from engine.registry import Registry
 from standard_core.diagnostics import DiagnosticError
-from tests.engine_support import ROOT, Env, environment
+from tests.engine_support import ROOT, Env, copy_core, environment
 
 HOOK_FILE = ROOT / "local_rules" / "141305-kawasaki" / "processes" / "tennyu_hook.bpmn"
 HOOK = HOOK_FILE.read_text(encoding="utf-8")
@@ -66,7 +65,7 @@ def test_the_repository_declares_the_tennyu_hook() -> None:
 
 def _repository(tmp_path: Path, hook_text: str) -> Path:
     root = tmp_path / "repo"
-    shutil.copytree(ROOT / "processes", root / "processes")
+    copy_core(root)
     pack = root / "local_rules" / "141305-kawasaki"
     (pack / "processes").mkdir(parents=True)
     (pack / "pack.toml").write_text(PACK_TOML, encoding="utf-8")
@@ -129,7 +128,7 @@ def test_a_pack_carrying_program_files_is_refused(tmp_path: Path, name: str) -> 
 
 def test_a_prefecture_hook_serves_its_municipalities_and_a_municipality_hook_wins(tmp_path: Path) -> None:
     root = tmp_path / "repo"
-    shutil.copytree(ROOT / "processes", root / "processes")
+    copy_core(root)
     packs = root / "local_rules"
     for pack_id, toml, annai in [
         ("270008-osaka", 'id = "270008-osaka"\nversion = "1.0.0"\nmunicipalities = ["270008"]\n', "大阪府の案内"),

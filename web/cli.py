@@ -202,6 +202,10 @@ from web.cli_audit import audit_group  # noqa: E402 - registered after the group
 
 cli.add_command(audit_group)
 
+from web.cli_forms import form_group  # noqa: E402 - registered after the group exists
+
+cli.add_command(form_group)
+
 from web.cli_schema import schema as schema_command  # noqa: E402 - registered after the group exists
 
 cli.add_command(schema_command)

@@ -117,6 +117,10 @@ def rules_manifest(write: bool, as_json: bool) -> None:
         if point["kind"] == "hook":
             click.echo(f"  フック（手順を取り付けられる） {point['name']}: プロセス id {point['process_id']}  {point['file']}")
             continue
+        if point["kind"] == "form":
+            fields = "、".join(f["name"] + ("（必須）" if f["required"] else "") for f in point["fields"])
+            click.echo(f"  様式（変更できる） {point['name']}「{point['label']}」: {fields or '項目なし'}  {point['file']}")
+            continue
         what = "決定（例外を追加できる）" if point["kind"] == "decision" else "パラメータ（値を設定できる）"
         click.echo(f"  {what} {point['name']}: {point['type']}  {point['file']}")
     problems = manifest_problems(root)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from dsl import nodes
+from dsl.rules.model import RuleSet
+from dsl.types import Type
 
 Scalar = int | Fraction | dt.date | str | bool
 
@@ -157,3 +159,25 @@ def may_overlap(a: nodes.Expr, b: nodes.Expr) -> bool | None:
     if sa is None or sb is None or sa[0] != sb[0]:
         return None
     return sa[1].intersects(sb[1])
+
+
+def inputs_read(rules: RuleSet, name: str) -> dict[str, Type]:
+    """The inputs a decision or table may read, following the definitions it uses (every version and every
+    exception a pack added), with their types: what a BPMN process must declare before it calls `name`.
+
+    An over-approximation: an input read only in a case that never applies still counts.
+    """
+    found: dict[str, Type] = {}
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for used in sorted(rules.reads.get(current, ())):
+            if used in rules.inputs:
+                found[used] = rules.inputs[used]
+            elif used in rules.decisions or used in rules.tables:
+                todo.append(used)
+    return dict(sorted(found.items()))

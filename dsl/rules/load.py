@@ -99,6 +99,7 @@ class _Loader:
         self.diagnostics: list[Diagnostic] = []
         self.defined: dict[str, tuple[str, Span]] = {}  # name → (what, where), across all kinds
         self.asts: dict[str, list[tuple[str, r.Item]]] = {}  # definition name → its declarations
+        self._reading: set[str] | None = None  # where _expr records the names read (the current definition)
 
     def _error(self, code: str, message: str, span: Span, hint: str) -> None:
         lines = self.lines.get(span.file, [])
@@ -210,6 +211,8 @@ class _Loader:
               what: str) -> tuple[object, Type] | None:
         checker = Checker(scope, display, "\n".join(self.lines[display]))
         t = checker.check(node)
+        if self._reading is not None:
+            self._reading.update(checker.read)
         checker.expect(node, t, expected, what)
         self.diagnostics.extend(checker.diagnostics)
         if has_errors(checker.diagnostics):
@@ -221,6 +224,7 @@ class _Loader:
         return compiler.compile(node), t
 
     def _compile(self, display: str, item: r.Item, scope: dict[str, Type]) -> None:
+        self._reading = None
         if isinstance(item, r.Parameter):
             self._parameter(display, item)
         elif isinstance(item, r.Decision):
@@ -264,6 +268,9 @@ class _Loader:
                         "入力 { … } で日付として宣言した項目（診療日・申請日など）を指定してください。")
 
     def _decision(self, display: str, item: r.Decision, scope: dict[str, Type]) -> None:
+        self._reading = self.rules.reads.setdefault(item.name, set())
+        if item.reference is not None:
+            self._reading.add(item.reference)
         if item.extension:
             if item.reference is not None:
                 self._error("DSL237", f"「追加 決定 {item.name}」に基準日とするは書けません", item.span,
@@ -314,6 +321,9 @@ class _Loader:
         return cases
 
     def _table(self, display: str, item: r.Table, scope: dict[str, Type]) -> None:
+        self._reading = self.rules.reads.setdefault(item.name, set())
+        if item.reference is not None:
+            self._reading.add(item.reference)
         t = self._type(item.type, report=False)
         output_type: Type | None = t
         if item.policy in ("collect", "rule_order") and item.aggregate is None:

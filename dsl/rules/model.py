@@ -131,6 +131,9 @@ class RuleSet:
     countings: dict[str, CompiledCounting] = field(default_factory=dict)
     tests: list[CompiledTest] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # decision/table → the names its cases, columns and rows read (inputs and other definitions; not the
+    # fields of a list's elements), extensions from packs included: see dsl.rules.analysis.inputs_read
+    reads: dict[str, set[str]] = field(default_factory=dict)
 
     def definition_type(self, name: str) -> Type | None:
         if name in self.parameters:

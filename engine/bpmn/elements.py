@@ -1,7 +1,7 @@
 """Which BPMN 2.0 elements jichi runs, and the Japanese names of those it does not.
 
 The supported set is what SpiffWorkflow 3.2 executes *and* what this project binds today: plain tasks, user
-and manual tasks, DSL script tasks, the three deterministic gateways, call activities, embedded
+and manual tasks, DSL script tasks, business rule tasks that call a decision of the rule files, the three deterministic gateways, call activities, embedded
 sub-processes, none/terminate/timer events (a bare intermediate throw event is a milestone marker). Everything else is refused at load time with its Japanese name,
 rather than parsed by SpiffWorkflow and failing (or silently doing nothing) when a token reaches it.
 """
@@ -16,6 +16,7 @@ FLOW_NODES: dict[str, str] = {
     "userTask": "ユーザータスク",
     "manualTask": "手作業タスク",
     "scriptTask": "スクリプトタスク",
+    "businessRuleTask": "ビジネスルールタスク",
     "exclusiveGateway": "排他ゲートウェイ",
     "parallelGateway": "並列ゲートウェイ",
     "inclusiveGateway": "包含ゲートウェイ",
@@ -43,7 +44,6 @@ UNSUPPORTED: dict[str, str] = {
     "sendTask": "送信タスク",
     "receiveTask": "受信タスク",
     "serviceTask": "サービスタスク",
-    "businessRuleTask": "ビジネスルールタスク",
     "dataStore": "データストア",
     "eventBasedGateway": "イベントベースゲートウェイ",
     "complexGateway": "複合ゲートウェイ",

@@ -9,6 +9,7 @@ BPMN file at the exact line and column (see positions.py), with the file's line 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,14 +19,16 @@ from typing import Literal
 from lxml import etree
 
 import dsl
-from dsl.types import BOOL, DATE, DURATION, TEXT, Type, type_named, type_names
+from dsl.rules.analysis import inputs_read
+from dsl.rules.model import RuleSet
+from dsl.types import BOOL, DATE, DURATION, TEXT, Type, list_of, type_named, type_names
 from engine.bpmn.dialects import expression_dialect, script_format_diagnostic
 from engine.bpmn.positions import TextLocator
 from engine.bpmn.structure import bpmn_children, containers, executable, local
 from engine.bpmn.xml import BPMN_NS, JICHI_NS, SourceFile
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 
-Kind = Literal["condition", "script", "timer"]
+Kind = Literal["condition", "script", "timer", "decision"]
 TimerKind = Literal["timeDate", "timeDuration", "timeCycle"]
 
 _B = f"{{{BPMN_NS}}}"
@@ -39,6 +42,17 @@ _TIMER_TYPES: dict[str, tuple[Type, ...]] = {
 
 
 @dataclass(frozen=True)
+class DecisionCall:
+    """`<jichi:decision name="本人確認の結果" result="本人確認済"/>`: evaluate a decision (or table) of the
+    rule files on the case data and store its value under `result`."""
+
+    name: str
+    result: str
+    type: Type
+    on: dsl.CompiledExpression | None = None  # the reference date (基準日) when not the step's day
+
+
+@dataclass(frozen=True)
 class Compiled:
     """One checked expression or script, ready for the script engine; `literal` is a bare ISO timer."""
 
@@ -48,6 +62,40 @@ class Compiled:
     literal: str | None = None
     timer: TimerKind | None = None
     where: Span | None = None  # the BPMN element, for run-time diagnostics
+    decisions: tuple[DecisionCall, ...] = ()  # a business rule task's calls, in order
+
+
+def decision_key(task_id: str) -> str:
+    """The text under which a business rule task's calls are compiled (SpiffWorkflow runs it as a script)."""
+    return f"jichi:decision:{task_id}"
+
+
+def resolve_type(name: str, rules: RuleSet | None) -> Type | None:
+    """A declared type: a built-in one (整数, 日付の一覧 …) or a record or enumeration of the rule files
+    (提示書類の一覧, 十五日特例の事由)."""
+    found = type_named(name)
+    if found is not None or rules is None:
+        return found
+    name = name.strip()
+    for suffix in ("の一覧", "[]"):
+        if name.endswith(suffix):
+            item = resolve_type(name[: -len(suffix)], rules)
+            return list_of(item) if item is not None else None
+    return rules.types.get(name)
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    """`<jichi:check test="請求通数 >= 1" message="請求通数は1通以上です"/>` on a user task: a condition the
+    task's input must meet (with the case data) before the task may complete."""
+
+    text: str
+    message: str
+    expression: dsl.CompiledExpression
+    where: Span
+
+
+LOCAL_NAMESPACE = "独自"  # a municipality's own form fields live under this name (engine.forms)
 
 
 @dataclass
@@ -58,6 +106,7 @@ class ProcessScope:
     names: dict[str, Type] = dataclasses.field(default_factory=dict)
     compiled: dict[str, Compiled] = dataclasses.field(default_factory=dict)
     member_ids: set[str] = dataclasses.field(default_factory=set)  # the process and its sub-processes
+    checks: dict[str, list[FieldCheck]] = dataclasses.field(default_factory=dict)  # user task id → its checks
 
 
 def iso_timer_error(text: str, timer: str) -> str | None:
@@ -84,8 +133,13 @@ def iso_timer_error(text: str, timer: str) -> str | None:
     return None
 
 
-def check_expressions(source: SourceFile) -> tuple[dict[str, ProcessScope], list[Diagnostic]]:
-    """Check every DSL text of the document; returns the scopes (with compiled closures) and diagnostics."""
+def check_expressions(source: SourceFile, rules: RuleSet | None = None,
+                      ) -> tuple[dict[str, ProcessScope], list[Diagnostic]]:
+    """Check every DSL text of the document; returns the scopes (with compiled closures) and diagnostics.
+
+    `rules` are the rule files the document's business rule tasks may call (and whose records and
+    enumerations its data may be declared with): the core's for processes/, the pack's layers for a pack.
+    """
     locator = TextLocator(source)
     found: list[Diagnostic] = []
     scopes: dict[str, ProcessScope] = {}
@@ -95,20 +149,26 @@ def check_expressions(source: SourceFile) -> tuple[dict[str, ProcessScope], list
         scope = ProcessScope(process.get("id") or "")
         scope.member_ids = {c.get("id") or "" for c in containers(process)}
         scopes[scope.process_id] = scope
-        found.extend(_declarations(source, process, scope))
-        checker = _Checker(source, locator, scope, found)
-        for element in process.iter(f"{_B}scriptTask"):
-            checker.script(element)
+        found.extend(_declarations(source, process, scope, rules))
+        checker = _Checker(source, locator, scope, found, rules)
+        for element in process.iter(f"{_B}scriptTask", f"{_B}businessRuleTask"):
+            if element.tag == f"{_B}scriptTask":
+                checker.script(element)
+            else:
+                checker.decisions(element)
         for element in process.iter(f"{_B}conditionExpression"):
             checker.condition(element)
         for element in process.iter(f"{_B}timeDate", f"{_B}timeDuration", f"{_B}timeCycle"):
             checker.timer(element)
         for element in process.iter(f"{_B}assignment"):
             checker.assignment(element)
+        for element in process.iter(f"{_B}userTask"):
+            checker.field_checks(element)
     return scopes, found
 
 
-def _declarations(source: SourceFile, process: etree._Element, scope: ProcessScope) -> list[Diagnostic]:
+def _declarations(source: SourceFile, process: etree._Element, scope: ProcessScope,
+                  rules: RuleSet | None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     declared_at: dict[str, int] = {}
     for element in process.iter(f"{_J}data", f"{_J}field"):
@@ -119,10 +179,20 @@ def _declarations(source: SourceFile, process: etree._Element, scope: ProcessSco
             found.append(error("BPM450", f"{what} に name か type がありません", span,
                                f'例: <{what} name="申請日" type="日付"/>'))
             continue
-        declared = type_named(type_name)
+        if name == LOCAL_NAMESPACE or name.startswith(LOCAL_NAMESPACE + "."):
+            found.append(error("BPM455", f"「{LOCAL_NAMESPACE}」は団体独自の項目の名前空間で、手続きの項目には使えません",
+                               span, "別の名前にしてください。団体独自の項目はパックの様式の変更（forms/*.toml）で"
+                               f"「{LOCAL_NAMESPACE}.名前」として追加します（docs/forms.md）。"))
+            continue
+        if element.get("required") not in (None, "true", "false"):
+            found.append(error("BPM454", f"{what} の required は true か false です（「{element.get('required')}」）",
+                               span, 'required="true" で必須の項目になります。'))
+            continue
+        declared = resolve_type(type_name, rules)
         if declared is None:
+            defined = f"、規則ファイルの型（{'、'.join(rules.types)}）" if rules is not None and rules.types else ""
             found.append(error("BPM451", f"型「{type_name}」はありません", span,
-                               f"使える型: {'、'.join(type_names())}（一覧は「…の一覧」）"))
+                               f"使える型: {'、'.join(type_names())}{defined}（一覧は「…の一覧」）"))
             continue
         previous = scope.names.get(name)
         if previous is not None and previous != declared:
@@ -132,16 +202,114 @@ def _declarations(source: SourceFile, process: etree._Element, scope: ProcessSco
         scope.names[name] = declared
         declared_at.setdefault(name, span.line)
     for element in process.iter(f"{_J}*"):
-        if etree.QName(element).localname not in ("data", "field"):
-            found.append(error("BPM412", f"拡張要素 <jichi:{etree.QName(element).localname}> はありません",
-                               source.span(element), "jichi:data と jichi:field だけが使えます。"))
+        name = etree.QName(element).localname
+        if name in ("decision", "check"):
+            owner = element.getparent()
+            task = owner.getparent() if owner is not None and local(owner) == "extensionElements" else None
+            wanted = "businessRuleTask" if name == "decision" else "userTask"
+            if task is None or local(task) != wanted:
+                where = "ビジネスルールタスク" if name == "decision" else "ユーザータスク"
+                found.append(error("BPM412", f"<jichi:{name}> は{where}の中にだけ書けます",
+                                   source.span(element), "判定はビジネスルールタスク、入力の検査はユーザータスクの"
+                                   "extensionElements に書いてください。"))
+        elif name not in ("data", "field"):
+            found.append(error("BPM412", f"拡張要素 <jichi:{name}> はありません",
+                               source.span(element), "jichi:data・jichi:field、ユーザータスクの jichi:check、"
+                               "ビジネスルールタスクの jichi:decision だけが使えます。"))
     return found
 
 
 class _Checker:
     def __init__(self, source: SourceFile, locator: TextLocator, scope: ProcessScope,
-                 found: list[Diagnostic]) -> None:
+                 found: list[Diagnostic], rules: RuleSet | None) -> None:
         self.source, self.locator, self.scope, self.found = source, locator, scope, found
+        self.rules = rules
+
+    def field_checks(self, task: etree._Element) -> None:
+        """A user task's jichi:check elements: boolean DSL over the process's names (its fields included)."""
+        ext = next(bpmn_children(task, "extensionElements"), None)
+        for element in [] if ext is None else ext.iterchildren(f"{_J}check"):
+            where = self.source.span(element)
+            text, message = (element.get("test") or "").strip(), (element.get("message") or "").strip()
+            if not text or not message:
+                self.found.append(error("BPM456", "jichi:check に test か message がありません", where,
+                                        '例: <jichi:check test="請求通数 >= 1" message="請求通数は1通以上です"/>'))
+                continue
+            try:
+                expression = dsl.check_expression(text, self.scope.names, file=self.source.display, expected=BOOL)
+            except DiagnosticError as e:
+                first = e.diagnostics[0]
+                self.found.append(error("BPM457", f"入力の検査の式: {first.message}", where,
+                                        first.hint or "真偽を返す式（例: 請求通数 >= 1）を書いてください。"))
+                continue
+            self.scope.checks.setdefault(task.get("id") or "", []).append(FieldCheck(text, message, expression, where))
+
+    def decisions(self, task: etree._Element) -> None:
+        """A business rule task: each jichi:decision names a decision of the rule files; every input it
+        reads must be declared in the process with the same type; its value is stored under `result`."""
+        ext = next(bpmn_children(task, "extensionElements"), None)
+        calls = [] if ext is None else list(ext.iterchildren(f"{_J}decision"))
+        span = self.source.span(task)
+        if not calls:
+            self.found.append(error("BPM460", "ビジネスルールタスクに呼び出す判定（jichi:decision）がありません", span,
+                                    '例: <jichi:decision name="本人確認の結果" result="本人確認済"/>'))
+            return
+        if self.rules is None:
+            self.found.append(error("BPM461", "このファイルには呼び出せる規則ファイルがありません", span,
+                                    "標準（standard_core/rules）かパックの rules/ にある規則を呼び出してください。"))
+            return
+        compiled, ok = [], True
+        for call in calls:
+            where = self.source.span(call)
+            name = (call.get("name") or "").strip()
+            result = (call.get("result") or name).strip()
+            t = self.rules.definition_type(name) if name in self.rules.evaluable() else None
+            if t is None:
+                close = difflib.get_close_matches(name, self.rules.evaluable(), n=3, cutoff=0.4)
+                self.found.append(error(
+                    "BPM461", f"判定「{name}」は規則ファイルにありません" if name else "jichi:decision に name がありません",
+                    where, (f"近い名前: {'、'.join(close)}。" if close else "")
+                    + "呼び出せるのは規則ファイルの決定と表です（jichi rules manifest・docs/core-rules.md）。"))
+                ok = False
+                continue
+            for input_name, wanted in inputs_read(self.rules, name).items():
+                declared = self.scope.names.get(input_name)
+                if declared is None:
+                    self.found.append(error(
+                        "BPM462", f"判定「{name}」が読む入力「{input_name}」（{wanted}）がプロセスで宣言されていません",
+                        where, f'前のユーザータスクに <jichi:field name="{input_name}" type="{wanted}"/> を置くか、'
+                        f'プロセスの <jichi:data name="{input_name}" type="{wanted}"/> で開始時に受け取ってください。'))
+                    ok = False
+                elif declared != wanted:
+                    self.found.append(error(
+                        "BPM463", f"「{input_name}」はプロセスでは{declared}ですが、判定「{name}」は{wanted}として"
+                        "読みます", where, f"宣言の型を「{wanted}」にしてください（規則の入力と同じ名前・同じ型）。"))
+                    ok = False
+            previous = self.scope.names.get(result)
+            if previous is not None and previous != t:
+                self.found.append(error(
+                    "BPM463", f"結果の「{result}」はプロセスでは{previous}ですが、判定「{name}」の値は{t}です", where,
+                    "result に別の名前を付けるか、宣言の型を判定の型にそろえてください。"))
+                ok = False
+                continue
+            on = None
+            if call.get("on") is not None:
+                try:
+                    on = dsl.check_expression(call.get("on") or "", self.scope.names, file=self.source.display,
+                                              expected=DATE)
+                except DiagnosticError as e:
+                    first = e.diagnostics[0]
+                    self.found.append(error("BPM464", f"判定「{name}」の基準日 on の式: {first.message}", where,
+                                            first.hint or "日付を返す式（例: 認定請求日、月初日(支給開始月)）を書いて"
+                                            "ください。"))
+                    ok = False
+                    continue
+            compiled.append(DecisionCall(name, result, t, on))
+            self.scope.names.setdefault(result, t)  # a later call (or its on) may use it
+        if not ok:
+            return
+        self.scope.compiled[decision_key(task.get("id") or "")] = Compiled(
+            "decision", decisions=tuple(compiled), where=span)
 
     def _relocate(self, element: etree._Element, diagnostics: tuple[Diagnostic, ...]) -> None:
         for d in diagnostics:

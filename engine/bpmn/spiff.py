@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 
-from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
+from SpiffWorkflow.bpmn.parser.task_parsers import ScriptTaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
@@ -23,11 +24,15 @@ from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.defaults import ScriptTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 import dsl
 from dsl.context import EvalContext
-from engine.bpmn.expressions import Compiled, ProcessScope, iso_timer_error
+from dsl.rules.model import RuleSet
+from dsl.rules.runtime import RuleRuntime, json_trace
+from dsl.values import json_value
+from engine.bpmn.expressions import Compiled, ProcessScope, decision_key, iso_timer_error
 from engine.bpmn.validate import ValidatedModel
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 
@@ -35,6 +40,10 @@ TOKYO = dt.timezone(dt.timedelta(hours=9), "Asia/Tokyo")
 _SCOPE_KEY = "__jichi_scope__"
 _EVAL_KEY = "__jichi_eval__"
 _EVAL_ATTRIBUTE = "jichi_eval_context"
+_RULES_ATTRIBUTE = "jichi_rules"
+_DECIDED_ATTRIBUTE = "jichi_decided"
+
+RulesProvider = Callable[[], RuleSet | None]
 
 
 class ProcessRuntimeError(DiagnosticError):
@@ -146,15 +155,89 @@ class DslScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untyped base
         return self.environment.evaluate(expression, task.data, self._context(task, external_context))
 
     def execute(self, task: Any, script: str, external_context: Mapping[str, Any] | None = None) -> bool:
-        result: bool = self.environment.execute(script, task.data, self._context(task, external_context))
+        context = self._context(task, external_context)
+        entry = self.environment.compiled(script, context)
+        if entry.kind == "decision":
+            _decide(task, entry, context[_EVAL_KEY])
+            return True
+        result: bool = self.environment.execute(script, task.data, context)
         return result
 
     def call_service(self, task: Any, **kwargs: Any) -> Any:
         return self.environment.call_service(task.data, **kwargs)
 
 
+def _decide(task: Any, entry: Compiled, context: EvalContext | None) -> None:
+    """Run a business rule task: evaluate each called decision of the case's rule set on the task data.
+
+    The rule set is the one the case pinned (or the municipality's current rules, see engine.cases); the
+    value is stored in its JSON form under the result name, and the decision's trace is kept on the
+    workflow for the step's audit event (take_decided).
+    """
+    workflow = task.workflow.top_workflow
+    provider = rules_provider(workflow)
+    rules = provider() if provider is not None else None
+    where = entry.where or Span("<実行時>", 1, 1)
+    if rules is None:
+        raise ProcessRuntimeError(error("ENG506", "この案件に適用する規則を読み込めません", where,
+                                        "団体のパックと規則の版（jichi pack activate）を確かめてください。"))
+    calendar = context.calendar if context else None
+    runtime = RuleRuntime(rules, task.data, on=context.on if context else None, calendar=calendar)
+    decided = getattr(workflow, _DECIDED_ATTRIBUTE, None)
+    if decided is None:
+        decided = []
+        setattr(workflow, _DECIDED_ATTRIBUTE, decided)
+    for call in entry.decisions:
+        if rules.definition_type(call.name) != call.type:
+            raise ProcessRuntimeError(error(
+                "ENG506", f"案件の規則の版では判定「{call.name}」が{call.type}として定義されていません", where,
+                "案件が固定した規則の版に、この手続きが呼ぶ判定があるか確かめてください（jichi case move-rules）。"))
+        try:
+            if call.on is None:
+                value, trace = runtime.evaluate(call.name)
+            else:
+                on = call.on.evaluate(task.data, context)
+                assert isinstance(on, dt.date)  # checked to be 日付 at load
+                value, trace = RuleRuntime(rules, task.data, on=on, calendar=calendar).evaluate(call.name)
+        except dsl.DslRuntimeError as e:
+            raise ProcessRuntimeError(error(
+                "ENG504", f"判定「{call.name}」を評価できませんでした（{e.diagnostic.code} {e.diagnostic.message}）",
+                where, e.diagnostic.hint or "案件のデータに、判定が読む項目がそろっているか確認してください。")) from e
+        task.data[call.result] = json_value(value)
+        decided.append({"bpmn_id": task.task_spec.bpmn_id, "decision": call.name, "result": call.result,
+                        "value": json_value(value), "trace": json_trace(trace)})
+
+
+def set_rules(workflow: BpmnWorkflow, provider: RulesProvider | None) -> None:
+    """Where this workflow's business rule tasks get their rule set (called only when one runs)."""
+    setattr(workflow, _RULES_ATTRIBUTE, provider)
+
+
+def rules_provider(workflow: BpmnWorkflow) -> RulesProvider | None:
+    """What set_rules set on `workflow` (it is not part of the saved state)."""
+    provider: RulesProvider | None = getattr(workflow, _RULES_ATTRIBUTE, None)
+    return provider
+
+
+def take_decided(workflow: BpmnWorkflow) -> list[dict[str, Any]]:
+    """The decisions evaluated since the last call (value and JSON trace each), and forget them."""
+    decided: list[dict[str, Any]] = getattr(workflow, _DECIDED_ATTRIBUTE, None) or []
+    setattr(workflow, _DECIDED_ATTRIBUTE, [])
+    return decided
+
+
+class _DecisionTaskParser(ScriptTaskParser):  # type: ignore[misc]  # untyped base class
+    """A business rule task runs as a script task whose "script" is the key of its compiled decision calls."""
+
+    def get_script(self) -> str:
+        return decision_key(self.bpmn_id)
+
+
 class _JichiParser(BpmnParser):  # type: ignore[misc]  # untyped base class
     """SpiffWorkflow's parser fed only with lxml trees we already validated (no file reading, no XSD)."""
+
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, tuple[type, type]]] = {
+        full_tag("businessRuleTask"): (_DecisionTaskParser, ScriptTask)}
 
 
 def bind(models: Iterable[ValidatedModel], process_id: str) -> tuple[Any, dict[str, Any], DslScriptEngine]:

@@ -30,7 +30,8 @@ _B = f"{{{BPMN_NS}}}"
 # with the internal task (a start event "Start" is never connected, the process cannot start).
 _RESERVED_IDS = frozenset({"Start", "End", "Root", "StartEventSplit", "StartEventJoin"})
 _RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin", " [child]")
-_ACTIVITIES = frozenset({"task", "userTask", "manualTask", "scriptTask", "callActivity", "subProcess"})
+_ACTIVITIES = frozenset({"task", "userTask", "manualTask", "scriptTask", "businessRuleTask", "callActivity",
+                         "subProcess"})
 
 
 def local(element: etree._Element | None) -> str:
@@ -125,7 +126,7 @@ def _unsupported(source: SourceFile) -> Iterator[Diagnostic]:
 
 
 def _unsupported_hint(kind: str) -> str:
-    if kind in ("serviceTask", "sendTask", "receiveTask", "businessRuleTask"):
+    if kind in ("serviceTask", "sendTask", "receiveTask"):
         return "スクリプトタスク（jichi DSL）かユーザータスクに置き換えてください。"
     if kind in ("multiInstanceLoopCharacteristics", "standardLoopCharacteristics"):
         return "繰り返しはゲートウェイで戻るフローとして描いてください。"

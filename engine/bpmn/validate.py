@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from dsl.rules.model import RuleSet
 from engine.bpmn.depth import check_depth
 from engine.bpmn.dialects import vendor_diagnostics
 from engine.bpmn.expressions import ProcessScope, check_expressions
@@ -47,24 +48,27 @@ class ValidatedModel:
         return [e for e in self.source.root.iter(f"{{{BPMN_NS}}}callActivity") if e.get("calledElement")]
 
 
-def validate_bpmn(path: Path, display: str | None = None) -> tuple[ValidatedModel | None, list[Diagnostic]]:
-    """Validate one BPMN file on its own (call targets are resolved by validate_set).
+def validate_bpmn(path: Path, display: str | None = None,
+                  rules: RuleSet | None = None) -> tuple[ValidatedModel | None, list[Diagnostic]]:
+    """Validate one BPMN file on its own (call targets are resolved by validate_set); `rules` are the rule
+    files its business rule tasks may call (engine.rulesets.RuleSets.for_file).
 
     Returns the model (None when the file is not readable BPMN at all) and every diagnostic found.
     Never raises on bad input.
     """
     source, diagnostics = read_source(path, display or str(path))
-    return _validate(path, source, diagnostics)
+    return _validate(path, source, diagnostics, rules)
 
 
-def validate_source(data: bytes, display: str) -> tuple[ValidatedModel | None, list[Diagnostic]]:
+def validate_source(data: bytes, display: str,
+                    rules: RuleSet | None = None) -> tuple[ValidatedModel | None, list[Diagnostic]]:
     """Validate BPMN held in memory (e.g. a spec stored in the database) exactly as validate_bpmn does."""
     source, diagnostics = parse_source(data, display)
-    return _validate(Path(display), source, diagnostics)
+    return _validate(Path(display), source, diagnostics, rules)
 
 
 def _validate(
-    path: Path, source: SourceFile | None, diagnostics: list[Diagnostic],
+    path: Path, source: SourceFile | None, diagnostics: list[Diagnostic], rules: RuleSet | None,
 ) -> tuple[ValidatedModel | None, list[Diagnostic]]:
     if source is None:
         return None, diagnostics
@@ -74,7 +78,7 @@ def _validate(
         too_deep = check_depth(source, container)
         if too_deep is not None:
             diagnostics.append(too_deep)
-    scopes, expression_diagnostics = check_expressions(source)
+    scopes, expression_diagnostics = check_expressions(source, rules)
     diagnostics.extend(expression_diagnostics)
     model = ValidatedModel(path, source, scopes, diagnostics)
     return model, list(diagnostics)

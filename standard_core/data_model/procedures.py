@@ -100,7 +100,7 @@ JUMINHYO_REQUEST = entity(
         record("requester_address", "請求者住所", ADDRESS, f"{JUKI}12条2項", label="請求者の住所"),
         item("subject_atena_number", "対象者の宛名番号", "文字列", f"{JUKI}12条1項",
              label="写しを請求される人", required=True, pattern="[0-9]{1,15}"),
-        item("copies", "交付部数", "整数", FEE, label="交付部数（通）", required=True),
+        item("copies", "請求通数", "整数", FEE, label="請求通数（通）", required=True),
         item("whole_household", "世帯全員", "真偽", f"{JUKI}12条1項", label="世帯全員の写し"),
         item("with_honseki", "本籍の記載", "真偽", f"{JUKI}12条（本籍・続柄等を省略しない特別の請求）",
              label="本籍・筆頭者を記載する"),
