@@ -209,3 +209,73 @@ class RuleActivation(Base):
 
     __table_args__ = (Index("ix_rule_activation_lookup", "municipality_code", "effective_from"),)
 
+
+
+# --- organisation (engine.organisation) -------------------------------------------------------------------
+
+class OrgUnit(Base):
+    """A 部・課・係 of a municipality's organisation chart in force from `chart_from`."""
+
+    __tablename__ = "org_unit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    chart_from: Mapped[date] = mapped_column(Date)
+    code: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # 部 | 課 | 係
+    parent_code: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_org_unit_chart", "municipality_code", "chart_from", "code", unique=True),)
+
+
+class OrgPosition(Base):
+    """A position (職) of the chart: 課長 of a 課, 部長 of a 部, 副市長 and 市長 of the municipality."""
+
+    __tablename__ = "org_position"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    chart_from: Mapped[date] = mapped_column(Date)
+    code: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(40))  # 係長 | 課長 | 部長 | 副市長 | 市長 | 課長補佐 | …
+    name: Mapped[str] = mapped_column(String(200))  # こども家庭課長
+    unit_code: Mapped[str | None] = mapped_column(String(100))  # None: the municipality as a whole
+    # JSON array of position codes, in the order they stand in (代決者の順)
+    deputies: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_org_position_chart", "municipality_code", "chart_from", "code", unique=True),)
+
+
+class OrgAssignment(Base):
+    """A person holding a position from one date to another (人事異動: a row ends, another begins)."""
+
+    __tablename__ = "org_assignment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    position_code: Mapped[str] = mapped_column(String(100))
+    person: Mapped[str] = mapped_column(String(100))  # the account name
+    person_name: Mapped[str] = mapped_column(String(200))  # 氏名 as shown
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)  # inclusive; None: until further notice
+
+    __table_args__ = (Index("ix_org_assignment_position", "municipality_code", "position_code", "valid_from"),)
+
+
+class OrgAbsence(Base):
+    """A person away for a period (出張・休暇), optionally with a named substitute (代理) for that period."""
+
+    __tablename__ = "org_absence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    person: Mapped[str] = mapped_column(String(100))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date] = mapped_column(Date)  # inclusive
+    reason: Mapped[str] = mapped_column(String(200))
+    substitute: Mapped[str | None] = mapped_column(String(100))  # acts for the person in this period
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_org_absence_person", "municipality_code", "person", "valid_from"),)

@@ -206,6 +206,11 @@ from web.cli_forms import form_group  # noqa: E402 - registered after the group 
 
 cli.add_command(form_group)
 
+from web.cli_org import kessai_group, org_group  # noqa: E402 - registered after the group exists
+
+cli.add_command(org_group)
+cli.add_command(kessai_group)
+
 from web.cli_schema import schema as schema_command  # noqa: E402 - registered after the group exists
 
 cli.add_command(schema_command)
