@@ -108,24 +108,39 @@ def _deep_copy_path(root: object, path: list[str]) -> tuple[dict[str, object], d
     return top, current
 
 
+def _with_constants(scope: Mapping[str, Type], constants: Mapping[str, Type] | None,
+                    ) -> tuple[dict[str, Type], dict[str, object]]:
+    """The checker's scope and the compiler's constants: enumeration values (出生, 課長 …) are names of
+    their enumeration's type whose value is their own name; a declared name of the same spelling wins."""
+    values = {name: name for name in constants or {} if name not in scope}
+    return {**{n: t for n, t in (constants or {}).items() if n in values}, **scope}, dict(values)
+
+
 def check_expression(
-    text: str, scope: Mapping[str, Type], *, file: str = "<式>", expected: Type | None = None
+    text: str, scope: Mapping[str, Type], *, file: str = "<式>", expected: Type | None = None,
+    constants: Mapping[str, Type] | None = None,
 ) -> CompiledExpression:
-    """Parse, type-check against `scope` and compile. Raises DiagnosticError with every problem found."""
+    """Parse, type-check against `scope` and compile. Raises DiagnosticError with every problem found.
+
+    `constants`: enumeration values the text may name (value name → its enumeration type).
+    """
     node = parse_expression(text, file)
-    checker = Checker(scope, file, text)
+    names, values = _with_constants(scope, constants)
+    checker = Checker(names, file, text)
     t = checker.check(node)
     checker.expect(node, t, expected, "この式の値")
     if has_errors(checker.diagnostics):
         raise DiagnosticError(checker.diagnostics)
-    fn = Compiler(checker.scope, checker.types).compile(node)
+    fn = Compiler(checker.scope, checker.types, constants=values).compile(node)
     return CompiledExpression(text, t, node, fn)
 
 
-def check_script(text: str, scope: Mapping[str, Type], *, file: str = "<スクリプト>") -> CompiledScript:
+def check_script(text: str, scope: Mapping[str, Type], *, file: str = "<スクリプト>",
+                 constants: Mapping[str, Type] | None = None) -> CompiledScript:
     """Parse, type-check and compile a script. Raises DiagnosticError with every problem found."""
     script = parse_script(text, file)
-    checker = Checker(scope, file, text)
+    names, values = _with_constants(scope, constants)
+    checker = Checker(names, file, text)
     assigned = checker.check_script(script)
     if has_errors(checker.diagnostics):
         raise DiagnosticError(checker.diagnostics)
@@ -133,6 +148,6 @@ def check_script(text: str, scope: Mapping[str, Type], *, file: str = "<スク�
     for stmt in script.statements:
         # Each statement sees the scope as it was after the ones before it; the checker's final
         # scope includes all assignments, which is a superset with the same types.
-        fn = Compiler(checker.scope, checker.types).compile(stmt.value)
+        fn = Compiler(checker.scope, checker.types, constants=values).compile(stmt.value)
         steps.append((stmt.target, checker.types[id(stmt.value)], fn))
     return CompiledScript(text, assigned, script, tuple(steps))

@@ -21,7 +21,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from dsl import DslRuntimeError
@@ -32,6 +32,7 @@ from dsl.types import Type
 from engine import audit, clock, rule_versions, store
 from engine.bpmn import dump_state, eval_context, load_state, set_eval_context, set_rules, take_decided
 from engine.db import Municipality
+from engine.organisation import Acting, chart_on, positions_of
 from engine.packs import is_valid_code
 from engine.registry import Procedure, Registry
 from engine.rule_versions import active_rule_set
@@ -107,13 +108,16 @@ class TaskView:
     completed_at: dt.datetime | None
     completed_by: str | None
     fields: dict[str, str]
+    position: str | None = None  # the position (職) it is addressed to
+    on_behalf_of: str | None = None  # whom the completer acted for (代理・代決)
 
     @classmethod
     def of(cls, row: TaskRow, procedure: Procedure | None = None) -> TaskView:
         form = procedure.forms.get(row.bpmn_id) if procedure is not None else None
         return cls(row.id, row.case_id, row.municipality_code, row.kind, row.bpmn_id, row.name, row.lane,
                    row.assignee, row.state, utc(row.due_at), utc(row.created_at), utc(row.completed_at),
-                   row.completed_by, {f.name: f.type.name for f in form.fields} if form is not None else {})
+                   row.completed_by, {f.name: f.type.name for f in form.fields} if form is not None else {},
+                   row.position_code, row.on_behalf_of)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +125,7 @@ class TaskView:
             "bpmn_id": self.bpmn_id, "name": self.name, "lane": self.lane, "assignee": self.assignee,
             "state": self.state, "due_at": _iso(self.due_at), "created_at": _iso(self.created_at),
             "completed_at": _iso(self.completed_at), "completed_by": self.completed_by, "fields": self.fields,
+            "position": self.position, "on_behalf_of": self.on_behalf_of,
         }
 
 
@@ -140,6 +145,7 @@ class CaseView:
     tasks: list[TaskView]  # the open tasks: ready user tasks and waiting timers
     history: list[TaskView] | None = None  # every task row of the case (get_case only)
     rules_hash: str | None = None  # the rule set the case pinned when it started
+    unit: str | None = None  # the unit (課) the case belongs to
 
     def to_json(self) -> dict[str, Any]:
         shown = {
@@ -147,7 +153,7 @@ class CaseView:
             "process_name": self.process_name, "status": self.status, "version": self.version,
             "spec_hash": self.spec_hash, "started_by": self.started_by, "started_at": _iso(self.started_at),
             "completed_at": _iso(self.completed_at), "data": self.data,
-            "tasks": [t.to_json() for t in self.tasks], "rules": self.rules_hash,
+            "tasks": [t.to_json() for t in self.tasks], "rules": self.rules_hash, "unit": self.unit,
         }
         if self.history is not None:
             shown["history"] = [t.to_json() for t in self.history]
@@ -170,12 +176,25 @@ class Cases:
 
     # --- start ---------------------------------------------------------------------------------------
     def start_case(self, session: Session, *, process_id: str, municipality: str, data: Mapping[str, Any],
-                   actor: str) -> CaseView:
-        """Start a case of process_id for a municipality with its initial data; one transaction."""
+                   actor: str, unit: str | None = None) -> CaseView:
+        """Start a case of process_id for a municipality with its initial data; one transaction.
+
+        `unit`: the 課 (or 係) the case belongs to in the municipality's organisation chart; its user tasks
+        then go to the positions of that unit (the lane's 職, or the one jichi:assign names).
+        """
         with _rolled_back_on_error(session):
             self._known_municipality(session, municipality)
+            units = chart_on(session, municipality, clock.today()).units if unit is not None else {}
+            if unit is not None and unit not in units:
+                raise _fail("ORG703", f"組織「{unit}」は団体「{municipality}」の今日の組織図にありません",
+                            "jichi org show で組織の code を確かめてください。")
             procedure = self.registry.procedure(process_id, municipality)
             values = _checked_input(data, procedure.inputs, "開始データ")
+            if unit is not None:
+                # A process that declares them learns its unit (a 決裁 route starts at the unit's level).
+                for name, value in (("担当組織", unit), ("担当組織の種別", units[unit].kind)):
+                    if name in procedure.inputs:
+                        values.setdefault(name, value)
             if ("spec", procedure.spec_hash) not in self._known:
                 self.registry.ensure_stored(session, procedure)
             workflow = BpmnWorkflow(procedure.spec, procedure.subprocess_specs,
@@ -188,10 +207,11 @@ class Cases:
             advance(workflow, decisions.append)
             now = clock.now()
             case = CaseRow(str(uuid.uuid4()), municipality, process_id, procedure.spec_hash, "running", "", 1,
-                           actor, now, None, rules_hash)
+                           actor, now, None, rules_hash, unit)
             _apply(case, workflow, now)
             store.insert_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now)
-            rows = self._project(session, case, workflow, [], now, decisions, action="case.started", actor=actor,
+            rows = self._project(session, case, procedure, workflow, [], now, decisions, action="case.started",
+                                 actor=actor,
                                  after=values, detail={"process_id": process_id, "spec_hash": procedure.spec_hash,
                                          "rules": case.rules_hash})
             session.commit()
@@ -215,13 +235,15 @@ class Cases:
         row = store.load_task(session, task_id)
         if row is None:
             raise _fail("ENG514", f"タスク「{task_id}」はありません", "jichi task list でタスクの ID を確かめてください。")
-        if row.kind != "user":
+        if row.kind not in ("user", "review"):
             raise _fail("ENG515", f"タスク「{row.name}」は人が完了するタスクではありません",
                         "タイマーは jichi worker が期限に処理します。")
         if row.state != "ready":
             by = f"（{row.completed_by} が完了済み）" if row.completed_by else ""
             raise _fail("ENG511", f"タスク「{row.name}」はすでに{_state_label(row.state)}です{by}",
                         "受付箱を更新して、いま処理できるタスクを確かめてください。")
+        if row.kind == "review":
+            return self._review(session, row, data, actor)
         case = store.load_case(session, row.case_id)
         assert case is not None  # foreign key
         procedure = self.registry.stored(session, case.spec_hash)
@@ -231,6 +253,8 @@ class Cases:
         if task is None or task.state != TaskState.READY:
             raise _fail("ENG511", f"タスク「{row.name}」は処理できる状態ではありません",
                         "受付箱を更新して、いま処理できるタスクを確かめてください。")
+        acting = _acting_for(session, row, actor, task.data.get("代決できる") is not False)
+        row.on_behalf_of = acting.on_behalf_of.person if acting is not None and acting.on_behalf_of else None
         form = procedure.forms.get(row.bpmn_id)
         if form is None:
             values = _checked_input(data, {}, f"「{row.name}」の入力")
@@ -249,9 +273,47 @@ class Cases:
         row.state, row.completed_by, row.completed_at = "completed", actor, now
         old, new = audit.changed(before, _case_data(workflow))
         store.close_tasks(session, [row])
-        rows = self._project(session, case, workflow, [r for r in open_rows if r.id != row.id], now, decisions,
+        detail: dict[str, Any] = {"bpmn_id": row.bpmn_id, "name": row.name}
+        personal: dict[str, Any] = {"input": values}
+        still = [r for r in open_rows if r.id != row.id]
+        if acting is not None and acting.mode != "本人":
+            # Acted by the actor, on behalf of the holder (代理・代決); a 代決 owes the holder a 後閲.
+            detail["acting"] = {"mode": acting.mode, "position": row.position_code}
+            personal["on_behalf_of"] = row.on_behalf_of
+            if acting.mode == "代決" and row.on_behalf_of is not None:
+                review = replace(row, id=str(uuid.uuid4()), kind="review", name=f"後閲: {row.name}",
+                                 assignee=row.on_behalf_of, state="ready", due_at=None, created_at=now,
+                                 completed_at=None, completed_by=None, position_code=None, on_behalf_of=None)
+                store.insert_tasks(session, [review])
+                still.append(review)
+                detail["post_review"] = review.id
+        rows = self._project(session, case, procedure, workflow, still, now, decisions,
                              action="task.completed", actor=actor, task_id=row.id, before=old, after=new,
-                             detail={"bpmn_id": row.bpmn_id, "name": row.name}, personal={"input": values})
+                             detail=detail, personal=personal)
+        session.commit()
+        self._keep(case, workflow)
+        return _view(case, procedure, workflow, rows)
+
+    def _review(self, session: Session, row: TaskRow, data: Mapping[str, Any], actor: str) -> CaseView:
+        """Complete a 後閲: the absent holder reads what was decided in their name. One audited step."""
+        if row.assignee != actor:
+            raise _fail("ENG519", f"「{row.name}」は {row.assignee} の後閲です",
+                        "代決された決裁の後閲は、代わられた本人がします。")
+        if not isinstance(data, Mapping) or set(data) - {"意見"}:
+            raise _fail("ENG512", "後閲の入力は「意見」（任意）だけです", '例: {"意見": "了"}')
+        case = store.load_case(session, row.case_id)
+        assert case is not None  # foreign key
+        procedure = self.registry.stored(session, case.spec_hash)
+        open_rows = store.open_tasks(session, case.id)
+        workflow = self._workflow(session, case, procedure)
+        now = clock.now()
+        if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now):
+            raise _VersionMoved
+        row.state, row.completed_by, row.completed_at = "completed", actor, now
+        store.close_tasks(session, [row])
+        rows = self._project(session, case, procedure, workflow, [r for r in open_rows if r.id != row.id], now, [],
+                             action="review.completed", actor=actor, task_id=row.id,
+                             detail={"bpmn_id": row.bpmn_id, "name": row.name}, personal={"input": dict(data)})
         session.commit()
         self._keep(case, workflow)
         return _view(case, procedure, workflow, rows)
@@ -301,7 +363,7 @@ class Cases:
         for row in fired:
             row.state, row.completed_at, row.completed_by = "completed", now, actor
         store.close_tasks(session, fired)
-        self._project(session, case, workflow, [r for r in open_rows if r not in fired], now, decisions,
+        self._project(session, case, procedure, workflow, [r for r in open_rows if r not in fired], now, decisions,
                       action="timer.fired", actor=actor, task_id=fired[0].id, before=old, after=new,
                       detail={"timers": [{"task_id": r.id, "bpmn_id": r.bpmn_id, "name": r.name,
                                           "due_at": _iso(r.due_at)} for r in fired]})
@@ -362,7 +424,8 @@ class Cases:
             raise _fail("ENG512", f"団体コード「{code}」の団体は登録されていません",
                         "jichi demo load で登録するか、団体コードを確かめてください。")
 
-    def _project(self, session: Session, case: CaseRow, workflow: BpmnWorkflow, open_rows: list[TaskRow],
+    def _project(self, session: Session, case: CaseRow, procedure: Procedure, workflow: BpmnWorkflow,
+                 open_rows: list[TaskRow],
                  now: dt.datetime, decisions: list[Decision], *, action: str, actor: str, task_id: str | None = None,
                  before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
                  personal: Mapping[str, Any] | None = None, detail: Mapping[str, Any]) -> list[TaskRow]:
@@ -374,6 +437,9 @@ class Cases:
         live = {t.spiff_id: t for t in live_tasks(workflow)}
         still_open, closed, moved = [], [], []
         for row in open_rows:
+            if row.kind == "review":
+                still_open.append(row)  # a 後閲 is not a step of the workflow: it stays until reviewed
+                continue
             current = live.get(row.spiff_task_id)
             if current is None or current.kind != row.kind:
                 row.state, row.completed_at = "cancelled", now
@@ -385,6 +451,8 @@ class Cases:
                 moved.append(row)
             still_open.append(row)
         new_rows = [_new_row(case, task, now) for task in live.values()]
+        if case.unit_code is not None and any(r.kind == "user" for r in new_rows):
+            _address(session, case, procedure, workflow, new_rows)
         store.close_tasks(session, closed)
         store.update_due(session, moved)
         store.insert_tasks(session, new_rows)
@@ -397,7 +465,8 @@ class Cases:
         if decisions:
             full["decisions"] = [{"gateway": d.bpmn_id, "name": d.name, "chosen": list(d.chosen)} for d in decisions]
         if new_rows:
-            full["opened"] = [{"task_id": r.id, "bpmn_id": r.bpmn_id, "name": r.name} for r in new_rows]
+            full["opened"] = [{"task_id": r.id, "bpmn_id": r.bpmn_id, "name": r.name}
+                              | ({"position": r.position_code} if r.position_code else {}) for r in new_rows]
         if closed:
             full["cancelled"] = [{"task_id": r.id, "bpmn_id": r.bpmn_id, "name": r.name} for r in closed]
         full["status"] = case.status
@@ -409,10 +478,19 @@ class Cases:
 
 def list_tasks(session: Session, *, municipality: str | None = None, case_id: str | None = None,
                states: tuple[str, ...] = ("ready",), lane: str | None = None, assignee: str | None = None,
-               limit: int = 200) -> list[TaskView]:
-    """Task rows for an inbox, ordered by due date (no due date last), then creation."""
+               person: str | None = None, on: dt.date | None = None, limit: int = 200) -> list[TaskView]:
+    """Task rows for an inbox, ordered by due date (no due date last), then creation.
+
+    `person`: only the tasks addressed to positions that person acts for on the day `on` (default today):
+    held, or acted for as 代理 or 代決者 of an absent holder (engine.organisation.positions_of).
+    """
     t = store.TASKS
     query = select(t).where(t.c.state.in_(states))
+    if person is not None:
+        mine = positions_of(session, person, on or clock.today(), municipality)
+        query = query.where(or_(t.c.assignee == person,
+                                *[and_(t.c.municipality_code == code, t.c.position_code == position)
+                                  for code, position in mine]))
     if municipality is not None:
         query = query.where(t.c.municipality_code == municipality)
     if case_id is not None:
@@ -441,7 +519,7 @@ def _view(case: CaseRow, procedure: Procedure, workflow: BpmnWorkflow, open_rows
     return CaseView(case.id, case.municipality_code, case.process_id, procedure.name, case.status, case.version,
                     case.spec_hash, case.started_by, utc(case.started_at), utc(case.completed_at),
                     _case_data(workflow), [TaskView.of(r, procedure) for r in open_rows],
-                    rules_hash=case.rules_hash)
+                    rules_hash=case.rules_hash, unit=case.unit_code)
 
 
 def _new_row(case: CaseRow, task: LiveTask, now: dt.datetime) -> TaskRow:
@@ -451,6 +529,53 @@ def _new_row(case: CaseRow, task: LiveTask, now: dt.datetime) -> TaskRow:
         assignee=None, state="ready" if task.kind == "user" else "waiting", due_at=task.due_at, created_at=now,
         completed_at=None, completed_by=None,
     )
+
+
+def _acting_for(session: Session, row: TaskRow, actor: str, deputy_allowed: bool) -> Acting | None:
+    """For a task addressed to a position: how `actor` acts on it today (None when the task is anyone's).
+
+    Refuses (ENG519) an actor who neither holds the position today nor acts for its absent holder as the
+    named substitute (代理) or — when `deputy_allowed` (the case's 代決できる) — the 代決者 in order.
+    """
+    if row.position_code is None:
+        return None
+    try:
+        chart = chart_on(session, row.municipality_code, clock.today())
+    except DiagnosticError:
+        return None
+    position = chart.positions.get(row.position_code)
+    if position is None:
+        return None  # the position was abolished by a later chart: the lane decides, as for any task
+    acting = chart.acting(position, deputy_allowed=deputy_allowed)
+    if acting.holder is not None and acting.holder.person == actor:
+        return replace(acting, acting=acting.holder, acting_position=position, mode="本人", reason="")
+    if acting.acting is not None and acting.acting.person == actor and acting.on_behalf_of is not None:
+        return acting
+    who = acting.acting.name if acting.acting is not None else "（だれも処理できません）"
+    raise _fail("ENG519", f"「{actor}」は「{row.name}」の宛先の職（{position.name}）の担当ではありません",
+                f"今日この職のタスクを処理できるのは {who} です" + (f"（{acting.reason}）" if acting.reason else "")
+                + "。jichi org show で組織と不在を確かめてください。")
+
+
+def _address(session: Session, case: CaseRow, procedure: Procedure, workflow: BpmnWorkflow,
+             rows: list[TaskRow]) -> None:
+    """Address new user task rows to a position of the case's unit: the lane's 職, or the 職 named by the
+    task's jichi:assign item. A title with no such position (or no chart that day) leaves the row to its lane."""
+    assert case.unit_code is not None
+    try:
+        chart = chart_on(session, case.municipality_code, clock.today())
+    except DiagnosticError:
+        return
+    for row in rows:
+        if row.kind != "user":
+            continue
+        title: object = row.lane
+        item = procedure.assign.get(row.bpmn_id)
+        if item is not None:
+            task = workflow.get_task_from_id(uuid.UUID(row.spiff_task_id))
+            title = task.data.get(item) if task is not None else None
+        position = chart.position_for(case.unit_code, title) if isinstance(title, str) else None
+        row.position_code = position.code if position is not None else None
 
 
 def _state_label(state: str) -> str:

@@ -67,6 +67,8 @@ class CaseInstance(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The rule set (core + packs) active for the municipality when the case started; NULL when none was.
     rules_hash: Mapped[str | None] = mapped_column(ForeignKey("rule_set.hash"))
+    # The unit (課) the case belongs to (engine.organisation): its tasks go to positions of that unit.
+    unit_code: Mapped[str | None] = mapped_column(String(100))
 
     # Optimistic locking: every UPDATE says WHERE version = <the version read>; a concurrent writer
     # that got there first makes it match no row, and SQLAlchemy raises StaleDataError.
@@ -96,6 +98,11 @@ class CaseTask(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_by: Mapped[str | None] = mapped_column(String(100))
+    # The position (職) the task is addressed to, resolved from the case's unit when the task opened; the
+    # person it lands on is whoever holds the position on the day the inbox is read.
+    position_code: Mapped[str | None] = mapped_column(String(100))
+    # Who the completer acted for (代理・代決): the holder of the position, when not the completer.
+    on_behalf_of: Mapped[str | None] = mapped_column(String(100))
 
     # Partial indexes: only open rows are ever looked up by inbox or timer queries, and most rows are
     # closed history; keeping history out of these indexes keeps them small and every write cheaper.
@@ -105,6 +112,9 @@ class CaseTask(Base):
               postgresql_where=text("state IN ('ready', 'waiting')")),
         Index("ix_case_task_assignee", "assignee", "state",
               sqlite_where=text("assignee IS NOT NULL"), postgresql_where=text("assignee IS NOT NULL")),
+        Index("ix_case_task_position", "municipality_code", "position_code",
+              sqlite_where=text("state IN ('ready', 'waiting') AND position_code IS NOT NULL"),
+              postgresql_where=text("state IN ('ready', 'waiting') AND position_code IS NOT NULL")),
         Index("ix_case_task_due_timers", "due_at",
               sqlite_where=text("kind = 'timer' AND state = 'waiting'"),
               postgresql_where=text("kind = 'timer' AND state = 'waiting'")),

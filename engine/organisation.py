@@ -370,3 +370,23 @@ def record_absence(session: Session, *, municipality: str, person: str, start: d
 def ladder_from(title: str) -> Sequence[str]:
     """The titles from `title` up to 市長 (a 決裁 route climbs them)."""
     return LADDER[LADDER.index(title):] if title in LADDER else LADDER
+
+
+def positions_of(session: Session, person: str, on: dt.date,
+                 municipality: str | None = None) -> dict[tuple[str, str], Acting]:
+    """The positions `person` acts for on a day, by (municipality, position code): the ones they hold, and
+    the ones they act for as a named substitute (代理) or as the 代決者 of an absent holder."""
+    codes = {municipality} if municipality is not None else set(session.scalars(
+        select(OrgAssignment.municipality_code).where(OrgAssignment.person == person).distinct()))
+    found: dict[tuple[str, str], Acting] = {}
+    for code in sorted(codes):
+        try:
+            chart = chart_on(session, code, on)
+        except DiagnosticError:
+            continue  # no chart in force that day: nothing addressed to positions there
+        for position in chart.positions.values():
+            acting = chart.acting(position)
+            mine = acting.holder is not None and acting.holder.person == person
+            if mine or (acting.acting is not None and acting.acting.person == person):
+                found[(code, position.code)] = acting
+    return found

@@ -57,6 +57,8 @@ class Procedure:
     script_engine: DslScriptEngine
     inputs: dict[str, Type]  # jichi:data on the process: what a case may be started with
     forms: dict[str, Form]  # user task id → its form, with the municipality's variations
+    # user task id → the data item whose value is the title of the position it goes to (jichi:assign)
+    assign: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # BPMN element id → Japanese name
 
     @property
@@ -264,6 +266,7 @@ class Registry:
             process_id=process_id, name=process.get("name") or process_id, spec_hash=spec_hash, files=files,
             spec=spec, subprocess_specs=subprocesses, script_engine=engine,
             inputs=_declared(process, "data", main, direct=True), forms=forms,
+            assign={task: item for m in models for scope in m.scopes.values() for task, item in scope.assign.items()},
             names={e.get("id") or "": e.get("name") or "" for m in models for e in m.source.root.iter()
                    if isinstance(e.tag, str) and e.get("id")},
         )

@@ -43,6 +43,7 @@ class CaseRow:
     started_at: dt.datetime | None
     completed_at: dt.datetime | None
     rules_hash: str | None = None  # the rule set pinned at the start (engine.rule_versions)
+    unit_code: str | None = None  # the 課 the case belongs to (engine.organisation)
 
     @classmethod
     def of(cls, row: Mapping[Any, Any]) -> CaseRow:
@@ -67,6 +68,8 @@ class TaskRow:
     created_at: dt.datetime | None
     completed_at: dt.datetime | None
     completed_by: str | None
+    position_code: str | None = None  # the position it is addressed to
+    on_behalf_of: str | None = None  # the holder the completer acted for (代理・代決)
 
     @classmethod
     def of(cls, row: Mapping[Any, Any]) -> TaskRow:
@@ -142,7 +145,7 @@ def close_tasks(session: Session, closed: Sequence[TaskRow]) -> None:
     """Mark rows completed/cancelled, only if still open (a row is closed once, by one step)."""
     for row in closed:
         session.connection().execute(_CLOSE_TASK, {"b_id": row.id, "state": row.state, "completed_at": row.completed_at,
-                                      "completed_by": row.completed_by})
+                                      "completed_by": row.completed_by, "on_behalf_of": row.on_behalf_of})
 
 
 def update_due(session: Session, rows: Iterable[TaskRow]) -> None:

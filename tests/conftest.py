@@ -25,7 +25,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
@@ -194,3 +194,18 @@ def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 def postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh PostgreSQL database migrated to head; yields its URL. Skipped (failed under CI) without one."""
     yield from _database(request, tmp_path, "postgresql", migrated=True)
+
+
+@pytest.fixture
+def org(database_url: str) -> Iterator[Any]:
+    """An engine environment with the illustrative organisation charts of tests/fixtures/organisation
+    imported (2024-04-01, and the 2026-04-01 異動)."""
+    from engine.organisation import import_chart, read_chart_file
+    from tests.engine_support import environment
+
+    charts = Path(__file__).parent / "fixtures" / "organisation"
+    with environment(database_url) as env:
+        with env.session() as s:
+            import_chart(s, read_chart_file(charts / "chart_2024.toml"), "人事課")
+            import_chart(s, read_chart_file(charts / "ido_2026.toml"), "人事課")
+        yield env

@@ -140,6 +140,11 @@ def test_core_checks_hold_everywhere(database_url: str) -> None:
         assert _refusals(env, case_id, {"認定請求日": "2025-04-10"})[0] == (
             "ENG518", "「請求者が公務員である」は必須の項目です")
         assert _refusals(env, case_id, {**CLAIM, "独自": {"小児医療費助成も申請": True}})[0][0] == "ENG512"
+        # Checks may name the rule files' enumeration values (特例の事由 = 出生).
+        assert _refusals(env, case_id, {**CLAIM, "特例の事由": "出生"}) == [
+            ("ENG518", "15日特例の事由が出生のときは、認定請求日以前の出生日を入れてください")]
+        assert _refusals(env, case_id, {**CLAIM, "特例の事由": "転入", "転出予定日": "2025-04-20"}) == [
+            ("ENG518", "15日特例の事由が転入のときは、認定請求日以前の前住所地の転出予定日を入れてください")]
 
 
 def test_a_running_case_keeps_its_form(database_url: str, tmp_path: Path) -> None:

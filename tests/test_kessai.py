@@ -52,15 +52,6 @@ def _steps(r: Route) -> list[tuple[str, str, str, bool]]:
             for s in r.steps]
 
 
-@pytest.fixture
-def org(database_url: str) -> Any:
-    with environment(database_url) as env:
-        with env.session() as s:
-            import_chart(s, read_chart_file(FIXTURES / "chart_2024.toml"), "人事課")
-            import_chart(s, read_chart_file(FIXTURES / "ido_2026.toml"), "人事課")
-        yield env
-
-
 ROUTES = [
     # (id, 種別, 金額, 決裁日, 起案の組織, 重要異例, 決裁権者, route as (position, mode, acting, decides))
     ("small-purchase", "物品の購入", 120_000, "2025-06-02", TEATE, False, "課長",

@@ -27,6 +27,7 @@ from engine.paths import project_root
 from engine.registry import Registry
 from engine.rule_versions import move_case
 from standard_core.diagnostics import DiagnosticError, Span, error
+from standard_core.wareki import INPUT_EXAMPLES, WarekiError, parse_date_input
 
 
 @contextmanager
@@ -99,6 +100,7 @@ def _print_task(task: TaskView) -> None:
     state = {"ready": "処理待ち", "waiting": "待機中", "completed": "完了", "cancelled": "取消"}.get(task.state, task.state)
     due = f"  期限 {task.due_at.astimezone(clock.TOKYO):%Y-%m-%d %H:%M}" if task.due_at else ""
     lane = f"  [{task.lane}]" if task.lane else ""
+    lane += f"  宛先 {task.position}" if task.position else ""
     fields = f"  入力: {', '.join(f'{k}({v})' for k, v in task.fields.items())}" if task.fields else ""
     click.echo(f"  タスク {task.id}  {task.name}  {state}{lane}{due}{fields}")
 
@@ -113,15 +115,17 @@ def case_group() -> None:
 @click.argument("procedure")
 @click.option("--municipality", required=True, help="団体コード（6桁）。")
 @click.option("--data", "data_file", default=None, help="開始データの JSON ファイル（- で標準入力）。")
+@click.option("--unit", default=None, help="案件の担当の組織（課・係の code）。タスクはその組織の職に宛てられます。")
 @click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
-def case_start(procedure: str, municipality: str, data_file: str | None, actor: str | None, as_json: bool) -> None:
+def case_start(procedure: str, municipality: str, data_file: str | None, unit: str | None, actor: str | None,
+               as_json: bool) -> None:
     """手続き PROCEDURE（BPMN のプロセス id）の案件を開始します。"""
     try:
         data = _read_data(data_file) if data_file else {}
         with _session() as session:
             view = _cases().start_case(session, process_id=procedure, municipality=municipality, data=data,
-                                       actor=actor or _default_actor())
+                                       actor=actor or _default_actor(), unit=unit)
     except DiagnosticError as e:
         _fail(e, as_json)
         return
@@ -177,16 +181,25 @@ def task_group() -> None:
 @click.option("--municipality", default=None, help="団体コードで絞り込みます。")
 @click.option("--case", "case_id", default=None, help="案件 ID で絞り込みます。")
 @click.option("--lane", default=None, help="レーン（役割）で絞り込みます。")
+@click.option("--person", default=None, help="その人の受付箱: その日にその人が在職・代理・代決する職に宛てたタスク。")
+@click.option("--on", "on_text", default=None, help="--person の日（既定: 今日）。")
 @click.option("--all", "show_all", is_flag=True, help="完了・取消・待機中のタスクも表示します。")
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
-def task_list(municipality: str | None, case_id: str | None, lane: str | None, show_all: bool,
-              as_json: bool) -> None:
+def task_list(municipality: str | None, case_id: str | None, lane: str | None, person: str | None,
+              on_text: str | None, show_all: bool, as_json: bool) -> None:
     """処理待ちのタスクを期限順に表示します。"""
     states = ("ready", "waiting", "completed", "cancelled") if show_all else ("ready",)
+    try:
+        on = parse_date_input(on_text) if on_text else None
+    except WarekiError as e:
+        _fail(DiagnosticError([error("INP802", f"--on「{on_text}」を日付として読めません: {e}", Span("<入力>", 1, 1),
+                                     f"例: {INPUT_EXAMPLES}")]), as_json)
+        return
     with _session() as session:
         if case_id is not None:
             case_id = _resolve(session, CaseInstance, case_id, "案件")
-        tasks = list_tasks(session, municipality=municipality, case_id=case_id, lane=lane, states=states)
+        tasks = list_tasks(session, municipality=municipality, case_id=case_id, lane=lane, states=states,
+                           person=person, on=on)
     if as_json:
         click.echo(json.dumps([t.to_json() for t in tasks], ensure_ascii=False, indent=2))
         return

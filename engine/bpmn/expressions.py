@@ -21,7 +21,7 @@ from lxml import etree
 import dsl
 from dsl.rules.analysis import inputs_read
 from dsl.rules.model import RuleSet
-from dsl.types import BOOL, DATE, DURATION, TEXT, Type, list_of, type_named, type_names
+from dsl.types import BOOL, DATE, DURATION, TEXT, EnumType, Type, list_of, type_named, type_names
 from engine.bpmn.dialects import expression_dialect, script_format_diagnostic
 from engine.bpmn.positions import TextLocator
 from engine.bpmn.structure import bpmn_children, containers, executable, local
@@ -107,6 +107,8 @@ class ProcessScope:
     compiled: dict[str, Compiled] = dataclasses.field(default_factory=dict)
     member_ids: set[str] = dataclasses.field(default_factory=set)  # the process and its sub-processes
     checks: dict[str, list[FieldCheck]] = dataclasses.field(default_factory=dict)  # user task id → its checks
+    # user task id → the data item naming the title (職) of the position it goes to (jichi:assign)
+    assign: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def iso_timer_error(text: str, timer: str) -> str | None:
@@ -203,19 +205,19 @@ def _declarations(source: SourceFile, process: etree._Element, scope: ProcessSco
         declared_at.setdefault(name, span.line)
     for element in process.iter(f"{_J}*"):
         name = etree.QName(element).localname
-        if name in ("decision", "check"):
+        if name in ("decision", "check", "assign"):
             owner = element.getparent()
             task = owner.getparent() if owner is not None and local(owner) == "extensionElements" else None
             wanted = "businessRuleTask" if name == "decision" else "userTask"
             if task is None or local(task) != wanted:
                 where = "ビジネスルールタスク" if name == "decision" else "ユーザータスク"
                 found.append(error("BPM412", f"<jichi:{name}> は{where}の中にだけ書けます",
-                                   source.span(element), "判定はビジネスルールタスク、入力の検査はユーザータスクの"
-                                   "extensionElements に書いてください。"))
+                                   source.span(element), "判定はビジネスルールタスク、入力の検査と宛先の職は"
+                                   "ユーザータスクの extensionElements に書いてください。"))
         elif name not in ("data", "field"):
             found.append(error("BPM412", f"拡張要素 <jichi:{name}> はありません",
-                               source.span(element), "jichi:data・jichi:field、ユーザータスクの jichi:check、"
-                               "ビジネスルールタスクの jichi:decision だけが使えます。"))
+                               source.span(element), "jichi:data・jichi:field、ユーザータスクの jichi:check と "
+                               "jichi:assign、ビジネスルールタスクの jichi:decision だけが使えます。"))
     return found
 
 
@@ -224,10 +226,23 @@ class _Checker:
                  found: list[Diagnostic], rules: RuleSet | None) -> None:
         self.source, self.locator, self.scope, self.found = source, locator, scope, found
         self.rules = rules
+        # The rule files' enumeration values (出生, 課長 …) may be named in conditions, scripts and checks.
+        self.constants = dict(rules.enum_values) if rules is not None else None
 
     def field_checks(self, task: etree._Element) -> None:
-        """A user task's jichi:check elements: boolean DSL over the process's names (its fields included)."""
+        """A user task's jichi:check elements: boolean DSL over the process's names (its fields included),
+        and its jichi:assign: the data item whose value is the title (職) of the position the task goes to."""
         ext = next(bpmn_children(task, "extensionElements"), None)
+        for element in [] if ext is None else ext.iterchildren(f"{_J}assign"):
+            item = (element.get("title") or "").strip()
+            declared = self.scope.names.get(item)
+            if declared is None or not (declared == TEXT or isinstance(declared, EnumType)):
+                what = "宣言されていません" if declared is None else f"{declared}です（文字列か列挙が必要）"
+                self.found.append(error("BPM458", f"jichi:assign の title「{item}」は{what}", self.source.span(element),
+                                        '宛先の職名（課長・係長…）を値に持つ項目を書きます。例: <jichi:assign '
+                                        'title="決裁の段階"/>。レーン名が職名なら jichi:assign は要りません。'))
+                continue
+            self.scope.assign[task.get("id") or ""] = item
         for element in [] if ext is None else ext.iterchildren(f"{_J}check"):
             where = self.source.span(element)
             text, message = (element.get("test") or "").strip(), (element.get("message") or "").strip()
@@ -236,7 +251,8 @@ class _Checker:
                                         '例: <jichi:check test="請求通数 >= 1" message="請求通数は1通以上です"/>'))
                 continue
             try:
-                expression = dsl.check_expression(text, self.scope.names, file=self.source.display, expected=BOOL)
+                expression = dsl.check_expression(text, self.scope.names, file=self.source.display, expected=BOOL,
+                                                  constants=self.constants)
             except DiagnosticError as e:
                 first = e.diagnostics[0]
                 self.found.append(error("BPM457", f"入力の検査の式: {first.message}", where,
@@ -295,7 +311,8 @@ class _Checker:
             on = None
             if call.get("on") is not None:
                 try:
-                    on = dsl.check_expression(call.get("on") or "", self.scope.names, file=self.source.display,
+                    on = dsl.check_expression(call.get("on") or "", self.scope.names, constants=self.constants,
+                                              file=self.source.display,
                                               expected=DATE)
                 except DiagnosticError as e:
                     first = e.diagnostics[0]
@@ -353,7 +370,8 @@ class _Checker:
         if text is None:
             return
         compiled = self._compile(element, lambda: Compiled(
-            "script", script=dsl.check_script(text, self.scope.names, file=self.source.display)))
+            "script", script=dsl.check_script(text, self.scope.names, file=self.source.display,
+                                              constants=self.constants)))
         if compiled is not None and compiled.script is not None:
             self.scope.compiled[text] = compiled
             for name, assigned in compiled.script.assigned.items():
@@ -368,7 +386,7 @@ class _Checker:
             self.found.append(dialect)
             return
         compiled = self._compile(element, lambda: Compiled("condition", expression=dsl.check_expression(
-            text, self.scope.names, file=self.source.display, expected=BOOL)))
+            text, self.scope.names, file=self.source.display, expected=BOOL, constants=self.constants)))
         if compiled is not None:
             self.scope.compiled[text] = compiled
 
@@ -394,7 +412,7 @@ class _Checker:
                                                  where=self.source.span(element))
             return
         compiled = self._compile(element, lambda: Compiled("timer", expression=dsl.check_expression(
-            text, self.scope.names, file=self.source.display), timer=timer))
+            text, self.scope.names, file=self.source.display, constants=self.constants), timer=timer))
         if compiled is None or compiled.expression is None:
             return
         allowed = _TIMER_TYPES[timer]
@@ -415,7 +433,8 @@ class _Checker:
         if text is None:
             return
         compiled = self._compile(source_el, lambda: Compiled("condition", expression=dsl.check_expression(
-            text, self.scope.names, file=self.source.display, expected=self.scope.names.get(target))))
+            text, self.scope.names, file=self.source.display, expected=self.scope.names.get(target),
+            constants=self.constants)))
         if target not in self.scope.names:
             self.found.append(error("BPM453", f"割り当て先「{target}」は宣言されていません", self.source.span(target_el),
                                     "jichi:data か jichi:field で名前と型を宣言してください。"))

@@ -1,0 +1,150 @@
+"""The core 決裁 subprocess (processes/kessai/kessai.bpmn) on the durable engine: the route climbs from the
+drafting unit to the 決裁権者 the rules name, each step lands on whoever acts for that position on the day,
+差戻し returns to the drafter with the reason, 却下 ends the matter, a 代決 leaves a 後閲 for the absent holder,
+and 重要・異例 matters are never decided by 代決. The workflow is reloaded from the database at every step."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import clock
+from engine.cases import CaseError, list_tasks
+from engine.organisation import import_chart, read_chart_file, record_absence
+from engine.registry import Registry
+from tests.engine_support import copy_core, environment
+from tests.test_kessai import FIXTURES, KATEI, MUNI, TEATE
+
+DAY = dt.datetime(2025, 6, 2, 1, 0, tzinfo=dt.UTC)  # 10:00 in Tokyo
+
+
+def _repository(tmp_path: Path) -> Path:
+    """The core, and a pack for the municipality with the illustrative 専決 別表."""
+    root = tmp_path / "repo"
+    copy_core(root)
+    pack = root / "local_rules" / "141305-example"
+    (pack / "rules").mkdir(parents=True)
+    (pack / "pack.toml").write_text('id = "141305-example"\nversion = "1.0.0"\nmunicipalities = ["141305"]\n',
+                                    encoding="utf-8")
+    shutil.copy(FIXTURES / "senketsu.rules", pack / "rules" / "senketsu.rules")
+    return root
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> Any:
+    with clock.frozen(DAY), environment(database_url, Registry.load(_repository(tmp_path))) as e:
+        with e.session() as s:
+            import_chart(s, read_chart_file(FIXTURES / "chart_2024.toml"), "人事課")
+        yield e
+
+
+def _start(env: Any, unit: str = TEATE) -> str:
+    with env.session() as s:
+        case_id: str = env.cases.start_case(s, process_id="Process_Kessai", municipality=MUNI, data={},
+                                            actor="起案者", unit=unit).id
+        return case_id
+
+
+def _step(env: Any, case_id: str, name: str, data: dict[str, Any], actor: str) -> None:
+    env.cases._live.clear()  # every step restores the workflow from the database
+    env.complete(case_id, name, data, actor=actor)
+
+
+def _open(env: Any, case_id: str) -> list[tuple[str, str | None, str | None]]:
+    return [(t.name, t.position, t.assignee) for t in env.ready(case_id)]
+
+
+def _data(env: Any, case_id: str) -> dict[str, Any]:
+    with env.session() as s:
+        return env.cases.get_case(s, case_id).data
+
+
+def _kian(amount: int, unusual: bool = False) -> dict[str, Any]:
+    return {"件名": "児童手当システム用プリンタの購入", "事案の種別": "物品の購入", "決裁金額": amount,
+            "重要異例": unusual, "起案の内容": "故障したプリンタの更新"}
+
+
+APPROVE = {"判断": "承認"}
+
+
+def test_the_route_climbs_to_the_decider_and_ends_in_circulation(env: Any) -> None:
+    case_id = _start(env)
+    assert _open(env, case_id) == [("起案", None, None)]
+    _step(env, case_id, "起案", _kian(120_000), "起案者")
+    assert _data(env, case_id)["決裁権者"] == "課長" and _data(env, case_id)["最終段階"] == "課長"
+    assert _open(env, case_id) == [("決裁", "kodomo.katei.teate.kakaricho", None)]
+    _step(env, case_id, "決裁", APPROVE, "tanaka")
+    assert _open(env, case_id) == [("決裁", "kodomo.katei.kacho", None)]
+    with pytest.raises(CaseError) as caught:
+        _step(env, case_id, "決裁", APPROVE, "tanaka")  # the 係長 cannot decide the 課長's step
+    assert caught.value.diagnostics[0].code == "ENG519"
+    _step(env, case_id, "決裁", APPROVE, "suzuki")
+    assert _data(env, case_id)["決裁結果"] == "決裁" and _open(env, case_id) == [("回覧（供覧）", None, None)]
+    _step(env, case_id, "回覧（供覧）", {"回覧済": True}, "起案者")
+    assert env.case(case_id).status == "completed"
+
+
+def test_sashimodoshi_returns_to_the_drafter_with_the_reason_and_the_route_starts_again(env: Any) -> None:
+    case_id = _start(env)
+    _step(env, case_id, "起案", _kian(800_000), "起案者")  # 部長 decides
+    _step(env, case_id, "決裁", APPROVE, "tanaka")
+    with pytest.raises(CaseError) as caught:
+        _step(env, case_id, "決裁", {"判断": "差戻し"}, "suzuki")
+    assert caught.value.diagnostics[0].message == "差戻し・却下では、意見に理由を書いてください"
+    _step(env, case_id, "決裁", {"判断": "差戻し", "意見": "見積書を2者以上添付してください"}, "suzuki")
+    assert _open(env, case_id) == [("起案", None, None)]
+    assert _data(env, case_id)["差戻しの理由"] == "見積書を2者以上添付してください"
+    _step(env, case_id, "起案", _kian(450_000), "起案者")  # a cheaper quote: now the 課長 decides
+    assert _open(env, case_id) == [("決裁", "kodomo.katei.teate.kakaricho", None)]
+    _step(env, case_id, "決裁", APPROVE, "tanaka")
+    _step(env, case_id, "決裁", APPROVE, "suzuki")
+    assert _data(env, case_id)["決裁結果"] == "決裁"
+
+
+def test_kyakka_ends_the_matter(env: Any) -> None:
+    case_id = _start(env, unit=KATEI)  # drafted in the 課: the route starts at the 課長
+    _step(env, case_id, "起案", _kian(800_000), "起案者")
+    assert _open(env, case_id) == [("決裁", "kodomo.katei.kacho", None)]
+    _step(env, case_id, "決裁", {"判断": "却下", "意見": "予算がありません"}, "suzuki")
+    assert env.case(case_id).status == "completed" and _data(env, case_id)["決裁結果"] == "却下"
+
+
+def test_daiketsu_records_both_names_and_owes_a_post_review(env: Any) -> None:
+    with env.session() as s:
+        record_absence(s, municipality=MUNI, person="suzuki", start=dt.date(2025, 6, 2), end=dt.date(2025, 6, 2),
+                       reason="出張", substitute=None, actor="鈴木 一郎")
+    case_id = _start(env, unit=KATEI)
+    _step(env, case_id, "起案", _kian(120_000), "起案者")
+    with env.session() as s:
+        assert [t.name for t in list_tasks(s, person="sato")] == ["決裁"]  # the first 代決者 while away
+    _step(env, case_id, "決裁", APPROVE, "sato")
+    with env.session() as s:
+        history = env.cases.get_case(s, case_id).history
+    assert history is not None
+    decided = next(t for t in history if t.name == "決裁")
+    assert (decided.completed_by, decided.on_behalf_of) == ("sato", "suzuki")
+    assert ("後閲: 決裁", None, "suzuki") in _open(env, case_id)
+    with pytest.raises(CaseError):
+        _step(env, case_id, "後閲: 決裁", {}, "sato")  # only the absent holder reviews
+    with env.session() as s:
+        assert "後閲: 決裁" in [t.name for t in list_tasks(s, person="suzuki", on=dt.date(2025, 6, 3))]
+    _step(env, case_id, "後閲: 決裁", {"意見": "了"}, "suzuki")
+    assert [name for name, _, _ in _open(env, case_id)] == ["回覧（供覧）"]
+
+
+def test_an_unusual_matter_goes_up_and_is_never_decided_by_daiketsu(env: Any) -> None:
+    with env.session() as s:
+        record_absence(s, municipality=MUNI, person="yamada", start=dt.date(2025, 6, 2), end=dt.date(2025, 6, 2),
+                       reason="出張", substitute=None, actor="山田 部長")
+    case_id = _start(env, unit=KATEI)
+    _step(env, case_id, "起案", _kian(120_000, unusual=True), "起案者")
+    assert (_data(env, case_id)["決裁権者"], _data(env, case_id)["代決できる"]) == ("部長", False)
+    _step(env, case_id, "決裁", APPROVE, "suzuki")
+    assert _open(env, case_id) == [("決裁", "kodomo.bucho", None)]
+    with pytest.raises(CaseError) as caught:
+        _step(env, case_id, "決裁", APPROVE, "ishii")  # the 部次長 would be the 代決者, but not for this
+    assert caught.value.diagnostics[0].code == "ENG519" and "代決できません" in caught.value.diagnostics[0].hint
