@@ -9,6 +9,7 @@ finds the task it wanted already completed and reports a conflict.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import threading
 import uuid
@@ -32,6 +33,7 @@ from dsl.types import Type
 from engine import audit, clock, rule_versions, store
 from engine.bpmn import dump_state, eval_context, load_state, set_eval_context, set_rules, take_decided
 from engine.db import Municipality
+from engine.models import AuditEvent
 from engine.organisation import Acting, chart_on, positions_of
 from engine.packs import is_valid_code
 from engine.registry import Procedure, Registry
@@ -371,6 +373,50 @@ class Cases:
         self._keep(case, workflow)
         return True
 
+    # --- 引戻し -------------------------------------------------------------------------------------
+    def withdraw(self, session: Session, case_id: str, actor: str, reason: str) -> CaseView:
+        """引戻し: the person who completed the case's last user task takes it back while the tasks that step
+        opened are still untouched (the next approver has not acted). Those tasks are cancelled and the
+        withdrawn task is ready again, with its data. One audited step (task.withdrawn)."""
+        with _rolled_back_on_error(session):
+            case = store.load_case(session, case_id)
+            if case is None or case.status != "running":
+                raise _fail("ENG523", f"案件「{case_id}」は進行中ではありません", "jichi case show で案件の状態を確かめてください。")
+            procedure = self.registry.stored(session, case.spec_hash)
+            # The last completion is the one with the newest audit event (timestamps can tie).
+            last_id = session.scalar(
+                select(AuditEvent.task_id).where(AuditEvent.case_id == case.id, AuditEvent.action == "task.completed")
+                .order_by(AuditEvent.seq.desc()).limit(1))
+            last = store.load_task(session, last_id) if last_id is not None else None
+            if last is None:
+                raise _fail("ENG523", "引き戻せる手順がありません（まだだれもタスクを完了していません）", "")
+            if last.completed_by != actor:
+                raise _fail("ENG523", f"引き戻せるのは、最後の手順「{last.name}」を完了した {last.completed_by} だけです",
+                            "ほかの人の手順は、その人が引き戻すか、次の処理者が差し戻します。")
+            open_rows = store.open_tasks(session, case.id)
+            workflow = self._workflow(session, case, procedure)
+            task = workflow.get_task_from_id(uuid.UUID(last.spiff_task_id))
+            waiting = [workflow.get_task_from_id(uuid.UUID(r.spiff_task_id)) for r in open_rows if r.kind == "user"]
+            # Every task waiting now must have been opened by that completion (nothing acted on since).
+            if task is None or not waiting or any(w is None or _previous_manual(w) is not task for w in waiting):
+                raise _fail("ENG523", "次の処理者がすでに処理したか、並行する手順があるため、引き戻せません",
+                            "次の処理者に差戻しを頼んでください。")
+            before = _case_data(workflow)
+            sent = copy.deepcopy(task.data)  # what was sent comes back to the drafter
+            workflow.reset_from_task_id(task.id)
+            task.data.update(sent)
+            now = clock.now()
+            _apply(case, workflow, now)
+            if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now):
+                raise _fail("ENG511", "案件が同時に更新されました", "案件を開き直して、もう一度実行してください。")
+            old, new = audit.changed(before, _case_data(workflow))
+            rows = self._project(session, case, procedure, workflow, open_rows, now, [], action="task.withdrawn",
+                                 actor=actor, task_id=last.id, before=old, after=new,
+                                 detail={"bpmn_id": last.bpmn_id, "name": last.name, "reason": reason})
+            session.commit()
+        self._keep(case, workflow)
+        return _view(case, procedure, workflow, rows)
+
     # --- reading -------------------------------------------------------------------------------------
     def get_case(self, session: Session, case_id: str) -> CaseView:
         """A case with its current data, open tasks and the history of all its task rows."""
@@ -531,6 +577,14 @@ def _new_row(case: CaseRow, task: LiveTask, now: dt.datetime) -> TaskRow:
     )
 
 
+def _previous_manual(task: Any) -> Any:
+    """The nearest completed user task above `task` in its workflow's tree (None at the start)."""
+    parent = task.parent
+    while parent is not None and not (parent.task_spec.manual and parent.state == TaskState.COMPLETED):
+        parent = parent.parent
+    return parent
+
+
 def _acting_for(session: Session, row: TaskRow, actor: str, deputy_allowed: bool) -> Acting | None:
     """For a task addressed to a position: how `actor` acts on it today (None when the task is anyone's).
 
@@ -570,11 +624,15 @@ def _address(session: Session, case: CaseRow, procedure: Procedure, workflow: Bp
         if row.kind != "user":
             continue
         title: object = row.lane
+        unit: object = case.unit_code
         item = procedure.assign.get(row.bpmn_id)
         if item is not None:
             task = workflow.get_task_from_id(uuid.UUID(row.spiff_task_id))
-            title = task.data.get(item) if task is not None else None
-        position = chart.position_for(case.unit_code, title) if isinstance(title, str) else None
+            data = task.data if task is not None else {}
+            title = data.get(item)
+            if row.bpmn_id in procedure.assign_unit:
+                unit = data.get(procedure.assign_unit[row.bpmn_id])
+        position = chart.position_for(unit, title) if isinstance(title, str) and isinstance(unit, str) else None
         row.position_code = position.code if position is not None else None
 
 

@@ -59,6 +59,7 @@ class Procedure:
     forms: dict[str, Form]  # user task id → its form, with the municipality's variations
     # user task id → the data item whose value is the title of the position it goes to (jichi:assign)
     assign: dict[str, str] = field(default_factory=dict)
+    assign_unit: dict[str, str] = field(default_factory=dict)  # … and the item naming its unit, if not the case's
     names: dict[str, str] = field(default_factory=dict)  # BPMN element id → Japanese name
 
     @property
@@ -267,6 +268,8 @@ class Registry:
             spec=spec, subprocess_specs=subprocesses, script_engine=engine,
             inputs=_declared(process, "data", main, direct=True), forms=forms,
             assign={task: item for m in models for scope in m.scopes.values() for task, item in scope.assign.items()},
+            assign_unit={task: item for m in models for scope in m.scopes.values()
+                         for task, item in scope.assign_unit.items()},
             names={e.get("id") or "": e.get("name") or "" for m in models for e in m.source.root.iter()
                    if isinstance(e.tag, str) and e.get("id")},
         )

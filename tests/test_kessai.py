@@ -170,9 +170,9 @@ def test_importing_the_same_chart_twice_changes_nothing(org: Any) -> None:
 
 @pytest.mark.parametrize(("old", "new", "line"), [
     ('parent = "kodomo"\n', 'parent = "kodomo.nai"\n', 14),
-    ('deputies = ["kodomo.jicho"]', 'deputies = ["kodomo.nai"]', 38),
+    ('deputies = ["kodomo.jicho"]', 'deputies = ["kodomo.nai"]', 55),
     ('kind = "課"', 'kind = "室"', 13),
-    ("from = 2023-04-01\nto = 2026-03-31", "from = 2023-04-01\nto = 2022-03-31", 95),
+    ("from = 2023-04-01\nto = 2026-03-31", "from = 2023-04-01\nto = 2022-03-31", 112),
 ], ids=["unknown-parent", "unknown-deputy", "unknown-unit-kind", "ends-before-it-starts"])
 def test_a_bad_chart_is_refused_with_the_line(old: str, new: str, line: int) -> None:
     text = (FIXTURES / "chart_2024.toml").read_text(encoding="utf-8")
@@ -190,7 +190,7 @@ def test_cli(database_url: str) -> None:
     with environment(database_url):
         pass  # migrated and the demo municipalities registered
     imported = _jichi(database_url, "org", "import", str(FIXTURES / "chart_2024.toml"), "--as", "人事課")
-    assert imported.returncode == 0 and "職 7" in imported.stdout, imported.stderr
+    assert imported.returncode == 0 and "職 9" in imported.stdout, imported.stderr
     absent = _jichi(database_url, "org", "absent", "suzuki", "--municipality", MUNI, "--from", "令和7年6月2日",
                     "--to", "R7.6.3", "--reason", "出張")
     assert absent.returncode == 0, absent.stderr

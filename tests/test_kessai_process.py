@@ -63,9 +63,9 @@ def _data(env: Any, case_id: str) -> dict[str, Any]:
         return env.cases.get_case(s, case_id).data
 
 
-def _kian(amount: int, unusual: bool = False) -> dict[str, Any]:
+def _kian(amount: int, unusual: bool = False, aigi: list[str] | None = None) -> dict[str, Any]:
     return {"件名": "児童手当システム用プリンタの購入", "事案の種別": "物品の購入", "決裁金額": amount,
-            "重要異例": unusual, "起案の内容": "故障したプリンタの更新"}
+            "重要異例": unusual, "起案の内容": "故障したプリンタの更新", "合議先": aigi or []}
 
 
 APPROVE = {"判断": "承認"}
@@ -148,3 +148,73 @@ def test_an_unusual_matter_goes_up_and_is_never_decided_by_daiketsu(env: Any) ->
     with pytest.raises(CaseError) as caught:
         _step(env, case_id, "決裁", APPROVE, "ishii")  # the 部次長 would be the 代決者, but not for this
     assert caught.value.diagnostics[0].code == "ENG519" and "代決できません" in caught.value.diagnostics[0].hint
+
+
+def test_hikimodoshi_takes_the_draft_back_before_the_next_approver_acts(env: Any) -> None:
+    case_id = _start(env)
+    _step(env, case_id, "起案", _kian(120_000), "起案者")
+    with pytest.raises(CaseError) as caught, env.session() as s:
+        env.cases.withdraw(s, case_id, "tanaka", "誤り")  # only the one who completed the last step
+    assert caught.value.diagnostics[0].code == "ENG523"
+    env.cases._live.clear()
+    with env.session() as s:
+        env.cases.withdraw(s, case_id, "起案者", "金額の誤り")
+    assert _open(env, case_id) == [("起案", None, None)]
+    assert _data(env, case_id)["決裁金額"] == 120_000  # the draft comes back as it was sent
+    _step(env, case_id, "起案", _kian(130_000), "起案者")
+    _step(env, case_id, "決裁", APPROVE, "tanaka")
+    with pytest.raises(CaseError) as late, env.session() as s:
+        env.cases.withdraw(s, case_id, "起案者", "遅すぎる")  # the 係長 has acted: no longer possible
+    assert late.value.diagnostics[0].code == "ENG523"
+    # Not yet: an approver taking back their own step inside the 決裁 loop (the loop reuses the task).
+    with pytest.raises(CaseError) as looped, env.session() as s:
+        env.cases.withdraw(s, case_id, "tanaka", "確認漏れ")
+    assert looped.value.diagnostics[0].code == "ENG523"
+    assert _open(env, case_id) == [("決裁", "kodomo.katei.kacho", None)]
+
+
+AIGI = ["kodomo.hoiku", "somu.zaisei"]
+
+
+def test_aigi_goes_to_every_unit_in_parallel_and_all_must_consent(env: Any) -> None:
+    case_id = _start(env, unit=KATEI)
+    _step(env, case_id, "起案", _kian(120_000, aigi=AIGI), "起案者")
+    assert sorted(_open(env, case_id)) == [("合議", "kodomo.hoiku.kacho", None), ("合議", "somu.zaisei.kacho", None)]
+    with env.session() as s:
+        mine = [t for t in list_tasks(s, person="ono") if t.name == "合議"]
+    assert len(mine) == 1
+    with pytest.raises(CaseError):
+        _step_task(env, mine[0].id, {"合議の回答": "異議なし"}, "kimura")  # not the 財政課長's colleague
+    _step_task(env, mine[0].id, {"合議の回答": "異議なし"}, "ono")
+    assert _open(env, case_id) == [("合議", "kodomo.hoiku.kacho", None)]  # the decision waits for everyone
+    _step(env, case_id, "合議", {"合議の回答": "異議なし"}, "kimura")
+    assert _open(env, case_id) == [("決裁", "kodomo.katei.kacho", None)]
+    _step(env, case_id, "決裁", APPROVE, "suzuki")
+    assert _data(env, case_id)["決裁結果"] == "決裁"
+
+
+def test_an_objection_in_aigi_cancels_the_rest_and_returns_to_the_drafter(env: Any) -> None:
+    case_id = _start(env, unit=KATEI)
+    _step(env, case_id, "起案", _kian(120_000, aigi=AIGI), "起案者")
+    with env.session() as s:
+        (zaisei,) = [t for t in list_tasks(s, person="ono") if t.name == "合議"]
+    with pytest.raises(CaseError) as caught:
+        _step_task(env, zaisei.id, {"合議の回答": "異議"}, "ono")
+    assert caught.value.diagnostics[0].message == "異議には理由を意見に書いてください"
+    _step_task(env, zaisei.id, {"合議の回答": "異議", "合議の意見": "予算の流用の協議が先です"}, "ono")
+    assert _open(env, case_id) == [("起案", None, None)]  # the 保育課長's 合議 was cancelled
+    assert _data(env, case_id)["差戻しの理由"] == "合議で異議: 予算の流用の協議が先です"
+    with env.session() as s:
+        history = env.cases.get_case(s, case_id).history
+    assert history is not None
+    assert sorted((t.name, t.state) for t in history if t.name == "合議") == [
+        ("合議", "cancelled"), ("合議", "completed")]
+    # Drafted again without 合議: straight to the 決裁.
+    _step(env, case_id, "起案", _kian(120_000), "起案者")
+    assert _open(env, case_id) == [("決裁", "kodomo.katei.kacho", None)]
+
+
+def _step_task(env: Any, task_id: str, data: dict[str, Any], actor: str) -> None:
+    env.cases._live.clear()
+    with env.session() as s:
+        env.cases.complete_task(s, task_id, data, actor)

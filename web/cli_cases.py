@@ -132,6 +132,23 @@ def case_start(procedure: str, municipality: str, data_file: str | None, unit: s
     click.echo(json.dumps(view.to_json(), ensure_ascii=False, indent=2)) if as_json else _print_case(view)
 
 
+@case_group.command("withdraw")
+@click.argument("case_id")
+@click.option("--as", "actor", required=True, help="引き戻す人（最後の手順を完了した人）。")
+@click.option("--reason", default="引戻し", help="理由（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def case_withdraw(case_id: str, actor: str, reason: str, as_json: bool) -> None:
+    """引戻し: 最後に完了した手順を、次の処理者がまだ処理していない間に取り戻します。"""
+    try:
+        with _session() as session:
+            resolved = _resolve(session, CaseInstance, case_id, "案件")
+            view = _cases().withdraw(session, resolved, actor, reason)
+    except DiagnosticError as e:
+        _fail(e, as_json)
+        return
+    click.echo(json.dumps(view.to_json(), ensure_ascii=False, indent=2)) if as_json else _print_case(view)
+
+
 @case_group.command("move-rules")
 @click.argument("case_id")
 @click.option("--to", "target", required=True, help="移す先の規則の版: PACK@VERSION（その団体で有効にした版）かハッシュ。")

@@ -37,6 +37,8 @@ STRUCTURE: frozenset[str] = frozenset({
     "dataInputAssociation", "dataOutputAssociation", "sourceRef", "targetRef", "assignment", "from", "to",
     "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet", "dataInputRefs",
     "dataOutputRefs", "property", "dataState", "import",
+    # parallel multi-instance user tasks (合議): checked in expressions.py
+    "multiInstanceLoopCharacteristics", "loopDataInputRef", "inputDataItem", "completionCondition",
 })
 
 # Unsupported elements, named the way a Japanese BPMN textbook names them.
@@ -49,7 +51,6 @@ UNSUPPORTED: dict[str, str] = {
     "complexGateway": "複合ゲートウェイ",
     "transaction": "トランザクション",
     "adHocSubProcess": "アドホックサブプロセス",
-    "multiInstanceLoopCharacteristics": "マルチインスタンス",
     "standardLoopCharacteristics": "ループ",
     "message": "メッセージ定義",
     "messageFlow": "メッセージフロー",

@@ -21,7 +21,7 @@ from lxml import etree
 import dsl
 from dsl.rules.analysis import inputs_read
 from dsl.rules.model import RuleSet
-from dsl.types import BOOL, DATE, DURATION, TEXT, EnumType, Type, list_of, type_named, type_names
+from dsl.types import BOOL, DATE, DURATION, TEXT, EnumType, ListType, Type, list_of, type_named, type_names
 from engine.bpmn.dialects import expression_dialect, script_format_diagnostic
 from engine.bpmn.positions import TextLocator
 from engine.bpmn.structure import bpmn_children, containers, executable, local
@@ -109,6 +109,8 @@ class ProcessScope:
     checks: dict[str, list[FieldCheck]] = dataclasses.field(default_factory=dict)  # user task id → its checks
     # user task id → the data item naming the title (職) of the position it goes to (jichi:assign)
     assign: dict[str, str] = dataclasses.field(default_factory=dict)
+    # user task id → the data item whose value is the unit of that position (default: the case's unit)
+    assign_unit: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def iso_timer_error(text: str, timer: str) -> str | None:
@@ -158,7 +160,7 @@ def check_expressions(source: SourceFile, rules: RuleSet | None = None,
                 checker.script(element)
             else:
                 checker.decisions(element)
-        for element in process.iter(f"{_B}conditionExpression"):
+        for element in process.iter(f"{_B}conditionExpression", f"{_B}completionCondition"):
             checker.condition(element)
         for element in process.iter(f"{_B}timeDate", f"{_B}timeDuration", f"{_B}timeCycle"):
             checker.timer(element)
@@ -203,6 +205,7 @@ def _declarations(source: SourceFile, process: etree._Element, scope: ProcessSco
             continue
         scope.names[name] = declared
         declared_at.setdefault(name, span.line)
+    found.extend(_multi_instance(source, process, scope))
     for element in process.iter(f"{_J}*"):
         name = etree.QName(element).localname
         if name in ("decision", "check", "assign"):
@@ -218,6 +221,44 @@ def _declarations(source: SourceFile, process: etree._Element, scope: ProcessSco
             found.append(error("BPM412", f"拡張要素 <jichi:{name}> はありません",
                                source.span(element), "jichi:data・jichi:field、ユーザータスクの jichi:check と "
                                "jichi:assign、ビジネスルールタスクの jichi:decision だけが使えます。"))
+    return found
+
+
+def _multi_instance(source: SourceFile, process: etree._Element, scope: ProcessScope) -> list[Diagnostic]:
+    """Parallel multi-instance user tasks (合議 to several units at once): one task per element of a declared
+    list (loopDataInputRef), the element under the inputDataItem's name in each task's data, an optional
+    completionCondition (checked with the conditions). Anything else SpiffWorkflow could read is refused."""
+    found: list[Diagnostic] = []
+    for loop in process.iter(f"{_B}multiInstanceLoopCharacteristics"):
+        span, task = source.span(loop), loop.getparent()
+        hint = ("<bpmn:loopDataInputRef>一覧の項目名</bpmn:loopDataInputRef> と <bpmn:inputDataItem id=\"要素の名前\" "
+                "name=\"要素の名前\"/> を書いてください（docs/engine.md「マルチインスタンス」）。")
+        if task is None or local(task) != "userTask":
+            found.append(error("BPM410", "マルチインスタンスはユーザータスクでだけ使えます", span, hint))
+            continue
+        if loop.get("isSequential") == "true" or next(bpmn_children(loop, "loopCardinality"), None) is not None:
+            found.append(error("BPM410", "順次のマルチインスタンスと loopCardinality は未対応です", span, hint))
+            continue
+        extra = [local(c) for c in bpmn_children(loop) if local(c) not in
+                 ("loopDataInputRef", "inputDataItem", "completionCondition")]
+        if extra:
+            found.append(error("BPM410", f"マルチインスタンスの「{extra[0]}」は未対応です", span,
+                               "結果は各タスクの項目がそのまま案件のデータに入ります。" + hint))
+            continue
+        ref = next(bpmn_children(loop, "loopDataInputRef"), None)
+        item = next(bpmn_children(loop, "inputDataItem"), None)
+        collection = (ref.text or "").strip() if ref is not None else ""
+        declared = scope.names.get(collection)
+        item_name = (item.get("id") or "").strip() if item is not None else ""
+        if not isinstance(declared, ListType):
+            found.append(error("BPM459", f"マルチインスタンスの loopDataInputRef「{collection}」は宣言された一覧では"
+                               "ありません", span, hint))
+        elif not item_name or (item is not None and item.get("name") not in (None, item_name)):
+            found.append(error("BPM459", "inputDataItem の id（と name）に、各タスクでの要素の名前を書いてください",
+                               span, hint))
+        elif scope.names.setdefault(item_name, declared.item) != declared.item:
+            found.append(error("BPM452", f"「{item_name}」は{scope.names[item_name]}として宣言されていますが、"
+                               f"「{collection}」の要素は{declared.item}です", span, "別の名前にしてください。"))
     return found
 
 
@@ -242,7 +283,15 @@ class _Checker:
                                         '宛先の職名（課長・係長…）を値に持つ項目を書きます。例: <jichi:assign '
                                         'title="決裁の段階"/>。レーン名が職名なら jichi:assign は要りません。'))
                 continue
+            unit = (element.get("unit") or "").strip()
+            if unit and self.scope.names.get(unit) != TEXT:
+                self.found.append(error("BPM458", f"jichi:assign の unit「{unit}」は宣言された文字列の項目ではありません",
+                                        self.source.span(element), "宛先の組織の code を値に持つ項目を書きます（省略する"
+                                        "と案件の担当組織）。例: 合議先の組織"))
+                continue
             self.scope.assign[task.get("id") or ""] = item
+            if unit:
+                self.scope.assign_unit[task.get("id") or ""] = unit
         for element in [] if ext is None else ext.iterchildren(f"{_J}check"):
             where = self.source.span(element)
             text, message = (element.get("test") or "").strip(), (element.get("message") or "").strip()
