@@ -21,6 +21,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -192,11 +193,11 @@ class Cases:
                             "jichi org show で組織の code を確かめてください。")
             procedure = self.registry.procedure(process_id, municipality)
             values = _checked_input(data, procedure.inputs, "開始データ")
-            if unit is not None:
-                # A process that declares them learns its unit (a 決裁 route starts at the unit's level).
-                for name, value in (("担当組織", unit), ("担当組織の種別", units[unit].kind)):
-                    if name in procedure.inputs:
-                        values.setdefault(name, value)
+            # A process that declares them learns its unit (a 決裁 route starts at the unit's level);
+            # "" when the case has none, so that a condition on them never fails on a missing value.
+            for name, value in (("担当組織", unit or ""), ("担当組織の種別", units[unit].kind if unit else "")):
+                if name in procedure.inputs:
+                    values.setdefault(name, value)
             if ("spec", procedure.spec_hash) not in self._known:
                 self.registry.ensure_stored(session, procedure)
             workflow = BpmnWorkflow(procedure.spec, procedure.subprocess_specs,
@@ -251,7 +252,7 @@ class Cases:
         procedure = self.registry.stored(session, case.spec_hash)
         open_rows = store.open_tasks(session, case.id)
         workflow = self._workflow(session, case, procedure)
-        task = workflow.get_task_from_id(uuid.UUID(row.spiff_task_id))
+        task = _spiff_task(workflow, row.spiff_task_id)
         if task is None or task.state != TaskState.READY:
             raise _fail("ENG511", f"タスク「{row.name}」は処理できる状態ではありません",
                         "受付箱を更新して、いま処理できるタスクを確かめてください。")
@@ -282,6 +283,7 @@ class Cases:
             # Acted by the actor, on behalf of the holder (代理・代決); a 代決 owes the holder a 後閲.
             detail["acting"] = {"mode": acting.mode, "position": row.position_code}
             personal["on_behalf_of"] = row.on_behalf_of
+            personal["acting_reason"] = acting.reason  # e.g. 鈴木 一郎は出張。代決者の順で…が代決
             if acting.mode == "代決" and row.on_behalf_of is not None:
                 review = replace(row, id=str(uuid.uuid4()), kind="review", name=f"後閲: {row.name}",
                                  assignee=row.on_behalf_of, state="ready", due_at=None, created_at=now,
@@ -395,8 +397,8 @@ class Cases:
                             "ほかの人の手順は、その人が引き戻すか、次の処理者が差し戻します。")
             open_rows = store.open_tasks(session, case.id)
             workflow = self._workflow(session, case, procedure)
-            task = workflow.get_task_from_id(uuid.UUID(last.spiff_task_id))
-            waiting = [workflow.get_task_from_id(uuid.UUID(r.spiff_task_id)) for r in open_rows if r.kind == "user"]
+            task = _spiff_task(workflow, last.spiff_task_id)
+            waiting = [_spiff_task(workflow, r.spiff_task_id) for r in open_rows if r.kind == "user"]
             # Every task waiting now must have been opened by that completion (nothing acted on since).
             if task is None or not waiting or any(w is None or _previous_manual(w) is not task for w in waiting):
                 raise _fail("ENG523", "次の処理者がすでに処理したか、並行する手順があるため、引き戻せません",
@@ -577,6 +579,14 @@ def _new_row(case: CaseRow, task: LiveTask, now: dt.datetime) -> TaskRow:
     )
 
 
+def _spiff_task(workflow: BpmnWorkflow, spiff_id: str) -> Any:
+    """The workflow's task with this id, or None (a rewound loop drops the tasks of its earlier passes)."""
+    try:
+        return workflow.get_task_from_id(uuid.UUID(spiff_id))
+    except TaskNotFoundException:
+        return None
+
+
 def _previous_manual(task: Any) -> Any:
     """The nearest completed user task above `task` in its workflow's tree (None at the start)."""
     parent = task.parent
@@ -627,7 +637,7 @@ def _address(session: Session, case: CaseRow, procedure: Procedure, workflow: Bp
         unit: object = case.unit_code
         item = procedure.assign.get(row.bpmn_id)
         if item is not None:
-            task = workflow.get_task_from_id(uuid.UUID(row.spiff_task_id))
+            task = _spiff_task(workflow, row.spiff_task_id)
             data = task.data if task is not None else {}
             title = data.get(item)
             if row.bpmn_id in procedure.assign_unit:

@@ -6,14 +6,17 @@ and 重要・異例 matters are never decided by 代決. The workflow is reloade
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from engine import clock
 from engine.cases import CaseError, list_tasks
+from engine.models import AuditEvent, AuditPersonal
 from engine.organisation import import_chart, read_chart_file, record_absence
 from engine.registry import Registry
 from tests.engine_support import copy_core, environment
@@ -63,9 +66,11 @@ def _data(env: Any, case_id: str) -> dict[str, Any]:
         return env.cases.get_case(s, case_id).data
 
 
-def _kian(amount: int, unusual: bool = False, aigi: list[str] | None = None) -> dict[str, Any]:
+def _kian(amount: int, unusual: bool = False, bunai: list[str] | None = None,
+          tabu: list[str] | None = None) -> dict[str, Any]:
     return {"件名": "児童手当システム用プリンタの購入", "事案の種別": "物品の購入", "決裁金額": amount,
-            "重要異例": unusual, "起案の内容": "故障したプリンタの更新", "合議先": aigi or []}
+            "重要異例": unusual, "起案の内容": "故障したプリンタの更新", "部内の合議先": bunai or [],
+            "他部の合議先": tabu or []}
 
 
 APPROVE = {"判断": "承認"}
@@ -128,6 +133,12 @@ def test_daiketsu_records_both_names_and_owes_a_post_review(env: Any) -> None:
     decided = next(t for t in history if t.name == "決裁")
     assert (decided.completed_by, decided.on_behalf_of) == ("sato", "suzuki")
     assert ("後閲: 決裁", None, "suzuki") in _open(env, case_id)
+    with env.session() as s:  # the audit event says who acted, for whom and why
+        event = s.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.task_id == decided.id,
+                                                   AuditEvent.action == "task.completed")).one()
+        kept = s.get(AuditPersonal, (event.municipality_code, event.seq))
+    assert event.actor == "sato" and json.loads(event.detail)["acting"]["mode"] == "代決"
+    assert kept is not None and "鈴木 一郎は出張" in json.loads(kept.personal)["acting_reason"]
     with pytest.raises(CaseError):
         _step(env, case_id, "後閲: 決裁", {}, "sato")  # only the absent holder reviews
     with env.session() as s:
@@ -173,29 +184,47 @@ def test_hikimodoshi_takes_the_draft_back_before_the_next_approver_acts(env: Any
     assert _open(env, case_id) == [("決裁", "kodomo.katei.kacho", None)]
 
 
-AIGI = ["kodomo.hoiku", "somu.zaisei"]
+BUNAI, TABU = ["kodomo.hoiku"], ["somu.zaisei"]
+HOIKU, ZAISEI = ("合議", "kodomo.hoiku.kacho", None), ("合議", "somu.zaisei.kacho", None)
 
 
-def test_aigi_goes_to_every_unit_in_parallel_and_all_must_consent(env: Any) -> None:
-    case_id = _start(env, unit=KATEI)
-    _step(env, case_id, "起案", _kian(120_000, aigi=AIGI), "起案者")
-    assert sorted(_open(env, case_id)) == [("合議", "kodomo.hoiku.kacho", None), ("合議", "somu.zaisei.kacho", None)]
-    with env.session() as s:
-        mine = [t for t in list_tasks(s, person="ono") if t.name == "合議"]
-    assert len(mine) == 1
-    with pytest.raises(CaseError):
-        _step_task(env, mine[0].id, {"合議の回答": "異議なし"}, "kimura")  # not the 財政課長's colleague
-    _step_task(env, mine[0].id, {"合議の回答": "異議なし"}, "ono")
-    assert _open(env, case_id) == [("合議", "kodomo.hoiku.kacho", None)]  # the decision waits for everyone
-    _step(env, case_id, "合議", {"合議の回答": "異議なし"}, "kimura")
+def test_aigi_follows_the_order_rules_and_all_must_consent(env: Any) -> None:
+    # 部長 decides (800,000円): the 部内 合議 after the 主管課長, the 他部 合議 after the 主管部長 — which is
+    # the 決裁権者 here, so the 他部 合議 comes before the 部長's decision.
+    case_id = _start(env)
+    _step(env, case_id, "起案", _kian(800_000, bunai=BUNAI, tabu=TABU), "起案者")
+    assert _open(env, case_id) == [("決裁", "kodomo.katei.teate.kakaricho", None)]
+    _step(env, case_id, "決裁", APPROVE, "tanaka")
     assert _open(env, case_id) == [("決裁", "kodomo.katei.kacho", None)]
     _step(env, case_id, "決裁", APPROVE, "suzuki")
+    assert _open(env, case_id) == [HOIKU]  # after the 主管課長
+    with pytest.raises(CaseError):
+        _step(env, case_id, "合議", {"合議の回答": "異議なし"}, "ono")  # not the 保育課長
+    _step(env, case_id, "合議", {"合議の回答": "異議なし"}, "kimura")
+    assert _open(env, case_id) == [ZAISEI]  # before the 部長, who decides
+    _step(env, case_id, "合議", {"合議の回答": "異議なし"}, "ono")
+    assert _open(env, case_id) == [("決裁", "kodomo.bucho", None)]
+    _step(env, case_id, "決裁", APPROVE, "yamada")
     assert _data(env, case_id)["決裁結果"] == "決裁"
 
 
+def test_aigi_goes_to_every_unit_in_parallel_before_a_lower_decider(env: Any) -> None:
+    # The 課長 decides (120,000円): both 合議 come before that decision, 部内 first, each in parallel.
+    case_id = _start(env)
+    _step(env, case_id, "起案", _kian(120_000, bunai=["kodomo.hoiku", "somu.zaisei"]), "起案者")
+    _step(env, case_id, "決裁", APPROVE, "tanaka")
+    assert sorted(_open(env, case_id)) == [HOIKU, ZAISEI]
+    with env.session() as s:
+        (mine,) = [t for t in list_tasks(s, person="ono") if t.name == "合議"]
+    _step_task(env, mine.id, {"合議の回答": "異議なし"}, "ono")
+    assert _open(env, case_id) == [HOIKU]  # the decision waits for everyone
+    _step(env, case_id, "合議", {"合議の回答": "異議なし"}, "kimura")
+    assert _open(env, case_id) == [("決裁", "kodomo.katei.kacho", None)]
+
+
 def test_an_objection_in_aigi_cancels_the_rest_and_returns_to_the_drafter(env: Any) -> None:
-    case_id = _start(env, unit=KATEI)
-    _step(env, case_id, "起案", _kian(120_000, aigi=AIGI), "起案者")
+    case_id = _start(env, unit=KATEI)  # the route starts at the 課長, who decides: 合議 first
+    _step(env, case_id, "起案", _kian(120_000, bunai=["kodomo.hoiku", "somu.zaisei"]), "起案者")
     with env.session() as s:
         (zaisei,) = [t for t in list_tasks(s, person="ono") if t.name == "合議"]
     with pytest.raises(CaseError) as caught:

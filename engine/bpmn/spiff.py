@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.defaults import ScriptTask
+from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask, ScriptTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 import dsl
@@ -260,8 +260,25 @@ def bind(models: Iterable[ValidatedModel], process_id: str) -> tuple[Any, dict[s
         raise DiagnosticError([error(
             "BPM490", f"SpiffWorkflow がプロセスを読み込めませんでした: {e}", Span(models[0].display, 1, 1),
             "検査をすり抜けた問題です。このファイルを添えて開発者に報告してください。")]) from e
+    for wf_spec in [spec, *subprocesses.values()]:
+        for task_spec in wf_spec.task_specs.values():
+            if isinstance(task_spec, ParallelMultiInstanceTask) and task_spec.input_item is not None:
+                _forget_input_item(task_spec)
     engine = DslScriptEngine(scope for m in models for scope in m.scopes.values())
     return spec, subprocesses, engine
+
+
+def _forget_input_item(spec: Any) -> None:
+    """A finished instance's data is merged into the multi-instance task (SpiffWorkflow 3.2) — including the
+    element it was given, so the next pass through the same or another multi-instance task (合議 部内, then
+    他部) would find that name taken and stop. The element is dropped from the merged data."""
+    merge = type(spec).merge_child
+
+    def merge_child(workflow: Any, child: Any) -> None:
+        merge(spec, workflow, child)
+        child.parent.data.pop(spec.input_item.bpmn_id, None)
+
+    spec.merge_child = merge_child
 
 
 def start(models: Iterable[ValidatedModel], process_id: str) -> BpmnWorkflow:
