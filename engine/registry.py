@@ -90,6 +90,7 @@ class Registry:
         self.hook_implementations = hook_implementations or {}
         self._calendars: dict[str, MunicipalCalendar | None] = {}
         self._hooks: dict[str, dict[str, ValidatedModel]] = {}  # by municipality
+        self._varied: dict[str, list[Variation]] = {}  # form variations by municipality
         self._by_process: dict[str, ValidatedModel] = {}
         for model in self.models:
             for process_id in model.process_ids:
@@ -161,10 +162,16 @@ class Registry:
         """The form variations that apply to a municipality: its prefecture's pack's, then its own pack's."""
         if municipality is None or not self.variations:
             return []
+        with self._lock:
+            known = self._varied.get(municipality)
+        if known is not None:
+            return known
         pack, _, problems = pack_for(municipality, self.packs)
-        if pack is None or problems:
-            return []
-        return [v for layer in (pack.layers or (pack.id,)) for v in self.variations.get(layer, [])]
+        found = [] if pack is None or problems else [
+            v for layer in (pack.layers or (pack.id,)) for v in self.variations.get(layer, [])]
+        with self._lock:
+            self._varied[municipality] = found  # read on every start: resolved once per municipality
+        return found
 
     def calendar(self, municipality: str) -> MunicipalCalendar | None:
         """The municipality's calendar (its pack, else its prefecture's, else the core defaults).

@@ -198,7 +198,26 @@ def test_jido_teate_a_family_is_certified_with_its_first_month_and_payday(databa
             ("長男", 1, 0), ("長女", 2, 10000), ("次男", 3, 30000)]
         assert data["支給開始月の月額"] == 40000
         assert (data["最初の支払月"], data["最初の支払日"]) == ("2025-06", "2025-06-10")
+        # The 認定 goes through the core 決裁 (no 別表 in 那覇市's pack: up to the mayor; no unit: lane tasks).
+        assert [t.name for t in env.ready(case_id)] == ["起案"]
+        env.complete(case_id, "起案", {"件名": "児童手当の認定", "事案の種別": "児童手当の認定", "決裁金額": 40000,
+                                       "重要異例": False, "部内の合議先": [], "他部の合議先": []})
+        for _ in ("課長", "部長", "副市長", "市長"):
+            env.complete(case_id, "決裁", {"判断": "承認"})
+        env.complete(case_id, "回覧（供覧）", {"回覧済": True})
         assert [t.name for t in env.ready(case_id)] == ["認定通知書の送付"]
+
+
+def test_jido_teate_refused_in_kessai_sends_a_refusal_with_the_reason(database_url: str) -> None:
+    with clock.frozen(NOON_TOKYO), environment(database_url, Registry.load(ROOT)) as env:
+        case_id, _ = _claim(env, {"認定請求日": "2025-04-10", "児童": [_child("一子", "2020-01-01")]})
+        env.complete(case_id, "起案", {"件名": "児童手当の認定", "事案の種別": "児童手当の認定", "決裁金額": 10000,
+                                       "重要異例": False, "部内の合議先": [], "他部の合議先": []})
+        env.complete(case_id, "決裁", {"判断": "却下", "意見": "監護の事実を確認できません"})
+        with env.session() as s:
+            data = env.cases.get_case(s, case_id).data
+        assert data["決裁結果"] == "却下" and data["却下理由"] == "監護の事実を確認できません"
+        assert [t.name for t in env.ready(case_id)] == ["却下通知書の送付"]
 
 
 @pytest.mark.parametrize(("form", "reason"), [
