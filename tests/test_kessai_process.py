@@ -247,3 +247,20 @@ def _step_task(env: Any, task_id: str, data: dict[str, Any], actor: str) -> None
     env.cases._live.clear()
     with env.session() as s:
         env.cases.complete_task(s, task_id, data, actor)
+
+
+def test_a_municipality_sets_its_own_aigi_order(database_url: str, tmp_path: Path) -> None:
+    # The order is an open parameter: this municipality consults the 部内 課 right after the 係長.
+    root = _repository(tmp_path)
+    (root / "local_rules" / "141305-example" / "rules" / "aigi.rules").write_text(
+        "追加 パラメータ 部内の合議の段階 {\n  2020-04-01 から 係長 出典「例示: 部内の合議は係長の後」;\n}\n",
+        encoding="utf-8")
+    with clock.frozen(DAY), environment(database_url, Registry.load(root)) as e:
+        with e.session() as s:
+            import_chart(s, read_chart_file(FIXTURES / "chart_2024.toml"), "人事課")
+        case_id = _start(e)
+        _step(e, case_id, "起案", _kian(800_000, bunai=BUNAI), "起案者")
+        _step(e, case_id, "決裁", APPROVE, "tanaka")
+        assert _open(e, case_id) == [HOIKU]  # before the 課長 now, right after the 係長
+        _step(e, case_id, "合議", {"合議の回答": "異議なし"}, "kimura")
+        assert _open(e, case_id) == [("決裁", "kodomo.katei.kacho", None)]
