@@ -62,11 +62,6 @@ class Procedure:
     assign_unit: dict[str, str] = field(default_factory=dict)  # … and the item naming its unit, if not the case's
     names: dict[str, str] = field(default_factory=dict)  # BPMN element id → Japanese name
 
-    @property
-    def fields(self) -> dict[str, dict[str, Type]]:
-        """User task id → the names (and types) its form accepts."""
-        return {task_id: form.types() for task_id, form in self.forms.items()}
-
 
 def bundle_hash(files: dict[str, str]) -> str:
     """sha256 of the canonical JSON of {file name: text}: the identity of what a case runs on."""
