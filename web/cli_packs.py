@@ -120,3 +120,45 @@ def _print_load_errors(title: str, errors: list[Diagnostic]) -> None:
     click.echo(f"失敗 {title}: 規則ファイルにエラーがあるため、テストを実行できません")
     for d in errors:
         click.echo("    " + d.format().replace("\n", "\n    "))
+
+
+@pack_group.command("diff")
+@click.argument("pack_id")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def pack_diff(pack_id: str, as_json: bool) -> None:
+    """フィット・アンド・ギャップ: パック PACK_ID が標準と違うところ（開放パラメータの値、開放決定への例外、独自の規則・手続き、
+    フック、様式の変更、暦）を、出典と位置つきで表示します。"""
+    from engine.fitgap import fit_gap
+    from engine.hooks import core_hooks
+    from engine.manifest import core_version
+    from engine.paths import project_root
+    from engine.registry import Registry
+    from standard_core.diagnostics import DiagnosticError, Span, error
+
+    root = project_root()
+    try:
+        registry = Registry.load(root)
+        pack = next((p for p in registry.packs if p.id == pack_id), None)
+        if pack is None:
+            known = "、".join(p.id for p in registry.packs) or "（なし）"
+            raise DiagnosticError([error("PCK630", f"パック「{pack_id}」はありません", Span("<入力>", 1, 1),
+                                         f"パック: {known}")])
+        directory = pack.directory.resolve()
+        own = [m for m in [*registry.models, *registry.hook_implementations.get(pack.id, {}).values()]
+               if m.path.resolve().is_relative_to(directory)]
+        hooks = {pid: h.name for pid, h in core_hooks(m for m in registry.models
+                                                       if not m.path.resolve().is_relative_to(root / "local_rules")).items()}
+        report = fit_gap(root, pack, own, hooks, registry.variations.get(pack.id, []), core_version(root))
+    except DiagnosticError as e:
+        if as_json:
+            click.echo(json.dumps({"diagnostics": [d.to_json() for d in e.diagnostics]}, ensure_ascii=False, indent=2))
+        else:
+            for d in e.diagnostics:
+                click.echo(d.format(), err=True)
+        click.get_current_context().exit(1)
+        return
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        return
+    for line in report.lines():
+        click.echo(line)
