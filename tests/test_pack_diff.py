@@ -60,3 +60,12 @@ def test_text_report_and_unknown_pack() -> None:
     assert "■ 開放パラメータの設定（1）" in text.output and "住民票の写しの手数料単価: 2020-04-01 から 300円" in text.output
     missing = CliRunner().invoke(cli, ["pack", "diff", "999999-nai"])
     assert missing.exit_code == 1 and "PCK630" in missing.output
+
+
+def test_printable_html_report_is_escaped() -> None:
+    result = CliRunner().invoke(cli, ["pack", "diff", "272078-takatsuki", "--html"])
+    assert result.exit_code == 0
+    html = result.output
+    assert html.startswith("<!doctype html>") and "@page { size: A4" in html
+    assert "<h2>開放決定への例外（1）</h2>" in html
+    assert "診療日 &gt;= 2025-04-01" in html and "診療日 >= 2025-04-01" not in html  # pack text is escaped

@@ -1,9 +1,10 @@
-"""`jichi pack …`: what vendors and municipalities run on rule packs. Here: `jichi pack test`."""
+"""`jichi pack …`: what vendors and municipalities run on rule packs: `test`, `activate`, `diff` (fit & gap)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -125,7 +126,8 @@ def _print_load_errors(title: str, errors: list[Diagnostic]) -> None:
 @pack_group.command("diff")
 @click.argument("pack_id")
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
-def pack_diff(pack_id: str, as_json: bool) -> None:
+@click.option("--html", "as_html", is_flag=True, help="印刷できる HTML（A4）で出力します（> report.html）。")
+def pack_diff(pack_id: str, as_json: bool, as_html: bool) -> None:
     """フィット・アンド・ギャップ: パック PACK_ID が標準と違うところ（開放パラメータの値、開放決定への例外、独自の規則・手続き、
     フック、様式の変更、暦）を、出典と位置つきで表示します。"""
     from engine.fitgap import fit_gap
@@ -160,5 +162,19 @@ def pack_diff(pack_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
         return
+    if as_html:
+        click.echo(_fitgap_html(report.to_json()))
+        return
     for line in report.lines():
         click.echo(line)
+
+
+def _fitgap_html(report: dict[str, Any]) -> str:
+    """The fit & gap report as a self-contained, printable HTML page (autoescaped: cites are pack text)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from engine.fitgap import KINDS
+
+    templates = Path(__file__).parent / "templates"
+    env = Environment(loader=FileSystemLoader(templates), autoescape=select_autoescape(["html"]))
+    return env.get_template("reports/fitgap.html").render(report=report, kinds=KINDS)
