@@ -289,3 +289,19 @@ class OrgAbsence(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_org_absence_person", "municipality_code", "person", "valid_from"),)
+
+
+class TrustedPackKey(Base):
+    """A vendor's public key a municipality trusts for the packs that serve it (`jichi pack trust`)."""
+
+    __tablename__ = "trusted_pack_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    key_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    public_key: Mapped[str] = mapped_column(Text)  # PEM (SubjectPublicKeyInfo)
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_trusted_pack_key", "municipality_code", "key_id", unique=True),)

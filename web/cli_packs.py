@@ -178,3 +178,105 @@ def _fitgap_html(report: dict[str, Any]) -> str:
     templates = Path(__file__).parent / "templates"
     env = Environment(loader=FileSystemLoader(templates), autoescape=select_autoescape(["html"]))
     return env.get_template("reports/fitgap.html").render(report=report, kinds=KINDS)
+
+
+# --- signed archives (engine.pack_archive) ---------------------------------------------------------------
+
+def _refuse(e: DiagnosticError, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"diagnostics": [d.to_json() for d in e.diagnostics]}, ensure_ascii=False, indent=2))
+    else:
+        for d in e.diagnostics:
+            click.echo(d.format(), err=True)
+    click.get_current_context().exit(1)
+
+
+@pack_group.command("keygen")
+@click.argument("key_path", type=click.Path(path_type=Path))
+def pack_keygen(key_path: Path) -> None:
+    """ベンダーの署名鍵（ed25519）を作ります。KEY_PATH に秘密鍵（所有者だけが読める）、KEY_PATH.pub に公開鍵。"""
+    from engine.pack_archive import keygen
+
+    try:
+        kid = keygen(key_path)
+    except DiagnosticError as e:
+        _refuse(e, False)
+        return
+    click.echo(f"署名鍵を作りました: {key_path}  公開鍵: {key_path}.pub  鍵 ID: {kid}")
+    click.echo("公開鍵は、パックを取り込む団体に別の経路（文書・対面など）で渡してください。")
+
+
+@pack_group.command("build")
+@click.argument("pack_id")
+@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path), help="署名する秘密鍵。")
+@click.option("--out", "out_dir", default="dist", type=click.Path(path_type=Path), help="書き出すフォルダ（既定: dist）。")
+def pack_build(pack_id: str, key_path: Path, out_dir: Path) -> None:
+    """パック PACK_ID（local_rules/ のフォルダ）を、ファイルのハッシュの一覧と署名つきのアーカイブ（.jpack）にします。"""
+    from engine.check import check_paths
+    from engine.pack_archive import build
+
+    root = project_root()
+    directory = root / "local_rules" / pack_id
+    errors = [d for d in check_paths([directory], root) if d.is_error] if directory.is_dir() else []
+    if not directory.is_dir() or errors:
+        for d in errors:
+            click.echo(d.format(), err=True)
+        click.echo(f"jichi: パック「{pack_id}」を作れません（フォルダがないか、jichi check にエラーがあります）。", err=True)
+        click.get_current_context().exit(1)
+        return
+    try:
+        archive = build(directory, key_path, out_dir)
+    except DiagnosticError as e:
+        _refuse(e, False)
+        return
+    click.echo(f"アーカイブを作りました: {archive}")
+
+
+@pack_group.command("trust")
+@click.argument("public_key", type=click.Path(path_type=Path))
+@click.option("--municipality", required=True, help="この鍵で署名されたパックを信頼する団体コード（6桁）。")
+@click.option("--name", default="", help="ベンダー名（記録用）。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+def pack_trust(public_key: Path, municipality: str, name: str, actor: str | None) -> None:
+    """ベンダーの公開鍵を、団体が信頼する鍵として登録します（監査ログに記録）。"""
+    from engine.pack_archive import trust
+    from web.cli_cases import _default_actor, _session
+
+    try:
+        pem = public_key.read_bytes()
+    except OSError as e:
+        click.echo(f"jichi: 公開鍵「{public_key}」を読めません: {e.strerror or e}", err=True)
+        click.get_current_context().exit(1)
+        return
+    try:
+        with _session() as session:
+            kid = trust(session, municipality=municipality, pem=pem, name=name or public_key.name,
+                        actor=actor or _default_actor(), where=str(public_key))
+    except DiagnosticError as e:
+        _refuse(e, False)
+        return
+    click.echo(f"団体 {municipality} が鍵 {kid[:16]}… を信頼する鍵として登録しました。")
+
+
+@pack_group.command("install")
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def pack_install(archive: Path, actor: str | None, as_json: bool) -> None:
+    """署名つきのアーカイブを検証して local_rules/ に取り込みます。署名がない、信頼されていない鍵の署名、1バイトでも
+    改変されたアーカイブは取り込みません。取り込んだパックで jichi check が通らなければ元に戻します。"""
+    from engine.pack_archive import install
+    from web.cli_cases import _default_actor, _session
+
+    try:
+        with _session() as session:
+            verified = install(session, archive, project_root(), actor=actor or _default_actor())
+    except DiagnosticError as e:
+        _refuse(e, as_json)
+        return
+    if as_json:
+        click.echo(json.dumps({"pack": verified.pack, "version": verified.version, "key_id": verified.key_id,
+                               "municipalities": list(verified.municipalities)}, ensure_ascii=False))
+        return
+    click.echo(f"{verified.pack} {verified.version} を取り込みました（署名 鍵 {verified.key_id[:16]}…、"
+               f"団体 {'、'.join(verified.municipalities)}）。jichi pack activate で版を有効にできます。")
