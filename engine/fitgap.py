@@ -44,7 +44,7 @@ class FitGap:
     def to_json(self) -> dict[str, Any]:
         p = self.pack
         return {"pack": p.id, "version": p.version, "name": p.name, "vendor": p.vendor, "base": p.base,
-                "municipalities": list(p.municipalities), "core_version": self.core_version,
+                "municipalities": list(p.municipalities), "core_version": self.core_version, "core_range": p.core,
                 "tests": self.tests, "items": self.items}
 
     def lines(self) -> list[str]:
@@ -52,7 +52,7 @@ class FitGap:
         p = self.pack
         out = [f"パック {p.id} {p.version}" + (f"（{p.name}）" if p.name else "") + f" — 標準 {self.core_version} との違い",
                f"  対象の団体: {'、'.join(p.municipalities) or '（なし）'}" + (f"   上位のパック: {p.base}" if p.base else "")
-               + (f"   提供: {p.vendor}" if p.vendor else "")]
+               + (f"   提供: {p.vendor}" if p.vendor else "") + (f"   対応する標準: {p.core}" if p.core else "")]
         for kind, title in KINDS.items():
             mine = [i for i in self.items if i["kind"] == kind]
             if not mine:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from difflib import get_close_matches
 from pathlib import Path
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from engine.pack_calendar import parse_calendar
 from standard_core.diagnostics import Diagnostic, Span, error, has_errors, warning
 from standard_core.municipal_calendar import CalendarSettings
@@ -28,7 +30,7 @@ from standard_core.municipal_calendar import CalendarSettings
 MANIFEST = "pack.toml"
 
 REQUIRED_KEYS = ("id", "version", "municipalities")
-OPTIONAL_KEYS = ("base", "name", "vendor", "calendar")
+OPTIONAL_KEYS = ("base", "name", "vendor", "core", "calendar")
 KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 
 # ASCII only, so ids are safe in URLs, file names and archives: "<code>-<name>", e.g. "141305-kawasaki".
@@ -83,6 +85,7 @@ class Pack:
     rule_files: tuple[Path, ...] = ()
     layers: tuple[str, ...] = ()
     calendar: CalendarSettings | None = None
+    core: str | None = None  # the range of standard core versions it was tested with (">=0.2.0,<0.3.0")
 
     @property
     def manifest(self) -> Path:
@@ -234,6 +237,9 @@ def _read_pack(directory: Path) -> tuple[Pack | None, list[Diagnostic], str | No
     vendor = _string(source, data, "vendor", diagnostics)
     municipalities = _municipalities(source, data, diagnostics)
     calendar = parse_calendar(source, data.get("calendar"), pack_id or directory.name, diagnostics)
+    core = _string(source, data, "core", diagnostics)
+    if core is not None:
+        diagnostics.extend(_check_core(source, core, directory))
 
     if pack_id is not None:
         diagnostics.extend(_check_id(source, pack_id, directory))
@@ -272,8 +278,34 @@ def _read_pack(directory: Path) -> tuple[Pack | None, list[Diagnostic], str | No
         process_files=tuple(sorted((directory / "processes").glob("*.bpmn"))),
         rule_files=tuple(sorted((directory / "rules").glob("*.rules"))),
         calendar=calendar,
+        core=core,
     )
     return pack, diagnostics, pack_id
+
+
+def _core_version(directory: Path) -> str | None:
+    """The version of the standard core the pack folder sits under (standard_core/VERSION), if any."""
+    for parent in list(directory.resolve().parents)[:3]:
+        version = parent / "standard_core" / "VERSION"
+        if version.is_file():
+            return version.read_text(encoding="utf-8").strip()
+    return None
+
+
+def _check_core(source: _Source, core: str, directory: Path) -> list[Diagnostic]:
+    """PCK616 for a core range that is not a version range; PCK617 when the core here is outside it."""
+    where = source.key_position("core")
+    try:
+        supported = SpecifierSet(core)
+    except InvalidSpecifier:
+        return [source.at(where, "PCK616", f"core「{core}」は標準の版の範囲として読めません。",
+                          '例: core = ">=0.2.0,<0.3.0"（この範囲の標準の版で動くことをパックのテストで確かめた）。')]
+    current = _core_version(directory)
+    if current is not None and not supported.contains(current, prereleases=True):
+        return [source.at(where, "PCK617", f"このパックは標準 {core} 用で、ここの標準は {current} です。",
+                          "ベンダーに、この標準の版で jichi pack test を通した版を求めてください。"
+                          "確かめずに範囲だけを書き換えないでください。")]
+    return []
 
 
 # Files a pack may not carry: Python (source, bytecode, archives) and native extension modules. A pack is data;

@@ -27,7 +27,7 @@ def test_a_parameter_the_pack_sets_with_its_value_cite_and_line() -> None:
     assert fee["name"] == "住民票の写しの手数料単価"
     assert fee["values"] == [{"period": "2020-04-01 から", "value": "300円", "cite": "南砺市手数料条例（住民票の写し 1通300円）"}]
     assert fee["where"] == "local_rules/162108-nanto/rules/tesuryo.rules:4"
-    assert report["tests"] == 3 and report["core_version"] == "0.2.0"
+    assert report["tests"] == 3 and report["core_version"] == "0.2.0" and report["core_range"] == ">=0.2.0,<0.3.0"
 
 
 def test_an_exception_added_to_an_open_decision() -> None:

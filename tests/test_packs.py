@@ -58,6 +58,8 @@ CASES = {
         [("PCK608", 1)],
     ),
     "bad-semver": ("141305-kawasaki", GOOD.replace('"1.2.0"', '"1.2"'), [("PCK606", 3)]),
+    "good-core-range": ("141305-kawasaki", GOOD + 'core = ">=0.2.0,<0.3.0"\n', []),
+    "bad-core-range": ("141305-kawasaki", GOOD + 'core = "0.2 から"\n', [("PCK616", 6)]),
     "semver-leading-zero": ("141305-kawasaki", GOOD.replace('"1.2.0"', '"1.02.0"'), [("PCK606", 3)]),
     "code-five-digits": ("141305-kawasaki", GOOD.replace('["141305"]', '["14130"]'), [("PCK607", 4)]),
     "code-fullwidth": ("141305-kawasaki", GOOD.replace('["141305"]', '["１４１３０５"]'), [("PCK607", 4)]),
@@ -215,3 +217,15 @@ def test_is_valid_code(code: str, valid: bool) -> None:
 def test_check_digit_formula() -> None:
     # r = (6·1 + 5·4 + 4·1 + 3·3 + 2·0) mod 11 = 39 mod 11 = 6; check = (11 - 6) mod 10 = 5
     assert check_digit("14130") == 5
+
+
+def test_a_pack_for_another_core_version_is_not_loaded(tmp_path: Path) -> None:
+    (tmp_path / "standard_core").mkdir()
+    (tmp_path / "standard_core" / "VERSION").write_text("0.2.0\n", encoding="utf-8")
+    write_pack(tmp_path / "local_rules", "141305-kawasaki", GOOD + 'core = ">=0.3.0,<0.4.0"\n')
+    write_pack(tmp_path / "local_rules", "162108-nanto",
+               GOOD.replace("141305-kawasaki", "162108-nanto").replace("141305", "162108") + 'core = ">=0.2.0"\n')
+    packs, found = discover_packs(tmp_path / "local_rules")
+    assert [p.id for p in packs] == ["162108-nanto"] and packs[0].core == ">=0.2.0"
+    assert [(d.code, d.span.line) for d in found] == [("PCK617", 6)]
+    assert "0.2.0" in found[0].message and found[0].hint
