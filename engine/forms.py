@@ -466,10 +466,12 @@ def vary(forms: Mapping[FormKey, Form], scopes: Mapping[str, Mapping[str, Type]]
     return result, found
 
 
-def read_variations(files: Sequence[tuple[str, str]], rules: RuleSet | None) -> tuple[list[Variation], list[Diagnostic]]:
+def read_variations(files: Sequence[tuple[str, str]], rules_for: Callable[[str], RuleSet | None],
+                    ) -> tuple[list[Variation], list[Diagnostic]]:
+    """Parse each (display, text); a local field's type resolves in the rules of that file's pack."""
     variations, found = [], []
     for display, text in files:
-        variation, problems = parse_variation(display, text, rules)
+        variation, problems = parse_variation(display, text, rules_for(display))
         found.extend(problems)
         if variation is not None:
             variations.append(variation)
@@ -501,7 +503,7 @@ def pack_variations(root: Path, packs: Sequence[Pack], core: Sequence[ValidatedM
     for pack in packs:
         files, unreadable = read_sources(pack_form_files(pack.directory), root, "STD312", "様式の変更のファイル")
         found.extend(unreadable)
-        variations, problems = read_variations(files, rules_for(pack.directory))
+        variations, problems = read_variations(files, lambda display: rules_for(root / display))
         own[pack.id] = variations
         found.extend(problems)
     for pack in packs:

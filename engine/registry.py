@@ -286,8 +286,9 @@ class Registry:
         texts = [(display, text) for display, text in sorted(files.items()) if is_form_file(display)]
         if not texts:
             return {task_id: form for (_, task_id), form in forms.items()}
-        rules = self.rule_sets.for_file(self.rule_sets.root / texts[0][0]) if self.rule_sets is not None else None
-        variations, found = read_variations(texts, rules)
+        sets = self.rule_sets
+        variations, found = read_variations(
+            texts, lambda display: sets.for_file(sets.root / display) if sets is not None else None)
         variations.sort(key=_layer_order)
         varied, problems = vary(forms, scopes, variations)
         errors = [d for d in [*found, *problems] if d.is_error]

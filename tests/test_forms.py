@@ -170,3 +170,28 @@ def test_jichi_form_show() -> None:
     missing = CliRunner().invoke(cli, ["form", "show", "Process_JidoTeateNintei", "UserTask_Nai",
                                        "--municipality", KAWASAKI])
     assert missing.exit_code == 1 and "ENG514" in missing.output
+
+
+def test_each_layers_variation_resolves_types_in_its_own_packs_rules(tmp_path: Path) -> None:
+    # A prefecture's and a municipality's variation of one form; the municipality's local field has a type
+    # its own rule file defines (the prefecture's rules do not know it).
+    root = tmp_path / "repo"
+    copy_core(root)
+    layers = {"270008-osaka": ('municipalities = ["270008"]\n', None),
+              "272078-takatsuki": ('base = "270008-osaka"\nmunicipalities = ["272078"]\n', "列挙 来庁者 { 本人, 代理人 }\n")}
+    for pack, (toml, rules) in layers.items():
+        directory = root / "local_rules" / pack
+        (directory / "forms").mkdir(parents=True)
+        (directory / "pack.toml").write_text(f'id = "{pack}"\nversion = "1.0.0"\n{toml}', encoding="utf-8")
+        field = '[fields."独自.来庁者"]\ntype = "来庁者"\n' if rules else '[fields."受付日"]\nhelp = "府の説明"\n'
+        (directory / "forms" / "uketsuke.toml").write_text(
+            f'process = "Process_JuminhyoKofu"\ntask = "UserTask_Uketsuke"\n\n{field}', encoding="utf-8")
+        if rules:
+            (directory / "rules").mkdir()
+            (directory / "rules" / "raichosha.rules").write_text(rules, encoding="utf-8")
+    assert check_paths([], root) == []
+    form = Registry.load(root).procedure("Process_JuminhyoKofu", "272078").forms["UserTask_Uketsuke"]
+    assert form.variations == ("local_rules/270008-osaka/forms/uketsuke.toml",
+                               "local_rules/272078-takatsuki/forms/uketsuke.toml")
+    local = next(f for f in form.fields if f.local)
+    assert (local.name, local.type.name) == ("独自.来庁者", "来庁者")
