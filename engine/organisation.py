@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -365,11 +365,6 @@ def record_absence(session: Session, *, municipality: str, person: str, start: d
                       personal={"person": person, "substitute": substitute})
     session.commit()
     return row.id
-
-
-def ladder_from(title: str) -> Sequence[str]:
-    """The titles from `title` up to 市長 (a 決裁 route climbs them)."""
-    return LADDER[LADDER.index(title):] if title in LADDER else LADDER
 
 
 def positions_of(session: Session, person: str, on: dt.date,

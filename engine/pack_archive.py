@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit, clock
+from engine.audit_checkpoint import key_id
 from engine.check import check_paths
 from engine.models import TrustedPackKey
 from engine.packs import load_pack
@@ -39,12 +40,6 @@ _SKIPPED = ("__pycache__",)
 
 def _fail(code: str, message: str, hint: str, where: str = "<パック>") -> DiagnosticError:
     return DiagnosticError([error(code, message, Span(where, 1, 1), hint)])
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """SHA-256 (hex) of the raw 32-byte public key."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()
 
 
 def keygen(path: Path) -> str:
@@ -158,8 +153,10 @@ def _read(path: Path) -> dict[str, bytes]:
 def verify(path: Path, trusted: dict[str, Ed25519PublicKey]) -> Verified:
     """The verified contents of an archive, or the reason it is refused (PCK640 unsigned, PCK641 untrusted
     key, PCK642 altered). `trusted`: key id → public key."""
-    shown = str(path)
-    contents = _read(path)
+    return _verify(_read(path), str(path), trusted)
+
+
+def _verify(contents: dict[str, bytes], shown: str, trusted: dict[str, Ed25519PublicKey]) -> Verified:
     body, signature = contents.get("MANIFEST.json"), contents.get("SIGNATURE")
     if body is None or signature is None:
         raise _fail("PCK640", "署名のないアーカイブは取り込めません（MANIFEST.json か SIGNATURE がない）",
@@ -223,8 +220,9 @@ def trusted_keys(session: Session, municipalities: tuple[str, ...]) -> dict[str,
 def install(session: Session, path: Path, root: Path, *, actor: str) -> Verified:
     """Verify the archive against the keys its municipalities trust, then put it in local_rules/<pack>/ if the
     repository still checks clean with it; otherwise change nothing. Audited (pack.installed)."""
-    municipalities = _declared_municipalities(path)
-    verified = verify(path, trusted_keys(session, municipalities))
+    contents = _read(path)
+    municipalities = _declared_municipalities(contents)
+    verified = _verify(contents, str(path), trusted_keys(session, municipalities))
     if verified.municipalities != municipalities:
         raise _fail("PCK642", "MANIFEST.json と pack.toml の団体が違います", "取り込みません。", str(path))
     target = root / "local_rules" / verified.pack
@@ -254,9 +252,8 @@ def install(session: Session, path: Path, root: Path, *, actor: str) -> Verified
     return verified
 
 
-def _declared_municipalities(path: Path) -> tuple[str, ...]:
-    """The municipalities the archive's MANIFEST.json names (verified against the signature by `verify`)."""
-    contents = _read(path)
+def _declared_municipalities(contents: dict[str, bytes]) -> tuple[str, ...]:
+    """The municipalities the archive's MANIFEST.json names (verified against the signature by `_verify`)."""
     try:
         manifest = json.loads(contents.get("MANIFEST.json", b"{}"))
         values = manifest.get("municipalities", [])

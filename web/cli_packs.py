@@ -14,6 +14,7 @@ from engine.paths import project_root
 from engine.rulesets import RuleSets, core_rule_files, pack_rule_files
 from standard_core.diagnostics import Diagnostic, DiagnosticError
 from standard_core.municipal_calendar import MunicipalCalendar
+from web.cli_cases import _fail
 
 
 @click.group("pack")
@@ -152,12 +153,7 @@ def pack_diff(pack_id: str, as_json: bool, as_html: bool) -> None:
                                                        if not m.path.resolve().is_relative_to(root / "local_rules")).items()}
         report = fit_gap(root, pack, own, hooks, registry.variations.get(pack.id, []), core_version(root))
     except DiagnosticError as e:
-        if as_json:
-            click.echo(json.dumps({"diagnostics": [d.to_json() for d in e.diagnostics]}, ensure_ascii=False, indent=2))
-        else:
-            for d in e.diagnostics:
-                click.echo(d.format(), err=True)
-        click.get_current_context().exit(1)
+        _fail(e, as_json)
         return
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
@@ -182,15 +178,6 @@ def _fitgap_html(report: dict[str, Any]) -> str:
 
 # --- signed archives (engine.pack_archive) ---------------------------------------------------------------
 
-def _refuse(e: DiagnosticError, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"diagnostics": [d.to_json() for d in e.diagnostics]}, ensure_ascii=False, indent=2))
-    else:
-        for d in e.diagnostics:
-            click.echo(d.format(), err=True)
-    click.get_current_context().exit(1)
-
-
 @pack_group.command("keygen")
 @click.argument("key_path", type=click.Path(path_type=Path))
 def pack_keygen(key_path: Path) -> None:
@@ -200,7 +187,7 @@ def pack_keygen(key_path: Path) -> None:
     try:
         kid = keygen(key_path)
     except DiagnosticError as e:
-        _refuse(e, False)
+        _fail(e, False)
         return
     click.echo(f"署名鍵を作りました: {key_path}  公開鍵: {key_path}.pub  鍵 ID: {kid}")
     click.echo("公開鍵は、パックを取り込む団体に別の経路（文書・対面など）で渡してください。")
@@ -227,7 +214,7 @@ def pack_build(pack_id: str, key_path: Path, out_dir: Path) -> None:
     try:
         archive = build(directory, key_path, out_dir)
     except DiagnosticError as e:
-        _refuse(e, False)
+        _fail(e, False)
         return
     click.echo(f"アーカイブを作りました: {archive}")
 
@@ -253,7 +240,7 @@ def pack_trust(public_key: Path, municipality: str, name: str, actor: str | None
             kid = trust(session, municipality=municipality, pem=pem, name=name or public_key.name,
                         actor=actor or _default_actor(), where=str(public_key))
     except DiagnosticError as e:
-        _refuse(e, False)
+        _fail(e, False)
         return
     click.echo(f"団体 {municipality} が鍵 {kid[:16]}… を信頼する鍵として登録しました。")
 
@@ -272,7 +259,7 @@ def pack_install(archive: Path, actor: str | None, as_json: bool) -> None:
         with _session() as session:
             verified = install(session, archive, project_root(), actor=actor or _default_actor())
     except DiagnosticError as e:
-        _refuse(e, as_json)
+        _fail(e, as_json)
         return
     if as_json:
         click.echo(json.dumps({"pack": verified.pack, "version": verified.version, "key_id": verified.key_id,
