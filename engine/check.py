@@ -96,8 +96,8 @@ def _rule_diagnostics(paths: list[Path], root: Path, packs: list[Pack], sets: Ru
                   if f.suffix == ".rules"}
         if not wanted:
             return []
-    scopes = [core_rule_files(root)] + [core_rule_files(root) + pack_rule_files(p, packs) for p in packs
-                                        if p.rule_files]
+    scopes = [core_rule_files(root)] + [core_rule_files(root) + pack_rule_files(p, packs, code) for p in packs
+                                        for code in (None, *(c for c, _ in p.municipal_rules)) if p.all_rule_files]
     found: list[Diagnostic] = []
     for files in scopes:
         if wanted is not None and not wanted & {f.resolve() for f in files}:

@@ -40,17 +40,20 @@ class FitGap:
     core_version: str
     items: list[dict[str, Any]] = field(default_factory=list)
     tests: int = 0
+    municipality: str | None = None  # the report is for this one of the pack's municipalities
+
 
     def to_json(self) -> dict[str, Any]:
         p = self.pack
         return {"pack": p.id, "version": p.version, "name": p.name, "vendor": p.vendor, "base": p.base,
                 "municipalities": list(p.municipalities), "core_version": self.core_version, "core_range": p.core,
-                "tests": self.tests, "items": self.items}
+                "tests": self.tests, "for_municipality": self.municipality, "items": self.items}
 
     def lines(self) -> list[str]:
         """The report in Japanese, grouped by kind."""
         p = self.pack
-        out = [f"パック {p.id} {p.version}" + (f"（{p.name}）" if p.name else "") + f" — 標準 {self.core_version} との違い",
+        out = [f"パック {p.id} {p.version}" + (f"（{p.name}）" if p.name else "") + f" — 標準 {self.core_version} との違い"
+               + (f"（団体 {self.municipality} に適用されるもの）" if self.municipality else ""),
                f"  対象の団体: {'、'.join(p.municipalities) or '（なし）'}" + (f"   上位のパック: {p.base}" if p.base else "")
                + (f"   提供: {p.vendor}" if p.vendor else "") + (f"   対応する標準: {p.core}" if p.core else "")]
         for kind, title in KINDS.items():
@@ -79,12 +82,13 @@ def _source(lines: Sequence[str], span: Span) -> str:
     return " ".join([first, *rest, last]).strip()
 
 
-def _rules(fitgap: FitGap, display: str, text: str) -> None:
+def _rules(fitgap: FitGap, display: str, text: str, municipality: str | None = None) -> None:
     lines = text.split("\n")
     try:
         parsed = parse_rules(text, display)
     except DiagnosticError:
         return  # jichi check reports it; a report of a file that does not parse would be a guess
+    first = len(fitgap.items)
     for item in parsed.items:
         where = f"{display}:{item.span.line}"
         if isinstance(item, r.Parameter) and item.setting:
@@ -113,8 +117,9 @@ def _rules(fitgap: FitGap, display: str, text: str) -> None:
             fitgap.items.append({
                 "kind": "definition", "what": "パラメータ", "name": item.name, "where": where,
                 "cite": "、".join(v.cite for v in item.values if v.cite),
-                "summary": f"パラメータ {item.name}: " + "、".join(
-                    f"{v.period.label()} {_source(lines, v.value.span)}" for v in item.values),
+                "summary": f"パラメータ {item.name}: " + ("、".join(
+                    f"{v.period.label()} {_source(lines, v.value.span)}" for v in item.values)
+                    or ("値は団体ごとに設定" if item.open else "値なし")),
                 "details": [f"出典「{v.cite}」" for v in item.values if v.cite]})
         elif isinstance(item, (r.Decision, r.Table, r.Counting, r.RecordTypeDecl, r.EnumDecl)):
             what = {r.Decision: "決定", r.Table: "表", r.Counting: "数え方",
@@ -127,6 +132,10 @@ def _rules(fitgap: FitGap, display: str, text: str) -> None:
             names = "、".join(f.name for f in item.fields)
             fitgap.items.append({"kind": "definition", "what": "入力", "name": names, "cite": "", "where": where,
                                  "summary": f"入力 {names}", "details": []})
+    if municipality is not None:  # a rules/<code>/ file: it applies to that municipality only
+        for added in fitgap.items[first:]:
+            added["municipality"] = municipality
+            added["summary"] = f"団体 {municipality} のみ: {added['summary']}"
 
 
 def _processes(fitgap: FitGap, models: Sequence[ValidatedModel], hooks: dict[str, str]) -> None:
@@ -182,9 +191,10 @@ def fit_gap(root: Path, pack: Pack, models: Sequence[ValidatedModel], hooks: dic
             variations: Sequence[Variation], core_version: str) -> FitGap:
     """The fit & gap report of one pack (its own files; its base pack has its own report)."""
     result = FitGap(pack, core_version)
-    for path in pack.rule_files:
+    own = {f: code for code, files in pack.municipal_rules for f in files}
+    for path in pack.all_rule_files:
         display = path.resolve().relative_to(root.resolve()).as_posix()
-        _rules(result, display, path.read_text(encoding="utf-8"))
+        _rules(result, display, path.read_text(encoding="utf-8"), own.get(path))
     _processes(result, models, hooks)
     _forms(result, variations)
     _calendar(result, pack)

@@ -5,7 +5,9 @@ A pack is a folder `local_rules/<id>/` holding data only (never imported as Pyth
     pack.toml          id, version, municipalities, optional base, name, vendor, [calendar]
                        ([calendar]: the municipality's closed days, parsed by engine/pack_calendar.py)
     processes/*.bpmn   local procedures
-    rules/*.rules      DSL rule files
+    rules/*.rules      DSL rule files, for every municipality the pack serves
+    rules/<code>/*.rules  per-municipality rule files (parameter values, exceptions, tests) of one served
+                       municipality, loaded after the pack's shared files for that municipality only
     CHANGELOG.md
 
 Packs layer core → prefecture → municipality through `base`. Every problem is a Diagnostic (PCK6xx,
@@ -83,6 +85,8 @@ class Pack:
     vendor: str | None = None
     process_files: tuple[Path, ...] = ()
     rule_files: tuple[Path, ...] = ()
+    # (municipality code, its rule files) for each rules/<code>/ folder, in code order
+    municipal_rules: tuple[tuple[str, tuple[Path, ...]], ...] = ()
     layers: tuple[str, ...] = ()
     calendar: CalendarSettings | None = None
     core: str | None = None  # the range of standard core versions it was tested with (">=0.2.0,<0.3.0")
@@ -90,6 +94,24 @@ class Pack:
     @property
     def manifest(self) -> Path:
         return self.directory / MANIFEST
+
+    def rule_files_for(self, code: str | None) -> tuple[Path, ...]:
+        """The pack's shared rule files, then those of rules/<code>/ when the pack has that folder."""
+        own = dict(self.municipal_rules).get(code, ()) if code is not None else ()
+        return self.rule_files + own
+
+    @property
+    def all_rule_files(self) -> tuple[Path, ...]:
+        return self.rule_files + tuple(f for _, files in self.municipal_rules for f in files)
+
+    def serves(self, code: str) -> bool:
+        """Whether `code` is listed, or lies in a prefecture whose code is listed (a prefecture pack)."""
+        return serves(self.municipalities, code)
+
+
+def serves(municipalities: Iterable[str], code: str) -> bool:
+    """`code` is listed, or lies in a prefecture whose code is listed (a prefecture pack serves its own)."""
+    return any(code == m or (m[2:5] == "000" and code[:2] == m[:2]) for m in municipalities)
 
 
 def check_digit(first_five: str) -> int:
@@ -265,6 +287,7 @@ def _read_pack(directory: Path) -> tuple[Pack | None, list[Diagnostic], str | No
         )
 
     diagnostics.extend(_code_files(directory))
+    municipal_rules = _municipal_rules(directory, municipalities or (), diagnostics)
     if has_errors(diagnostics) or pack_id is None or version is None or municipalities is None:
         return None, diagnostics, pack_id
     pack = Pack(
@@ -277,10 +300,32 @@ def _read_pack(directory: Path) -> tuple[Pack | None, list[Diagnostic], str | No
         vendor=vendor,
         process_files=tuple(sorted((directory / "processes").glob("*.bpmn"))),
         rule_files=tuple(sorted((directory / "rules").glob("*.rules"))),
+        municipal_rules=municipal_rules,
         calendar=calendar,
         core=core,
     )
     return pack, diagnostics, pack_id
+
+
+def _municipal_rules(directory: Path, municipalities: tuple[str, ...],
+                     out: list[Diagnostic]) -> tuple[tuple[str, tuple[Path, ...]], ...]:
+    """The rules/<code>/ folders: each must be named by a code the pack serves (PCK618)."""
+    found = []
+    rules = directory / "rules"
+    for folder in sorted(p for p in rules.iterdir() if p.is_dir()) if rules.is_dir() else ():
+        if folder.name.startswith((".", "_")):
+            continue
+        code = folder.name
+        if not is_valid_code(code) or not serves(municipalities, code):
+            listed = "、".join(municipalities) or "なし"
+            out.append(error(
+                "PCK618", f"rules/{code}/ は、このパックが受け持つ団体のコードのフォルダではありません",
+                Span(str(folder), 1, 1),
+                f"団体ごとの規則は rules/団体コード6桁/ に置きます（このパックの municipalities: {listed}）。"
+                "団体を増やすときは pack.toml の municipalities にも加えてください。"))
+            continue
+        found.append((code, tuple(sorted(folder.glob("*.rules")))))
+    return tuple(found)
 
 
 def _core_version(directory: Path) -> str | None:

@@ -56,7 +56,7 @@ def snapshot(root: Path, municipality: str, pack_id: str,
     if target.version != version:
         raise _fail("ENG531", f"パック「{pack_id}」の版は {target.version} です（{version} ではありません）",
                     "有効にする版の pack.toml と規則ファイルを用意し、jichi pack test で確かめてから実行してください。")
-    sources, problems = read_sources(core_rule_files(root) + pack_rule_files(pack, packs), root)
+    sources, problems = read_sources(core_rule_files(root) + pack_rule_files(pack, packs, municipality), root)
     if problems:
         raise DiagnosticError(problems)
     rules, diagnostics = load_rules(sources)

@@ -34,17 +34,21 @@ def core_rule_files(root: Path) -> list[Path]:
     return sorted((root / CORE_RULES).glob("*.rules"))
 
 
-def pack_rule_files(pack: Pack, packs: Sequence[Pack]) -> list[Path]:
-    """The rule files of a pack and its bases, outermost base first."""
+def pack_rule_files(pack: Pack, packs: Sequence[Pack], municipality: str | None = None) -> list[Path]:
+    """The rule files of a pack and its bases, outermost base first.
+
+    With a municipality, each layer's rules/<code>/ files for it follow that layer's shared files, so the
+    municipality's parameter values and exceptions sit in the layer that declares them.
+    """
     by_id = {p.id: p for p in packs}
-    return [f for layer in pack.layers if layer in by_id for f in by_id[layer].rule_files]
+    return [f for layer in pack.layers if layer in by_id for f in by_id[layer].rule_files_for(municipality)]
 
 
 def scope_for(code: str, root: Path, packs: Sequence[Pack]) -> tuple[RuleScope | None, list[Diagnostic]]:
     pack, _, problems = pack_for(code, packs)
     if problems:
         return None, problems
-    files = core_rule_files(root) + (pack_rule_files(pack, packs) if pack is not None else [])
+    files = core_rule_files(root) + (pack_rule_files(pack, packs, code) if pack is not None else [])
     return RuleScope(tuple(files), pack), []
 
 

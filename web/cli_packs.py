@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from packaging.specifiers import SpecifierSet
 
 from dsl.rules.testing import TestResult, run_tests
 from engine.calendars import calendar_for
+from engine.packs import Pack
 from engine.paths import project_root
 from engine.rulesets import RuleSets, core_rule_files, pack_rule_files
 from standard_core.diagnostics import Diagnostic, DiagnosticError
@@ -24,11 +26,16 @@ def pack_group() -> None:
 
 @pack_group.command("test")
 @click.argument("packs", nargs=-1)
-def pack_test(packs: tuple[str, ...]) -> None:
+@click.option("--municipality", "only", default=None, help="この団体（6桁のコード）のテストだけを実行します。")
+@click.option("--core", "cores", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="別の版の標準（standard_core フォルダ。VERSION と rules/ を持つ）でも実行します。複数指定できます。")
+def pack_test(packs: tuple[str, ...], only: str | None, cores: tuple[Path, ...]) -> None:
     """規則ファイルのテスト（テスト 「…」 { … }）を実行し、最後に「N passed, N failed」と出力します。
 
     PACK（パックの id）を省略すると、標準の規則とすべてのパックのテストを実行します。
-    パックのテストは、標準の規則と base のパックの規則を重ねた上で実行します。
+    パックのテストは、パックが受け持つ団体ごとに、標準の規則と base のパックの規則、その団体の規則
+    （rules/団体コード/）を重ねて実行します。--core で、パックが対応すると書いた（pack.toml の core）別の版の
+    標準でも確かめられます。
     """
     root = project_root()
     sets = RuleSets(root)
@@ -38,33 +45,68 @@ def pack_test(packs: tuple[str, ...]) -> None:
         click.echo(f"jichi: パック「{pack_id}」はありません（あるもの: {'、'.join(sorted(known)) or 'なし'}）。", err=True)
     if unknown:
         click.get_current_context().exit(2)
-    scopes: list[tuple[str, list[Path], str | None]] = []
-    if not packs:
-        scopes.append(("標準", core_rule_files(root), None))
-    for pack in sorted((known[p] for p in packs) if packs else sets.packs, key=lambda p: p.id):
-        if pack.rule_files:
-            scopes.append((pack.id, core_rule_files(root) + pack_rule_files(pack, sets.packs), pack.municipalities[0]))
+    standards: list[tuple[str | None, list[Path]]] = [(_installed_core(root), core_rule_files(root))]
+    for directory in cores:
+        version_file, rules_dir = directory / "VERSION", directory / "rules"
+        if not version_file.is_file() or not rules_dir.is_dir():
+            raise click.UsageError(f"--core「{directory}」は標準のフォルダではありません（VERSION と rules/ が必要です）。")
+        standards.append((version_file.read_text(encoding="utf-8").strip(), sorted(rules_dir.glob("*.rules"))))
+    chosen = sorted((known[p] for p in packs) if packs else sets.packs, key=lambda p: p.id)
+    if only is not None and not any(p.serves(only) for p in chosen):
+        raise click.UsageError(f"--municipality「{only}」を受け持つパックがありません。")
     passed = failed = 0
-    seen: set[tuple[str, int]] = set()
-    for title, files, municipality in scopes:
-        rules, diagnostics = sets.load(files)
-        errors = [d for d in diagnostics if d.is_error]
-        if rules is None:
-            _print_load_errors(title, errors)
-            failed += 1
-            continue
-        # The core's own tests use the standard calendar (土日・祝日・年末年始), which every pack starts from.
-        calendar = calendar_for(municipality, sets.packs)[0] if municipality else MunicipalCalendar(name="標準の暦")
-        for result in run_tests(rules, calendar):
-            key = (result.file, result.line)
-            if key in seen:  # a base pack's tests run once, with the first pack that includes them
+    seen: set[tuple[str, int, str | None, str | None]] = set()
+    for core_version, core_files in standards:
+        scopes: list[tuple[str, list[Path], str | None, Pack | None]] = []
+        if not packs and only is None:
+            scopes.append((f"標準 {core_version or ''}".strip(), core_files, None, None))
+        for pack in chosen:
+            if not any(known[layer].all_rule_files for layer in pack.layers if layer in known):
                 continue
-            seen.add(key)
-            _print_result(result)
-            passed += result.passed
-            failed += not result.passed
+            if pack.core and core_version and not SpecifierSet(pack.core).contains(core_version, prereleases=True):
+                click.echo(f"対象外 {pack.id}: 標準 {core_version} は、パックが対応する版（core = \"{pack.core}\"）に入りません")
+                continue
+            for code in pack.municipalities:
+                if only is not None and only != code:
+                    continue
+                title = f"{pack.id} {pack.version}・団体 {code}・標準 {core_version or '（版不明）'}"
+                scopes.append((title, core_files + pack_rule_files(pack, sets.packs, code), code, pack))
+            if only is not None and only not in pack.municipalities and pack.serves(only):
+                title = f"{pack.id} {pack.version}・団体 {only}・標準 {core_version or '（版不明）'}"
+                scopes.append((title, core_files + pack_rule_files(pack, sets.packs, only), only, pack))
+        for title, files, municipality, pack in scopes:
+            click.echo(f"== {title}")
+            rules, diagnostics = sets.load(files)
+            errors = [d for d in diagnostics if d.is_error]
+            if rules is None:
+                _print_load_errors(title, errors)
+                failed += 1
+                continue
+            own = {f.resolve().relative_to(root.resolve()).as_posix() for f in pack.all_rule_files} if pack else set()
+            # The core's own tests use the standard calendar (土日・祝日・年末年始), which every pack starts from.
+            calendar = calendar_for(municipality, sets.packs)[0] if municipality else MunicipalCalendar(name="標準の暦")
+            for result in run_tests(rules, calendar):
+                # A pack's own tests run for each municipality it serves; the core's and a base pack's run
+                # once per standard version, with the first scope that includes them.
+                key = (result.file, result.line, core_version, municipality if result.file in own else None)
+                if key in seen:
+                    continue
+                seen.add(key)
+                _print_result(result)
+                passed += result.passed
+                failed += not result.passed
     click.echo(f"{passed} passed, {failed} failed")
     click.get_current_context().exit(1 if failed else 0)
+
+
+def _installed_core(root: Path) -> str | None:
+    """The version in standard_core/VERSION, or None where there is none (a bare project of packs)."""
+    from engine.manifest import core_version
+
+    try:
+        return core_version(root)
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 @pack_group.command("activate")
@@ -128,7 +170,9 @@ def _print_load_errors(title: str, errors: list[Diagnostic]) -> None:
 @click.argument("pack_id")
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
 @click.option("--html", "as_html", is_flag=True, help="印刷できる HTML（A4）で出力します（> report.html）。")
-def pack_diff(pack_id: str, as_json: bool, as_html: bool) -> None:
+@click.option("--municipality", "only", default=None,
+              help="複数の団体を受け持つパックで、この団体に適用されるものだけを示します（団体ごとの規則は rules/団体コード/）。")
+def pack_diff(pack_id: str, as_json: bool, as_html: bool, only: str | None) -> None:
     """フィット・アンド・ギャップ: パック PACK_ID が標準と違うところ（開放パラメータの値、開放決定への例外、独自の規則・手続き、
     フック、様式の変更、暦）を、出典と位置つきで表示します。"""
     from engine.fitgap import fit_gap
@@ -152,6 +196,13 @@ def pack_diff(pack_id: str, as_json: bool, as_html: bool) -> None:
         hooks = {pid: h.name for pid, h in core_hooks(m for m in registry.models
                                                        if not m.path.resolve().is_relative_to(root / "local_rules")).items()}
         report = fit_gap(root, pack, own, hooks, registry.variations.get(pack.id, []), core_version(root))
+        if only is not None:
+            if not pack.serves(only):
+                raise DiagnosticError([error("PCK631", f"パック「{pack_id}」は団体「{only}」を受け持っていません",
+                                             Span("<入力>", 1, 1),
+                                             f"このパックの municipalities: {'、'.join(pack.municipalities)}")])
+            report.municipality = only
+            report.items = [i for i in report.items if i.get("municipality") in (None, only)]
     except DiagnosticError as e:
         _fail(e, as_json)
         return
