@@ -193,6 +193,33 @@ def _verify(contents: dict[str, bytes], shown: str, trusted: dict[str, Ed25519Pu
                     hashlib.sha256(body).hexdigest(), packed)
 
 
+def unpacked(path: Path, target: Path) -> Path:
+    """The archive's pack files written under `target`, after checking them against its manifest's hashes.
+
+    For reading a release (`jichi pack diff OLD NEW`), not for installing: who signed it is not checked here
+    (`install` does that against the trusted keys), but a file that differs from the manifest is PCK642.
+    """
+    contents = _read(path)
+    try:
+        manifest = json.loads(contents["MANIFEST.json"])
+        files = manifest["files"]
+        if not isinstance(files, dict):
+            raise ValueError("files")
+    except (KeyError, ValueError, TypeError):
+        raise _fail("PCK640", "MANIFEST.json のないアーカイブです", "jichi pack build で作った .jpack を指定してください。",
+                    str(path)) from None
+    packed = {name[len("pack/"):]: data for name, data in contents.items() if name.startswith("pack/")}
+    if set(packed) != set(files) or any(hashlib.sha256(data).hexdigest() != files[name] for name, data in packed.items()):
+        raise _fail("PCK642", "アーカイブの中身が MANIFEST.json と違います（改変されたアーカイブ）",
+                    "ベンダーから取り直してください。", str(path))
+    folder = target / "pack"
+    for name, data in packed.items():
+        destination = folder / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(data)
+    return folder
+
+
 def trust(session: Session, *, municipality: str, pem: bytes, name: str, actor: str, where: str) -> str:
     """Record that a municipality trusts a vendor's public key for the packs that serve it; audited."""
     key = public_key(pem, where)

@@ -178,13 +178,17 @@ class _Source:
         return replace(make(code, message, self.span(line, column), hint), source_line=self.excerpt(line))
 
 
-def load_pack(directory: Path) -> tuple[Pack | None, list[Diagnostic]]:
-    """Load `directory/pack.toml`. Returns the pack (None if it has any error) and every diagnostic found."""
-    pack, diagnostics, _ = _read_pack(directory)
+def load_pack(directory: Path, *, any_folder: bool = False) -> tuple[Pack | None, list[Diagnostic]]:
+    """Load `directory/pack.toml`. Returns the pack (None if it has any error) and every diagnostic found.
+
+    `any_folder` accepts a folder not named after the pack (a release kept aside for `jichi pack diff OLD NEW`);
+    under local_rules/ the folder name must be the id (PCK610).
+    """
+    pack, diagnostics, _ = _read_pack(directory, any_folder=any_folder)
     return pack, diagnostics
 
 
-def _read_pack(directory: Path) -> tuple[Pack | None, list[Diagnostic], str | None]:
+def _read_pack(directory: Path, *, any_folder: bool = False) -> tuple[Pack | None, list[Diagnostic], str | None]:
     """load_pack, also returning the id the manifest declares (even when the pack has errors)."""
     manifest = directory / MANIFEST
     if not manifest.is_file():
@@ -264,7 +268,7 @@ def _read_pack(directory: Path) -> tuple[Pack | None, list[Diagnostic], str | No
         diagnostics.extend(_check_core(source, core, directory))
 
     if pack_id is not None:
-        diagnostics.extend(_check_id(source, pack_id, directory))
+        diagnostics.extend(d for d in _check_id(source, pack_id, directory) if not (any_folder and d.code == "PCK610"))
     if version is not None and SEMVER.fullmatch(version) is None:
         diagnostics.append(
             source.at(

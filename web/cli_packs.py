@@ -168,13 +168,21 @@ def _print_load_errors(title: str, errors: list[Diagnostic]) -> None:
 
 @pack_group.command("diff")
 @click.argument("pack_id")
+@click.argument("new", required=False)
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
 @click.option("--html", "as_html", is_flag=True, help="印刷できる HTML（A4）で出力します（> report.html）。")
 @click.option("--municipality", "only", default=None,
               help="複数の団体を受け持つパックで、この団体に適用されるものだけを示します（団体ごとの規則は rules/団体コード/）。")
-def pack_diff(pack_id: str, as_json: bool, as_html: bool, only: str | None) -> None:
+def pack_diff(pack_id: str, new: str | None, as_json: bool, as_html: bool, only: str | None) -> None:
     """フィット・アンド・ギャップ: パック PACK_ID が標準と違うところ（開放パラメータの値、開放決定への例外、独自の規則・手続き、
-    フック、様式の変更、暦）を、出典と位置つきで表示します。"""
+    フック、様式の変更、暦）を、出典と位置つきで表示します。
+
+    OLD NEW の二つを指定すると、版と版の違い（リリースノート用）を示します。それぞれ local_rules/ のパック id、
+    パックのフォルダ、または .jpack です。必要な版の更新（メジャー・マイナー・パッチ）も判定します。
+    """
+    if new is not None:
+        _release_diff(pack_id, new, as_json)
+        return
     from engine.fitgap import fit_gap
     from engine.hooks import core_hooks
     from engine.manifest import core_version
@@ -214,6 +222,19 @@ def pack_diff(pack_id: str, as_json: bool, as_html: bool, only: str | None) -> N
         return
     for line in report.lines():
         click.echo(line)
+
+
+def _release_diff(old_argument: str, new_argument: str, as_json: bool) -> None:
+    from engine.pack_release import compare, opened, to_json_text, to_text
+
+    root = project_root()
+    try:
+        with opened(old_argument, root) as old, opened(new_argument, root) as new:
+            diff = compare(old, new)
+    except DiagnosticError as e:
+        _fail(e, as_json)
+        return
+    click.echo(to_json_text(diff) if as_json else to_text(diff))
 
 
 def _fitgap_html(report: dict[str, Any]) -> str:
