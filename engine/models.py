@@ -303,5 +303,8 @@ class TrustedPackKey(Base):
     public_key: Mapped[str] = mapped_column(Text)  # PEM (SubjectPublicKeyInfo)
     added_by: Mapped[str] = mapped_column(String(100))
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # `jichi pack distrust`: archives signed by the key are refused from then on; the row stays for the record
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     __table_args__ = (Index("ix_trusted_pack_key", "municipality_code", "key_id", unique=True),)

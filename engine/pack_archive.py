@@ -231,15 +231,47 @@ def trust(session: Session, *, municipality: str, pem: bytes, name: str, actor: 
                                    public_key=pem.decode("ascii"), added_by=actor, added_at=clock.now()))
         audit.admin_event(session, action="pack.key_trusted", actor=actor, municipality=municipality,
                           detail={"key_id": kid, "name": name})
+    elif existing.revoked_at is not None:  # trusted again after a revocation: a new, audited decision
+        existing.revoked_at, existing.revoked_by = None, None
+        existing.added_by, existing.added_at, existing.name = actor, clock.now(), name
+        audit.admin_event(session, action="pack.key_trusted", actor=actor, municipality=municipality,
+                          detail={"key_id": kid, "name": name, "again": True})
     session.commit()
     return kid
+
+
+def trusted_key_rows(session: Session, municipality: str | None = None) -> list[TrustedPackKey]:
+    """Every key a municipality (or every municipality) trusts or has trusted, oldest first."""
+    query = select(TrustedPackKey).order_by(TrustedPackKey.municipality_code, TrustedPackKey.added_at)
+    if municipality is not None:
+        query = query.where(TrustedPackKey.municipality_code == municipality)
+    return list(session.scalars(query))
+
+
+def distrust(session: Session, *, municipality: str, key: str, actor: str) -> str:
+    """Stop trusting a key (its id, or an unambiguous prefix of at least 8 characters): archives it signed are
+    refused from now on; packs already installed stay as they are. Audited (pack.key_revoked)."""
+    rows = [r for r in trusted_key_rows(session, municipality) if r.revoked_at is None and r.key_id.startswith(key)]
+    if len(key) < 8 or len(rows) != 1:
+        known = "、".join(f"{r.key_id[:16]}…（{r.name}）" for r in trusted_key_rows(session, municipality)
+                         if r.revoked_at is None) or "なし"
+        raise _fail("PCK644", f"団体 {municipality} が信頼している鍵に「{key}」で始まるものが"
+                    + ("ありません" if not rows else "複数あります"),
+                    f"jichi pack keys で鍵 ID を確かめ、8文字以上で指定してください（信頼している鍵: {known}）。", key)
+    row = rows[0]
+    row.revoked_at, row.revoked_by = clock.now(), actor
+    audit.admin_event(session, action="pack.key_revoked", actor=actor, municipality=municipality,
+                      detail={"key_id": row.key_id, "name": row.name})
+    session.commit()
+    return row.key_id
 
 
 def trusted_keys(session: Session, municipalities: tuple[str, ...]) -> dict[str, Ed25519PublicKey]:
     """The keys every one of the municipalities trusts (a pack is installed for all it serves, or not)."""
     if not municipalities:
         return {}
-    rows = list(session.scalars(select(TrustedPackKey).where(TrustedPackKey.municipality_code.in_(municipalities))))
+    rows = list(session.scalars(select(TrustedPackKey).where(TrustedPackKey.municipality_code.in_(municipalities),
+                                                             TrustedPackKey.revoked_at.is_(None))))
     shared = set.intersection(*({r.key_id for r in rows if r.municipality_code == m} for m in municipalities))
     return {r.key_id: public_key(r.public_key.encode("ascii"), r.name) for r in rows if r.key_id in shared}
 

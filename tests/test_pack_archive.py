@@ -141,3 +141,35 @@ def test_cli_keygen_and_build(tmp_path: Path) -> None:
     assert manifest["pack"] == PACK and "rules/tesuryo.rules" in manifest["files"]
     missing = CliRunner().invoke(cli, ["pack", "build", "999999-nai", "--key", str(key)])
     assert missing.exit_code == 1
+
+
+def test_key_rotation_trust_the_new_key_then_distrust_the_old(setup: Any, tmp_path: Path) -> None:
+    from engine.pack_archive import distrust, trusted_key_rows
+
+    env, root, archive, old_key = setup
+    _trust(env, old_key)
+    new_key = tmp_path / "vendor-2027.key"
+    keygen(new_key)
+    _trust(env, new_key)
+    with env.session() as s:
+        old_id = next(r.key_id for r in trusted_key_rows(s, NANTO) if r.public_key.strip() ==
+                      old_key.with_name(old_key.name + ".pub").read_text(encoding="ascii").strip())
+        with pytest.raises(DiagnosticError) as short:
+            distrust(s, municipality=NANTO, key=old_id[:4], actor="情報政策課")
+        assert short.value.diagnostics[0].code == "PCK644"
+        assert distrust(s, municipality=NANTO, key=old_id[:12], actor="情報政策課") == old_id
+    assert _refused(env, archive, root) == "PCK641"  # the old key's archives are refused from now on
+    vendor_pack = tmp_path / "vendor" / "local_rules" / PACK
+    _install(env, build(vendor_pack, new_key, tmp_path / "dist-2027"), root)  # the new key's install
+    with env.session() as s:
+        rows = {r.key_id: r for r in trusted_key_rows(s, NANTO)}
+        assert rows[old_id].revoked_at is not None and rows[old_id].revoked_by == "情報政策課"
+        assert sum(r.revoked_at is None for r in rows.values()) == 1
+        revoked = s.scalars(select(AuditEvent).where(AuditEvent.action == "pack.key_revoked")).one()
+        assert json.loads(revoked.detail)["key_id"] == old_id
+        with pytest.raises(DiagnosticError):  # revoking twice: nothing left to revoke
+            distrust(s, municipality=NANTO, key=old_id, actor="情報政策課")
+    _trust(env, old_key)  # trusting it again is a new, audited decision
+    with env.session() as s:
+        assert next(r for r in trusted_key_rows(s, NANTO) if r.key_id == old_id).revoked_at is None
+        assert len(s.scalars(select(AuditEvent).where(AuditEvent.action == "pack.key_trusted")).all()) == 3

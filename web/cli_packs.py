@@ -317,6 +317,48 @@ def pack_trust(public_key: Path, municipality: str, name: str, actor: str | None
     click.echo(f"団体 {municipality} が鍵 {kid[:16]}… を信頼する鍵として登録しました。")
 
 
+@pack_group.command("keys")
+@click.option("--municipality", default=None, help="この団体の鍵だけを示します。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def pack_keys(municipality: str | None, as_json: bool) -> None:
+    """団体が信頼している（していた）ベンダーの鍵の一覧。鍵の交換は、新しい鍵を trust してから古い鍵を distrust します。"""
+    from engine.pack_archive import trusted_key_rows
+    from web.cli_cases import _session
+
+    with _session() as session:
+        rows = [{"municipality": r.municipality_code, "key_id": r.key_id, "name": r.name, "added_by": r.added_by,
+                 "added_at": r.added_at.isoformat(), "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+                 "revoked_by": r.revoked_by} for r in trusted_key_rows(session, municipality)]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("信頼している鍵はありません（jichi pack trust で登録します）。")
+    for row in rows:
+        state = f"取り消し {row['revoked_at'][:10]}（{row['revoked_by']}）" if row["revoked_at"] else "信頼"
+        click.echo(f"{row['municipality']}  {row['key_id'][:16]}…  {row['name']}  登録 {row['added_at'][:10]}"
+                   f"（{row['added_by']}）  {state}")
+
+
+@pack_group.command("distrust")
+@click.argument("key")
+@click.option("--municipality", required=True, help="団体コード（6桁）。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+def pack_distrust(key: str, municipality: str, actor: str | None) -> None:
+    """鍵 KEY（鍵 ID か、その先頭8文字以上）を信頼する鍵から外します。以後その鍵の署名したアーカイブは取り込みません
+    （取り込み済みのパックはそのまま）。監査ログに記録します。"""
+    from engine.pack_archive import distrust
+    from web.cli_cases import _default_actor, _session
+
+    try:
+        with _session() as session:
+            kid = distrust(session, municipality=municipality, key=key, actor=actor or _default_actor())
+    except DiagnosticError as e:
+        _fail(e, False)
+        return
+    click.echo(f"団体 {municipality} は鍵 {kid[:16]}… を信頼しなくなりました。")
+
+
 @pack_group.command("install")
 @click.argument("archive", type=click.Path(path_type=Path))
 @click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
