@@ -152,6 +152,16 @@ def _spiff_safety_net(checked: list[ValidatedModel], context: list[ValidatedMode
         # A hook implementation takes the place of the core's default: never bind both.
         usable = [m for m in [*context, *checked]
                   if m.clean and m is not model and not set(m.process_ids) & set(model.process_ids)]
+        # Several files may define one hook (the core's default, each pack's implementation): bind only one
+        # of them, the one from the model's own pack when it has one, else the last (packs load after the core).
+        own_pack = model.path.resolve().parent.parent
+        latest: dict[str, ValidatedModel] = {}
+        for m in usable:
+            for pid in m.process_ids:
+                if pid not in latest or m.path.resolve().is_relative_to(own_pack) or \
+                        not latest[pid].path.resolve().is_relative_to(own_pack):
+                    latest[pid] = m
+        usable = [m for m in usable if all(latest[pid] is m for pid in m.process_ids)]
         available = {pid for m in [model, *usable] for pid in m.process_ids}
         called = {c.get("calledElement") for m in [model, *usable] for c in m.call_activities()}
         if not model.clean or not called <= available:

@@ -77,6 +77,18 @@ def test_the_conformant_hook_checks_clean(tmp_path: Path) -> None:
     assert [d.format() for d in check_paths([], _repository(tmp_path, HOOK)) if d.is_error] == []
 
 
+def test_a_pack_with_a_hook_and_a_local_procedure_checks_clean(tmp_path: Path) -> None:
+    # The check binds each file with the others; the core's default hook and the pack's implementation
+    # define the same process id and must not be bound together (a BPM490 "Duplicate process ID" before).
+    root = _repository(tmp_path, HOOK)
+    local = ROOT / "local_rules" / "141305-kawasaki" / "processes" / "iryosho_shinsei.bpmn"
+    (root / "local_rules" / "141305-kawasaki" / "processes" / local.name).write_bytes(local.read_bytes())
+    (root / "local_rules" / "141305-kawasaki" / "rules").mkdir()
+    for rules in (ROOT / "local_rules" / "141305-kawasaki" / "rules").glob("*.rules"):
+        (root / "local_rules" / "141305-kawasaki" / "rules" / rules.name).write_bytes(rules.read_bytes())
+    assert [d.format() for d in check_paths([], root) if d.is_error] == []
+
+
 def _line_of(text: str, needle: str) -> int:
     return text[:text.index(needle)].count("\n") + 1
 
