@@ -97,6 +97,8 @@ BEGIN
     END IF;
 END
 \$\$;
+-- DROP DATABASE … WITH (FORCE) ends the sessions left on a test database; it may signal them only with this role.
+GRANT pg_signal_backend TO $ROLE;
 SELECT 'CREATE DATABASE $DATABASE OWNER $ROLE' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DATABASE')
 \gexec
 SQL
