@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from lark import Token, v_args
@@ -261,11 +262,17 @@ class _RulesBuilder(Builder):
         return ("expect", r.Expect(self._s(meta), children[0]))
 
     def expect_error(self, meta: Meta, children: list[Token]) -> tuple[str, r.Expect]:
-        name, kind = (str(c) for c in children)
+        name, kind, *rest = (str(c) for c in children)
+        code = rest[0] if rest else ""
         if kind not in ERROR_KINDS:
             self.diagnostics.append(error("DSL126", f"期待できるエラーは「衝突」「空」「エラー」です（「{kind}」）",
                                           self._s(meta), "例: 期待 窓口負担額 は 衝突;"))
-        return ("expect", r.Expect(self._s(meta), None, name, ERROR_KINDS.get(kind, "error")))
+        elif code and (kind != "エラー" or re.fullmatch(r"DSL3[0-9]{2}", code) is None):
+            self.diagnostics.append(error("DSL126", f"「は {kind} {code}」とは書けません",
+                                          self._s(meta), "コードを指定するときは「期待 名前 は エラー DSL314;」のように、"
+                                          "エラー の後に評価のエラーのコード（DSL3xx）を書きます。"))
+            code = ""
+        return ("expect", r.Expect(self._s(meta), None, name, ERROR_KINDS.get(kind, "error"), code))
 
     def test(self, meta: Meta, children: list[Any]) -> r.Test:
         title, *items = children

@@ -164,6 +164,7 @@ class Expect:
     condition: nodes.Expr | None  # a boolean expression, or None with error_of/error_kind
     error_of: str = ""
     error_kind: str = ""
+    error_code: str = ""  # `期待 X は エラー DSL314;`: only this diagnostic code passes
 
 
 @dataclass(frozen=True, slots=True)

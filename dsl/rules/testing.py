@@ -59,9 +59,10 @@ def _run(rules: RuleSet, test: CompiledTest, calendar: MunicipalCalendar | None)
             try:
                 value, _ = runtime.evaluate(expect.error_of)
             except DslRuntimeError as e:
-                accepted = ERROR_CODES.get(expect.error_kind)
+                accepted = {expect.error_code} if expect.error_code else ERROR_CODES.get(expect.error_kind)
                 if accepted is not None and e.diagnostic.code not in accepted:
-                    failures.append(f"{line} 行目: 「{expect.error_of}」は{_kind(expect.error_kind)}のはずが、"
+                    failures.append(f"{line} 行目: 「{expect.error_of}」は{_kind(expect.error_kind)}"
+                                    f"{' ' + expect.error_code if expect.error_code else ''}のはずが、"
                                     f"{e.diagnostic.code} {e.diagnostic.message}")
                 continue
             failures.append(f"{line} 行目: 「{expect.error_of}」は{_kind(expect.error_kind)}のはずが、値 "
