@@ -99,3 +99,15 @@ def test_pack_manifest_errors_are_reported_relative(tmp_path: Path) -> None:
     (root / "local_rules" / "270008-osaka" / "pack.toml").write_text("id = \n", encoding="utf-8")
     found = check_paths([], root)
     assert any(d.code == "PCK601" and d.span.file == "local_rules/270008-osaka/pack.toml" for d in found)
+
+
+def test_a_jichi_prefix_bound_to_another_namespace_names_the_right_one(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "local_rules" / "212181-motosu" / "processes" / "shussan_iwaikin.bpmn").read_text(encoding="utf-8")
+    wrong = tmp_path / "wrong.bpmn"
+    wrong.write_text(text.replace('xmlns:jichi="urn:jichi:bpmn:1"', 'xmlns:jichi="urn:jichi"'), encoding="utf-8")
+    # the fields it declares are not jichi's, so names the rules read are undefined too (BPM460, DSL201)
+    errors = [d for d in check_paths([wrong], tmp_path) if d.code == "BPM412"]
+    assert len(errors) == 10  # every jichi element (eight fields, two decisions), each at its own line
+    assert all("urn:jichi:bpmn:1" in (d.hint or "") for d in errors)
+    assert errors[0].message == "jichi:field の接頭辞 jichi の名前空間「urn:jichi」は jichi のものではありません"

@@ -73,7 +73,9 @@ def vendor_diagnostics(source: SourceFile) -> list[Diagnostic]:
             continue  # reported at the outermost foreign element only
         vendor = VENDORS.get(namespace, namespace)
         label = f"{element.prefix or vendor}:{qname.localname}"
-        if qname.localname in EXECUTING_ELEMENTS or namespace == SPIFF_NS:
+        if element.prefix == "jichi":
+            found.append(_wrong_jichi_namespace(source, element, label, namespace))
+        elif qname.localname in EXECUTING_ELEMENTS or namespace == SPIFF_NS:
             found.append(error(
                 "BPM412", f"拡張要素 <{label}> は jichi では実行されません", source.span(element),
                 "リスナー・入出力マッピング・外部ジョブは使えません。処理はスクリプトタスク（jichi DSL）で、"
@@ -85,10 +87,18 @@ def vendor_diagnostics(source: SourceFile) -> list[Diagnostic]:
     return found
 
 
+def _wrong_jichi_namespace(source: SourceFile, element: etree._Element, label: str, namespace: str) -> Diagnostic:
+    return error("BPM412", f"{label} の接頭辞 jichi の名前空間「{namespace}」は jichi のものではありません",
+                 source.span(element),
+                 f'bpmn:definitions に xmlns:jichi="{JICHI_NS}" と書いてください（docs/packs.md「手続き」）。')
+
+
 def _attribute(source: SourceFile, element: etree._Element, name: etree.QName) -> list[Diagnostic]:
     namespace = name.namespace
     if namespace is None or namespace in PRESENTATION_NS or namespace in (BPMN_NS, JICHI_NS):
         return []
+    if {uri: prefix for prefix, uri in element.nsmap.items()}.get(namespace) == "jichi":
+        return [_wrong_jichi_namespace(source, element, f"jichi:{name.localname}", namespace)]
     vendor = VENDORS.get(namespace, namespace)
     label = f"{vendor}:{name.localname}"
     if name.localname in HARMLESS_ATTRIBUTES:
