@@ -99,6 +99,7 @@ def build(directory: Path, key_path: Path, out_dir: Path) -> Path:
     pack, problems = load_pack(directory)
     if pack is None:
         raise DiagnosticError([d for d in problems if d.is_error])
+    _check_changelog(directory, pack.version)
     key = _private_key(key_path)
     files = _files(directory)
     manifest: dict[str, object] = {
@@ -114,6 +115,21 @@ def build(directory: Path, key_path: Path, out_dir: Path) -> Path:
         for name, data in files.items():
             archive.writestr(f"pack/{name}", data)
     return target
+
+
+def _check_changelog(directory: Path, version: str) -> None:
+    """A release says what changed and why: CHANGELOG.md must have a `## <version>` section (PCK645)."""
+    log = directory / "CHANGELOG.md"
+    try:
+        text = log.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = None
+    headings = [line[3:].split()[0] for line in (text or "").splitlines() if line.startswith("## ") and line[3:].strip()]
+    if version not in headings:
+        raise _fail("PCK645", f"CHANGELOG.md に版 {version} の節がありません" if text is not None
+                    else "CHANGELOG.md がありません（UTF-8 で読めるファイルが必要です）",
+                    f"「## {version}」の節を作り、変更と根拠（条例・規則の名前と番号、施行日）を書いてから作り直してください"
+                    "（docs/packs.md「CHANGELOG.md」）。", str(log))
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,20 @@ def test_text_report_names_the_release_and_the_needed_bump(tmp_path: Path) -> No
 def test_a_repository_pack_against_itself(pack_id: str) -> None:
     report = json.loads(run(pack_id, pack_id, "--json").output)
     assert report["changes"] == [] and report["pack"] == pack_id
+
+
+@pytest.mark.parametrize("changelog", [None, "# 変更履歴\n\n## 0.9.0\n\n- 前の版。\n"])
+def test_build_refuses_a_release_its_changelog_does_not_describe(tmp_path: Path, changelog: str | None) -> None:
+    from standard_core.diagnostics import DiagnosticError
+
+    folder = make_release(tmp_path / "141305-kawasaki")
+    if changelog is None:
+        (folder / "CHANGELOG.md").unlink()
+    else:
+        (folder / "CHANGELOG.md").write_text(changelog, encoding="utf-8")
+    key = tmp_path / "vendor.key"
+    keygen(key)
+    with pytest.raises(DiagnosticError) as caught:
+        build(folder, key, tmp_path / "dist")
+    assert [d.code for d in caught.value.diagnostics] == ["PCK645"]
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
