@@ -32,10 +32,12 @@ def test_a_parameter_the_pack_sets_with_its_value_cite_and_line() -> None:
 
 def test_an_exception_added_to_an_open_decision() -> None:
     report = _diff("272078-takatsuki")
-    (exception,) = _kinds(report, "exception")
-    assert (exception["decision"], exception["label"], exception["value"]) == ("一日負担額", "高槻無償化", "0円")
-    assert exception["condition"] == "助成対象 かつ 診療日 >= 2025-04-01"
-    assert "令和7年4月" in exception["cite"] and report["base"] == "270008-osaka"
+    per_visit, per_month = _kinds(report, "exception")
+    assert (per_visit["decision"], per_visit["label"], per_visit["value"]) == ("一日負担額", "高槻無償化", "0円")
+    assert per_visit["condition"] == "助成対象 かつ 診療日 >= 2025-04-01"
+    assert (per_month["decision"], per_month["exception_to"], per_month["value"]) == ("月の窓口負担がある", "府の基準", "偽")
+    assert per_month["condition"] == "診療月の初日 >= 2025-04-01"
+    assert "令和7年4月" in per_visit["cite"] and "令和7年4月" in per_month["cite"] and report["base"] == "270008-osaka"
 
 
 def test_local_rules_hooks_and_forms() -> None:
@@ -67,5 +69,5 @@ def test_printable_html_report_is_escaped() -> None:
     assert result.exit_code == 0
     html = result.output
     assert html.startswith("<!doctype html>") and "@page { size: A4" in html
-    assert "<h2>開放決定への例外（1）</h2>" in html
+    assert "<h2>開放決定への例外（2）</h2>" in html
     assert "診療日 &gt;= 2025-04-01" in html and "診療日 >= 2025-04-01" not in html  # pack text is escaped
