@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -308,3 +309,68 @@ class TrustedPackKey(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     __table_args__ = (Index("ix_trusted_pack_key", "municipality_code", "key_id", unique=True),)
+
+
+class UserAccount(Base):
+    """A person who signs in (`jichi user add`). Never deleted: a leaver is disabled and keeps their history."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    # the organisation's person code (jichi org import), so that positions come from the organisation model
+    person_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)  # argon2id; None: cannot sign in yet
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    disabled_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class UserRole(Base):
+    """A role a user holds in one municipality (tenancy: a user sees only the municipalities of their roles)."""
+
+    __tablename__ = "user_role"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    role: Mapped[str] = mapped_column(String(20))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    granted_by: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_user_role_unique", "user_id", "municipality_code", "role", unique=True),)
+
+
+class WebSession(Base):
+    """A server-side sign-in session. The browser holds a random token; only its SHA-256 is stored here."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(token) hex
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the absolute timeout
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(50), nullable=True)
+
+    __table_args__ = (Index("ix_web_session_user", "user_id"),)
+
+
+class LoginAttempt(Base):
+    """Sign-in attempts, for rate limiting by login name and by client address (no permanent lockout)."""
+
+    __tablename__ = "login_attempt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(100))
+    remote: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (Index("ix_login_attempt_login_at", "login", "at"), Index("ix_login_attempt_remote_at", "remote", "at"))

@@ -5,6 +5,7 @@ The outermost layer: it may import every other layer; nothing imports it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -29,7 +30,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Tests pass e.g. {"TESTING": True, "DATABASE_URL": "sqlite:///<tmp>/t.sqlite3"}.
     """
     app = Flask(__name__)
-    app.config.from_mapping(DATABASE_URL=database_url())
+    app.config.from_mapping(DATABASE_URL=database_url(),
+                            # cookies only over https (`__Host-` names); JICHI_INSECURE_COOKIES=1 for plain http in development
+                            SECURE_COOKIES=os.environ.get("JICHI_INSECURE_COOKIES") != "1")
     if test_config is not None:
         app.config.from_mapping(test_config)
     # JSON answers keep Japanese readable instead of \uXXXX escapes.
@@ -37,10 +40,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     Htmx(app)
 
-    from web import db, errors, views
+    from web import auth, db, errors, security, views
 
     db.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(auth.bp)
     app.jinja_env.globals["jichi_version"] = jichi_version()
     return app

@@ -219,3 +219,7 @@ cli.add_command(schema_command)
 def main() -> None:
     """Console-script entry point (`jichi`)."""
     cli(prog_name="jichi")
+
+from web.cli_users import user_group  # noqa: E402 - registered after the group exists
+
+cli.add_command(user_group)
