@@ -41,6 +41,7 @@ from engine.registry import Procedure, Registry
 from engine.rule_versions import active_rule_set
 from engine.runtime import Decision, LiveTask, advance, complete_manual, finished, live_tasks, walk
 from engine.store import CaseRow, TaskRow
+from engine.tenancy import scoped_to
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 
 # The case state is SpiffWorkflow's serialization without the specs (engine.bpmn.dump_state); a change of
@@ -468,7 +469,9 @@ class Cases:
         if not is_valid_code(code):
             raise _fail("ENG512", f"団体コード「{code}」は正しくありません",
                         "6桁の全国地方公共団体コード（検査数字つき、例: 141305）を指定してください。")
-        if ("municipality", code) not in self._known and session.get(Municipality, code) is None:
+        scope = scoped_to(session)
+        outside = scope is not None and code not in scope  # said exactly as an unknown one: nothing leaks
+        if outside or (("municipality", code) not in self._known and session.get(Municipality, code) is None):
             raise _fail("ENG512", f"団体コード「{code}」の団体は登録されていません",
                         "jichi demo load で登録するか、団体コードを確かめてください。")
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit_chain import GENESIS, event_hash, has_personal, new_salt, personal_digest, utc_text
 from engine.models import AuditEvent, AuditHead, AuditPersonal, CaseInstance, CaseTask
+from engine.tenancy import check_write, scoped_to
 
 CASES = cast(Table, CaseInstance.__table__)
 TASKS = cast(Table, CaseTask.__table__)
@@ -104,26 +105,35 @@ _ADVANCE_HEAD = (update(HEADS).where(HEADS.c.municipality_code == bindparam("b_c
 _SET_HEAD = update(HEADS).where(HEADS.c.municipality_code == bindparam("b_code"))
 
 
+def _execute(session: Session, statement: Any, params: Any) -> Any:
+    """Run on the connection (fast); a session scoped to municipalities goes through the Session instead, so
+    that engine.tenancy adds its criteria to every read and update of cases and tasks."""
+    if scoped_to(session) is not None:
+        return session.execute(statement, params)
+    return session.connection().execute(statement, params)
+
+
 def load_case(session: Session, case_id: str, *, lock: bool = False) -> CaseRow | None:
     """The case row; with lock=True, FOR UPDATE SKIP LOCKED on PostgreSQL (None if another worker has it)."""
-    row = session.connection().execute(_LOAD_CASE_LOCKED if lock else _LOAD_CASE, {"b_id": case_id}).mappings().first()
+    row = _execute(session, _LOAD_CASE_LOCKED if lock else _LOAD_CASE, {"b_id": case_id}).mappings().first()
     return CaseRow.of(row) if row is not None else None
 
 
 def load_task(session: Session, task_id: str) -> TaskRow | None:
-    row = session.connection().execute(_LOAD_TASK, {"b_id": task_id}).mappings().first()
+    row = _execute(session, _LOAD_TASK, {"b_id": task_id}).mappings().first()
     return TaskRow.of(row) if row is not None else None
 
 
 def open_tasks(session: Session, case_id: str) -> list[TaskRow]:
-    return [TaskRow.of(r) for r in session.connection().execute(_OPEN_TASKS, {"b_case": case_id}).mappings()]
+    return [TaskRow.of(r) for r in _execute(session, _OPEN_TASKS, {"b_case": case_id}).mappings()]
 
 
 def case_tasks(session: Session, case_id: str) -> list[TaskRow]:
-    return [TaskRow.of(r) for r in session.connection().execute(_CASE_TASKS, {"b_case": case_id}).mappings()]
+    return [TaskRow.of(r) for r in _execute(session, _CASE_TASKS, {"b_case": case_id}).mappings()]
 
 
 def insert_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime) -> None:
+    check_write(session, case.municipality_code)
     values = {name: getattr(case, name) for name in CaseRow.__dataclass_fields__}
     session.connection().execute(_INSERT_CASE, {**values, "serializer_version": serializer_version,
                                                 "updated_at": updated_at})
@@ -131,7 +141,8 @@ def insert_case(session: Session, case: CaseRow, *, serializer_version: str, upd
 
 def update_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime) -> bool:
     """Write the case's new state if nobody else did since it was read; False when the version moved."""
-    result = session.connection().execute(_UPDATE_CASE, {
+    check_write(session, case.municipality_code)
+    result = _execute(session, _UPDATE_CASE, {
         "b_id": case.id, "b_version": case.version, "state": case.state, "status": case.status,
         "completed_at": case.completed_at, "version": case.version + 1, "serializer_version": serializer_version,
         "updated_at": updated_at})
@@ -144,16 +155,18 @@ def update_case(session: Session, case: CaseRow, *, serializer_version: str, upd
 def close_tasks(session: Session, closed: Sequence[TaskRow]) -> None:
     """Mark rows completed/cancelled, only if still open (a row is closed once, by one step)."""
     for row in closed:
-        session.connection().execute(_CLOSE_TASK, {"b_id": row.id, "state": row.state, "completed_at": row.completed_at,
+        _execute(session, _CLOSE_TASK, {"b_id": row.id, "state": row.state, "completed_at": row.completed_at,
                                       "completed_by": row.completed_by, "on_behalf_of": row.on_behalf_of})
 
 
 def update_due(session: Session, rows: Iterable[TaskRow]) -> None:
     for row in rows:
-        session.connection().execute(_MOVE_DUE, {"b_id": row.id, "due_at": row.due_at})
+        _execute(session, _MOVE_DUE, {"b_id": row.id, "due_at": row.due_at})
 
 
 def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
+    for row in rows:
+        check_write(session, row.municipality_code)
     if len(rows) == 1:  # the usual case; a one-row executemany costs more than an execute
         session.connection().execute(_INSERT_TASK, rows[0].values())
     elif rows:

@@ -16,7 +16,7 @@ from flask import Flask, abort, current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from engine import accounts
+from engine import accounts, tenancy
 from web.db import get_session
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -44,17 +44,21 @@ def init_app(app: Flask) -> None:
 def _load_user() -> None:
     g.csp_nonce = secrets.token_urlsafe(16)
     g.user = g.web_session = None
+    g.roles = {}
     if request.endpoint == "static":
         return
+    db = get_session()
     session_cookie, _ = cookie_names(current_app)
     token = request.cookies.get(session_cookie)
-    if not token:
-        return
-    db = get_session()
-    found = accounts.current_session(db, token)
-    db.commit()  # touches last_seen, or records that the session timed out
-    if found is not None:
-        g.web_session, g.user = found
+    if token:
+        found = accounts.current_session(db, token)
+        db.commit()  # touches last_seen, or records that the session timed out
+        if found is not None:
+            g.web_session, g.user = found
+            g.roles = accounts.roles_of(db, g.user.id)
+    # Isolation, once for every route: this request's session sees only the user's municipalities
+    # (nothing at all when nobody is signed in).
+    tenancy.scope(db, g.roles.keys())
 
 
 def csrf_token() -> str:
