@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit, clock
 from engine.db import Municipality
-from engine.models import LoginAttempt, UserAccount, UserRole, WebSession
+from engine.models import ApiToken, LoginAttempt, UserAccount, UserRole, WebSession
 from standard_core.diagnostics import DiagnosticError, Span, error
 
 # role key → the label the UI shows
@@ -273,3 +273,45 @@ def _revoke_all(session: Session, user_id: int, reason: str) -> None:
 def same_token(expected: str, given: str | None) -> bool:
     """Constant-time comparison of CSRF tokens."""
     return bool(given) and hmac.compare_digest(expected.encode("utf-8"), (given or "").encode("utf-8"))
+
+
+# --- API tokens --------------------------------------------------------------------------------------------
+
+def create_token(session: Session, *, login: str, name: str, actor: str) -> str:
+    """A new API token for a user (returned once; only its digest is kept). Audited. The caller commits."""
+    user = _user(session, login)
+    if user.disabled_at is not None:
+        raise _fail("ACC707", f"無効にした利用者「{login}」には API トークンを作れません", "jichi user enable で有効にしてから作ります。")
+    token = "jichi_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(id=_digest(token), user_id=user.id, name=name.strip()[:100] or "API", created_at=clock.now()))
+    audit.admin_event(session, action="user.token_created", actor=actor, detail={"user_id": user.id, "name": name})
+    return token
+
+
+def revoke_tokens(session: Session, *, login: str, actor: str, name: str | None = None) -> int:
+    """Revoke a user's API tokens (all, or those with this name). Audited. The caller commits."""
+    user = _user(session, login)
+    rows = [r for r in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)))
+            if name is None or r.name == name]
+    for row in rows:
+        row.revoked_at = clock.now()
+    if rows:
+        audit.admin_event(session, action="user.token_revoked", actor=actor,
+                          detail={"user_id": user.id, "count": len(rows), "name": name})
+    return len(rows)
+
+
+def token_user(session: Session, token: str | None) -> UserAccount | None:
+    """The enabled user of a live API token, touching its last use; None otherwise."""
+    if not token or len(token) > 200:
+        return None
+    row = session.get(ApiToken, _digest(token))
+    if row is None or row.revoked_at is not None:
+        return None
+    user = session.get(UserAccount, row.user_id)
+    if user is None or user.disabled_at is not None:
+        return None
+    now = clock.now()
+    if row.last_used_at is None or now - _aware(row.last_used_at) >= _TOUCH_EVERY:
+        row.last_used_at = now
+    return user

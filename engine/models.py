@@ -374,3 +374,35 @@ class LoginAttempt(Base):
     succeeded: Mapped[bool] = mapped_column(Boolean)
 
     __table_args__ = (Index("ix_login_attempt_login_at", "login", "at"), Index("ix_login_attempt_remote_at", "remote", "at"))
+
+
+class ApiToken(Base):
+    """A user's token for the JSON API (`jichi user token`). Only its SHA-256 is stored; shown once at creation."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(token) hex
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ix_api_token_user", "user_id"),)
+
+
+class IdempotencyRecord(Base):
+    """The answer to a request sent with an Idempotency-Key, so that a retry gets it again instead of acting
+    twice. `status` is None while the first request is still running."""
+
+    __tablename__ = "idempotency_record"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))  # sha256 of method, path and body
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_idempotency_user_key", "user_id", "key", unique=True),)

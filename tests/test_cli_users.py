@@ -70,3 +70,25 @@ def test_refusals_are_diagnostics(url: str, args: tuple[str, ...], stdin: str | 
 def test_a_password_is_never_an_argument(url: str) -> None:
     assert jichi(url, "add", "yamada", "--name", "山田", "--password", PASSWORD).exit_code == 2
     assert jichi(url, "add", "yamada", "--name", "山田", "--role", "clerk", "--no-password").exit_code == 2  # role needs municipality
+
+
+def test_api_tokens_are_shown_once_and_revocable(url: str) -> None:
+    from engine import accounts
+
+    assert jichi(url, "add", "yamada", "--name", "山田", "--no-password").exit_code == 0
+    created = jichi(url, "token", "yamada", "--name", "連携システム")
+    assert created.exit_code == 0
+    token = created.output.splitlines()[0]
+    assert token.startswith("jichi_") and len(token) > 40
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        assert accounts.token_user(s, token) is not None
+        assert accounts.token_user(s, token + "x") is None
+    assert "1 件取り消しました" in jichi(url, "token-revoke", "yamada").output
+    with sessions() as s:
+        assert accounts.token_user(s, token) is None
+    assert jichi(url, "disable", "yamada", "--reason", "退職").exit_code == 0
+    refused = jichi(url, "token", "yamada", "--name", "x")
+    engine.dispose()
+    assert refused.exit_code == 1 and "ACC707" in refused.output

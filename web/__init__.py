@@ -40,12 +40,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     Htmx(app)
 
-    from web import auth, db, errors, security, views
+    from web import api, auth, db, errors, security, views
 
     db.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
     app.jinja_env.globals["jichi_version"] = jichi_version()
     return app

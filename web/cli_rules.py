@@ -138,7 +138,7 @@ class Evaluation:
 
 
 def evaluate(expression: str | None, code: str, on_text: str | None, *, procedure: str | None = None,
-             input_file: Path | None = None) -> Evaluation:
+             input_file: Path | None = None, data: object = None) -> Evaluation:
     """Check every input, then run. Never raises on bad input: problems come back as diagnostics."""
     result = Evaluation()
     on = clock.today()
@@ -157,8 +157,9 @@ def evaluate(expression: str | None, code: str, on_text: str | None, *, procedur
     if not found:
         rules, rule_diagnostics = RuleSets(root).for_municipality(code)
         result.diagnostics.extend(d for d in rule_diagnostics if d.is_error)
-    data = _read_input(input_file, rules, result.diagnostics)
-    return _run(result, rules, data, on, calendar, expression, procedure, [])
+    given = (_read_input(input_file, rules, result.diagnostics) if data is None
+             else _check_input(data, rules, result.diagnostics, "input"))
+    return _run(result, rules, given, on, calendar, expression, procedure, [])
 
 
 def _run(result: Evaluation, rules: RuleSet | None, data: dict[str, object], on: dt.date,
@@ -249,6 +250,10 @@ def _read_input(path: Path | None, rules: RuleSet | None, problems: list[Diagnos
         problems.append(error("INP806", f"入力ファイルが JSON として読めません: {e.msg}", Span(shown, e.lineno, e.colno),
                               '例: {"学年": 4, "診療日": "2025-06-01"}'))
         return {}
+    return _check_input(data, rules, problems, shown)
+
+
+def _check_input(data: object, rules: RuleSet | None, problems: list[Diagnostic], shown: str) -> dict[str, object]:
     if not isinstance(data, dict):
         problems.append(error("INP806", "入力ファイルは「入力名: 値」の JSON オブジェクトにしてください", Span(shown, 1, 1),
                               '例: {"学年": 4, "診療日": "2025-06-01"}'))

@@ -169,3 +169,36 @@ def user_list(municipality: str | None, as_json: bool) -> None:
         held = "、".join(f"{r['municipality']} {accounts.ROLES.get(r['role'], r['role'])}" for r in row["roles"]) or "役割なし"
         state = f"  無効（{row['disabled_at'][:10]} {row['disabled_reason']}）" if row["disabled_at"] else ""
         click.echo(f"{row['login']}  {row['name']}  {held}{'' if row['password_set'] else '  パスワード未設定'}{state}")
+
+
+@user_group.command("token")
+@click.argument("login")
+@click.option("--name", required=True, help="トークンの名前（使う仕組みの名前など）。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+def user_token(login: str, name: str, actor: str | None) -> None:
+    """JSON API のトークンを作り、一度だけ表示します（保存されるのはハッシュだけ）。`Authorization: Bearer トークン` で使います。"""
+    try:
+        with _session() as session:
+            token = accounts.create_token(session, login=login, name=name, actor=actor or _default_actor())
+            session.commit()
+    except DiagnosticError as e:
+        _fail(e, False)
+        return
+    click.echo(token)
+    click.echo("このトークンは二度と表示されません。安全な場所に保管してください。", err=True)
+
+
+@user_group.command("token-revoke")
+@click.argument("login")
+@click.option("--name", default=None, help="この名前のトークンだけ（省略するとすべて）。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+def user_token_revoke(login: str, name: str | None, actor: str | None) -> None:
+    """利用者の API トークンを取り消します。"""
+    try:
+        with _session() as session:
+            count = accounts.revoke_tokens(session, login=login, name=name, actor=actor or _default_actor())
+            session.commit()
+    except DiagnosticError as e:
+        _fail(e, False)
+        return
+    click.echo(f"{login} の API トークンを {count} 件取り消しました。")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("リクエストが正しくありません", "入力内容を確かめて、もう一度お試しください。"),
+    401: ("ログインが必要です", "ログインするか、API では Authorization: Bearer トークン を付けてください。"),
     403: ("この操作は許可されていません", "画面を開き直してからもう一度お試しください（長く開いていた画面の送信は受け付けません）。"
           "権限が必要な場合は、システム管理者にお問い合わせください。"),
     404: ("ページが見つかりません", "URL が正しいか確かめてください。トップページから探すこともできます。"),
     405: ("この方法ではアクセスできません", "画面のボタンやリンクから操作してください。"),
+    409: ("同じ操作を処理しています", "少し待ってから、同じ Idempotency-Key でもう一度送ってください。"),
+    415: ("JSON で送ってください", "Content-Type: application/json の本文にしてください。"),
+    422: ("同じ Idempotency-Key で違う内容が送られました", "新しい操作には新しい Idempotency-Key を使ってください。"),
     429: ("しばらくお待ちください", "短い間に多くの操作があったため、受け付けを止めています。少し待ってからもう一度お試しください。"),
     500: (
         "システムで問題が発生しました",
@@ -28,6 +32,8 @@ def init_app(app: Flask) -> None:
 
 def _page(code: int) -> ResponseReturnValue:
     title, advice = MESSAGES.get(code, (f"エラーが発生しました（{code}）", "もう一度お試しください。"))
+    if request.path.startswith("/api/"):  # the JSON API answers in its one error shape (web/api.py)
+        return {"error": {"status": code, "code": f"HTTP{code}", "message": title, "hint": advice, "where": None}}, code
     return render_template("error.html", code=code, title=title, advice=advice), code
 
 

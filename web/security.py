@@ -48,9 +48,18 @@ def _load_user() -> None:
     if request.endpoint == "static":
         return
     db = get_session()
+    g.bearer = False
+    authorization = request.headers.get("Authorization", "")
     session_cookie, _ = cookie_names(current_app)
     token = request.cookies.get(session_cookie)
-    if token:
+    if authorization.startswith("Bearer "):  # the JSON API: a per-user token instead of the cookie
+        g.bearer = True
+        user = accounts.token_user(db, authorization[len("Bearer "):].strip())
+        db.commit()
+        if user is not None:
+            g.user = user
+            g.roles = accounts.roles_of(db, user.id)
+    elif token:
         found = accounts.current_session(db, token)
         db.commit()  # touches last_seen, or records that the session timed out
         if found is not None:
@@ -77,6 +86,8 @@ def csrf_token() -> str:
 def _check_csrf() -> None:
     if request.method in SAFE_METHODS or request.routing_exception is not None:
         return  # no view runs for an unknown path or method (404, 405): nothing to protect
+    if g.get("bearer"):
+        return  # a token in a header is not sent by the browser on its own: no cross-site forgery
     given = request.form.get(CSRF_FIELD) if request.form else None
     given = given or request.headers.get(CSRF_HEADER)
     if g.get("web_session") is not None:

@@ -1,0 +1,199 @@
+"""The JSON API (web/api.py): tokens, one error shape, isolation between municipalities (B's ids answer 404 to
+a user of A and nothing of B appears), decisions with explanations, the OpenAPI document, and completions with an
+Idempotency-Key that act exactly once — retried 200 times, and raced."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from engine import accounts
+from engine.cases import Cases
+from engine.db import make_engine, make_session_factory
+from engine.demo import load_demo
+from engine.models import AuditEvent, CaseInstance
+from tests.engine_support import fixture_registry
+from web import create_app
+
+A, B = "141305", "272078"
+NOBODY = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[tuple[Flask, dict[str, str]]]:
+    yield from _api(database_url)
+
+
+def _api(database_url: str) -> Iterator[tuple[Flask, dict[str, str]]]:
+    engine = make_engine(database_url)
+    tokens = {}
+    with make_session_factory(engine)() as s:
+        load_demo(s)
+        for login, code in (("a-clerk", A), ("b-clerk", B)):
+            accounts.add_user(s, login=login, display_name=login, actor="admin")
+            accounts.grant(s, login=login, municipality=code, role="clerk", actor="admin")
+            tokens[code] = accounts.create_token(s, login=login, name="test", actor="admin")
+        s.commit()
+    engine.dispose()
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    app.extensions["jichi.cases"] = Cases(fixture_registry())
+    try:
+        yield app, tokens
+    finally:
+        from web.db import get_engine
+
+        with app.app_context():
+            get_engine().dispose()
+
+
+def call(client: FlaskClient, token: str, method: str, path: str, body: Any = None, **headers: str) -> Any:
+    return client.open(path, method=method, json=body, base_url="https://localhost",
+                       headers={"Authorization": f"Bearer {token}", **headers})
+
+
+def _start(client: FlaskClient, token: str, code: str) -> dict[str, Any]:
+    response = call(client, token, "POST", "/api/cases", {"process_id": "Process_Deadline", "municipality": code})
+    assert response.status_code == 201, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def test_no_token_is_401_in_the_error_shape(api: Any) -> None:
+    app, _ = api
+    response = app.test_client().get("/api/tasks", base_url="https://localhost")
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "HTTP401" and set(response.get_json()["error"]) == {
+        "status", "code", "message", "hint", "where"}
+    assert call(app.test_client(), "jichi_forged", "GET", "/api/tasks").status_code == 401
+
+
+def test_a_user_of_a_gets_404_for_every_operation_on_bs_objects(api: Any) -> None:
+    app, tokens = api
+    client = app.test_client()
+    mine, theirs = _start(client, tokens[A], A), _start(client, tokens[B], B)
+    their_task = theirs["tasks"][0]["id"]
+    # each of B's ids answers exactly like an id that does not exist (the body names only the id that was sent)
+    pairs = [(("GET", f"/api/cases/{theirs['id']}", None), ("GET", f"/api/cases/{NOBODY}", None), theirs["id"]),
+             (("POST", f"/api/tasks/{their_task}/complete", {"data": {"異動日": "2026-06-09"}}),
+              ("POST", f"/api/tasks/{NOBODY}/complete", {"data": {"異動日": "2026-06-09"}}), their_task)]
+    for (method, path, body), (_, nobody_path, _), sent in pairs:
+        response = call(client, tokens[A], method, path, body)
+        missing = call(client, tokens[A], method, nobody_path, body)
+        assert response.status_code == missing.status_code == 404, (path, response.get_json())
+        assert response.get_data(as_text=True).replace(sent, NOBODY) == missing.get_data(as_text=True)
+        others = {theirs["id"], their_task} - {sent}
+        assert not any(value in response.get_data(as_text=True) for value in others)
+    rules = call(client, tokens[A], "POST", "/api/decisions/evaluate",
+                 {"municipality": B, "procedure": "一日負担額", "input": {}})
+    assert rules.status_code == 404
+    listed = call(client, tokens[A], "GET", "/api/tasks").get_data(as_text=True)
+    assert mine["id"] in listed and theirs["id"] not in listed
+    assert call(client, tokens[A], "GET", f"/api/tasks?municipality={B}").get_json() == {"tasks": []}
+    assert call(client, tokens[A], "GET", f"/api/tasks?case_id={theirs['id']}").get_json() == {"tasks": []}
+    refused = call(client, tokens[A], "POST", "/api/cases", {"process_id": "Process_Deadline", "municipality": B})
+    unknown = call(client, tokens[A], "POST", "/api/cases", {"process_id": "Process_Deadline", "municipality": "999999"})
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == unknown.get_json()["error"]["code"]
+    with app.app_context():  # nothing of B changed
+        from web.db import get_session
+        assert get_session().get(CaseInstance, theirs["id"]).version == 1
+
+
+def test_errors_carry_the_diagnostic(api: Any) -> None:
+    app, tokens = api
+    client = app.test_client()
+    case = _start(client, tokens[A], A)
+    response = call(client, tokens[A], "POST", f"/api/tasks/{case['tasks'][0]['id']}/complete",
+                    {"data": {"異動日": "きのう"}})
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"].startswith("ENG") and error["message"] and "where" in error
+    assert response.get_json()["diagnostics"][0]["code"] == error["code"]
+    assert call(client, tokens[A], "POST", "/api/cases", ["not", "an", "object"]).get_json()["error"]["code"] == "INP806"
+
+
+def test_decisions_with_explanations(api: Any) -> None:
+    app, tokens = api
+    response = call(app.test_client(), tokens[A], "POST", "/api/decisions/evaluate", {
+        "municipality": A, "procedure": "窓口負担額", "input": {
+            "診療日": "2025-06-02", "生年月日": "2015-06-01", "区分": "通院", "所得割非課税世帯": False,
+            "保険診療の自己負担額": 1260}})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["value"], body["type"]) == (500, "金額") and body["trace"]["name"] == "窓口負担額"
+
+
+def _transitions(app: Flask, case_id: str) -> tuple[int, int]:
+    with app.app_context():
+        from web.db import get_session
+        s = get_session()
+        version = s.scalar(select(CaseInstance.version).where(CaseInstance.id == case_id))
+        completed = s.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.case_id == case_id, AuditEvent.action == "task.completed"))
+        return int(version or 0), int(completed or 0)
+
+
+def test_200_retries_with_one_idempotency_key_act_once(api: Any) -> None:
+    app, tokens = api
+    client = app.test_client()
+    case = _start(client, tokens[A], A)
+    task = case["tasks"][0]["id"]
+    answers = [call(client, tokens[A], "POST", f"/api/tasks/{task}/complete", {"data": {"異動日": "2026-06-09"}},
+                    **{"Idempotency-Key": "retry-1"}) for _ in range(200)]
+    assert {r.status_code for r in answers} == {200}
+    assert [r.headers.get("Idempotent-Replayed") for r in answers].count("true") == 199
+    assert len({json.dumps(r.get_json(), sort_keys=True) for r in answers}) == 1  # the same answer each time
+    assert _transitions(app, case["id"]) == (2, 1)
+    other = call(client, tokens[A], "POST", f"/api/tasks/{task}/complete", {"data": {"異動日": "2026-06-08"}},
+                 **{"Idempotency-Key": "retry-1"})
+    assert other.status_code == 422 and _transitions(app, case["id"]) == (2, 1)
+    # another user's identical key is theirs alone, and without a key a second completion is refused
+    again = call(client, tokens[A], "POST", f"/api/tasks/{task}/complete", {"data": {"異動日": "2026-06-09"}})
+    assert again.status_code == 409 and _transitions(app, case["id"]) == (2, 1)
+
+
+@pytest.mark.postgres
+def test_concurrent_duplicates_act_once(postgres_url: str) -> None:
+    # on PostgreSQL, where requests really run at once (SQLite serialises writers)
+    setup = _api(postgres_url)
+    app, tokens = next(setup)
+    case = _start(app.test_client(), tokens[A], A)
+    task = case["tasks"][0]["id"]
+    barrier = threading.Barrier(8)
+    results: list[tuple[int, str | None]] = []
+
+    def contender() -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = call(client, tokens[A], "POST", f"/api/tasks/{task}/complete", {"data": {"異動日": "2026-06-09"}},
+                        **{"Idempotency-Key": "race-1"})
+        results.append((response.status_code, response.headers.get("Idempotent-Replayed")))
+
+    threads = [threading.Thread(target=contender) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r for r in results if r == (200, None)] == [(200, None)]  # exactly one acted
+    assert all(status in (200, 409) for status, _ in results)
+    assert _transitions(app, case["id"]) == (2, 1)
+    setup.close()
+
+
+def test_the_openapi_document_covers_every_api_route(api: Any) -> None:
+    app, _ = api
+    response = app.test_client().get("/api/openapi.json", base_url="https://localhost")
+    assert response.status_code == 200
+    doc = response.get_json()
+    assert doc["openapi"] == "3.1.0" and "bearer" in doc["components"]["securitySchemes"]
+    routes = {(rule.rule.replace("<", "{").replace(">", "}"), method.lower())
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/") and rule.rule != "/api/openapi.json"
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
+    assert routes == documented

@@ -1,0 +1,224 @@
+"""The JSON API (`/api/…`, described at `/api/openapi.json`): start and read cases, list and complete tasks,
+evaluate decisions with their explanation.
+
+Authentication is a per-user token (`Authorization: Bearer …`, `jichi user token`) or the browser's signed-in
+session (then non-GET requests need the `X-CSRF-Token` header, web/security.py). Every query runs in the
+request's session, already scoped to the user's municipalities (engine/tenancy.py), so another municipality's
+case or task is a 404 exactly like an id that does not exist. Every error has one shape:
+
+    {"error": {"status": 404, "code": "ENG516", "message": "…", "hint": "…", "where": {"file", "line", "column"}},
+     "diagnostics": [ … every diagnostic, same fields … ]}
+
+A task completion may carry an `Idempotency-Key` header: the first request acts, and every retry with the same
+key and the same body gets the stored answer (with `Idempotent-Replayed: true`) instead of acting again; the
+same key with another body is 422, and a retry while the first is still running is 409.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from flask import Blueprint, abort, current_app, g, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from engine import clock
+from engine.cases import Cases, list_tasks
+from engine.models import IdempotencyRecord
+from engine.paths import project_root
+from engine.registry import Registry
+from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
+from web.db import get_session
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+_CASES_KEY = "jichi.cases"
+STALE_IN_PROGRESS = dt.timedelta(minutes=2)
+# diagnostic code → HTTP status (anything else a client sent wrong is 422)
+STATUS = {"ENG510": 404, "ENG514": 404, "ENG516": 404, "ENG511": 409, "ENG515": 409, "ENG519": 403, "ENG517": 410,
+          "ENG513": 500}
+
+
+def cases() -> Cases:
+    """One case service per app (it caches workflows); the registry is loaded once, on first use."""
+    service: Cases | None = current_app.extensions.get(_CASES_KEY)
+    if service is None:
+        clock.install_spiff_clock()
+        service = Cases(Registry.load(current_app.config.get("PROJECT_ROOT") or project_root()))
+        current_app.extensions[_CASES_KEY] = service
+    return service
+
+
+def _diagnostic_json(d: Diagnostic) -> dict[str, Any]:
+    return {"code": d.code, "message": d.message, "hint": d.hint or "",
+            "where": {"file": d.span.file, "line": d.span.line, "column": d.span.column}}
+
+
+def problem(e: DiagnosticError, status: int | None = None) -> tuple[dict[str, Any], int]:
+    first = e.diagnostics[0]
+    code = status or STATUS.get(first.code, 422)
+    return {"error": {"status": code, **_diagnostic_json(first)},
+            "diagnostics": [_diagnostic_json(d) for d in e.diagnostics]}, code
+
+
+def _user_required() -> None:
+    if g.get("user") is None:
+        abort(401)
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise DiagnosticError([error("INP806", "本文は JSON のオブジェクトにしてください", Span("<本文>", 1, 1),
+                                     '例: {"data": {"申請日": "2026-04-01"}}')])
+    return data
+
+
+@bp.before_request
+def _authenticated() -> None:
+    if request.endpoint != "api.openapi":
+        _user_required()
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    from web.openapi import document
+
+    return document()
+
+
+@bp.post("/cases")
+def start_case() -> ResponseReturnValue:
+    try:
+        body = _body()
+        data = body.get("data", {})
+        if not isinstance(body.get("process_id"), str) or not isinstance(body.get("municipality"), str) \
+                or not isinstance(data, dict):
+            raise DiagnosticError([error("INP806", "process_id と municipality（文字列）、data（オブジェクト）が必要です",
+                                         Span("<本文>", 1, 1), '例: {"process_id": "Process_JuminhyoKofu", '
+                                         '"municipality": "141305", "data": {}}')])
+        unit = body.get("unit") if isinstance(body.get("unit"), str) else None
+        view = cases().start_case(get_session(), process_id=body["process_id"], municipality=body["municipality"],
+                                  data=data, actor=g.user.login, unit=unit)
+    except DiagnosticError as e:
+        return problem(e)
+    return view.to_json(), 201
+
+
+@bp.get("/cases/<case_id>")
+def read_case(case_id: str) -> ResponseReturnValue:
+    try:
+        return cases().get_case(get_session(), case_id).to_json()
+    except DiagnosticError as e:
+        return problem(e)
+
+
+@bp.get("/tasks")
+def tasks() -> ResponseReturnValue:
+    states = tuple(request.args.getlist("state")) or ("ready",)
+    if not set(states) <= {"ready", "waiting", "completed", "cancelled"}:
+        return problem(DiagnosticError([error("INP806", "state は ready・waiting・completed・cancelled です",
+                                              Span("state", 1, 1), "例: ?state=ready")]))
+    found = list_tasks(get_session(), municipality=request.args.get("municipality"),
+                       case_id=request.args.get("case_id"), states=states, limit=500)
+    return {"tasks": [t.to_json() for t in found]}
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete_task(task_id: str) -> ResponseReturnValue:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return _complete(task_id)
+    if not 1 <= len(key) <= 200 or not key.isprintable():
+        return problem(DiagnosticError([error("INP806", "Idempotency-Key は1〜200文字の表示できる文字にしてください",
+                                              Span("Idempotency-Key", 1, 1), "例: 乱数の UUID")]))
+    digest = hashlib.sha256(b"\0".join([request.method.encode(), request.path.encode(), request.get_data()])).hexdigest()
+    db = get_session()
+    record = IdempotencyRecord(user_id=g.user.id, key=key, request_hash=digest, created_at=clock.now())
+    db.add(record)
+    try:
+        db.commit()  # claimed: a concurrent duplicate now finds this row
+    except IntegrityError:
+        db.rollback()
+        return _replay(key, digest, task_id)
+    return _complete_and_store(task_id, record.id)
+
+
+def _complete_and_store(task_id: str, record_id: int) -> ResponseReturnValue:
+    db = get_session()
+    try:
+        body, status = _complete(task_id)
+        if status >= 500:
+            raise RuntimeError("server error")
+    except Exception:
+        db.rollback()
+        db.query(IdempotencyRecord).filter(IdempotencyRecord.id == record_id).delete()  # a retry may run again
+        db.commit()
+        raise
+    stored = db.get(IdempotencyRecord, record_id)
+    if stored is not None:
+        stored.status, stored.body = status, json.dumps(body, ensure_ascii=False)
+        db.commit()
+    return body, status
+
+
+def _replay(key: str, digest: str, task_id: str) -> ResponseReturnValue:
+    db = get_session()
+    record = db.scalar(select(IdempotencyRecord).where(IdempotencyRecord.user_id == g.user.id,
+                                                        IdempotencyRecord.key == key))
+    if record is None:  # deleted after a server error in between: act now
+        abort(409)
+    if record.request_hash != digest:
+        abort(422)
+    if record.status is None or record.body is None:
+        created = record.created_at if record.created_at.tzinfo else record.created_at.replace(tzinfo=dt.UTC)
+        if clock.now() - created < STALE_IN_PROGRESS:
+            return ({"error": {"status": 409, "code": "HTTP409", "message": "同じ操作を処理しています",
+                               "hint": "少し待ってから、同じ Idempotency-Key でもう一度送ってください。", "where": None}},
+                    409, {"Retry-After": "1"})
+        # the first request died after acting or before: the engine refuses a second transition anyway
+        return _complete_and_store(task_id, record.id)
+    return json.loads(record.body), record.status, {"Idempotent-Replayed": "true"}
+
+
+def _complete(task_id: str) -> tuple[dict[str, Any], int]:
+    try:
+        body = _body()
+        data = body.get("data", {})
+        if not isinstance(data, dict):
+            raise DiagnosticError([error("INP806", "data は「項目名: 値」のオブジェクトにしてください", Span("<本文>", 1, 1),
+                                         '例: {"data": {"本人確認済": true}}')])
+        view = cases().complete_task(get_session(), task_id, data, g.user.login)
+    except DiagnosticError as e:
+        return problem(e)
+    return view.to_json(), 200
+
+
+@bp.post("/decisions/evaluate")
+def evaluate_decision() -> ResponseReturnValue:
+    """A rule decision with its explanation (`jichi rules eval --procedure … --explain --json`), for a municipality
+    the user has a role in."""
+    from dsl.rules.runtime import json_trace
+    from dsl.values import json_value
+    from web.cli_rules import evaluate
+
+    try:
+        body = _body()
+    except DiagnosticError as e:
+        return problem(e)
+    municipality, procedure = body.get("municipality"), body.get("procedure")
+    if not isinstance(municipality, str) or municipality not in g.roles:
+        abort(404)  # another municipality's rules are not shown to this user
+    if not isinstance(procedure, str):
+        return problem(DiagnosticError([error("INP806", "procedure（決定・表の名前）が必要です", Span("<本文>", 1, 1),
+                                              '例: {"municipality": "141305", "procedure": "窓口負担額", "input": {}}')]))
+    on = body.get("on") if isinstance(body.get("on"), str) else None
+    result = evaluate(None, municipality, on, procedure=procedure, data=body.get("input", {}))
+    if result.diagnostics:
+        return problem(DiagnosticError(result.diagnostics))
+    return {"value": json_value(result.value), "type": str(result.type) if result.type else None,
+            "trace": json_trace(result.trace) if result.trace is not None else None, "diagnostics": []}
