@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, store
 from engine.audit_chain import DEPLOYMENT
+from engine.restricted import redact
 
 
 def _default(value: Any) -> Any:
@@ -61,11 +62,12 @@ def event(
 
     `before` / `after` / `personal` are personal data (erasable); `detail` is kept for ever.
     """
+    # 特定個人情報 (個人番号) is never written to the log, not even to its erasable part (engine/restricted.py).
     return {
         "occurred_at": (at or clock.now()).astimezone(dt.UTC), "municipality_code": municipality, "actor": actor,
-        "action": action, "case_id": case_id, "task_id": task_id, "detail": canonical(dict(detail or {})),
-        "data_before": canonical(dict(before or {})), "data_after": canonical(dict(after or {})),
-        "personal": canonical(dict(personal or {})),
+        "action": action, "case_id": case_id, "task_id": task_id, "detail": canonical(redact(dict(detail or {}))),
+        "data_before": canonical(redact(dict(before or {}))), "data_after": canonical(redact(dict(after or {}))),
+        "personal": canonical(redact(dict(personal or {}))),
     }
 
 

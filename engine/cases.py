@@ -38,6 +38,7 @@ from engine.models import AuditEvent
 from engine.organisation import Acting, chart_on, positions_of
 from engine.packs import is_valid_code
 from engine.registry import Procedure, Registry
+from engine.restricted import scrub
 from engine.rule_versions import active_rule_set
 from engine.runtime import Decision, LiveTask, advance, complete_manual, finished, live_tasks, walk
 from engine.store import CaseRow, TaskRow
@@ -684,8 +685,9 @@ def _checked_input(data: Mapping[str, Any], declared: Mapping[str, Type], what: 
         try:
             coerce(value, t, Span("<入力>", 1, 1), name)
         except DslRuntimeError as e:
-            problems.append(error("ENG512", f"{what}: {e.diagnostic.message}", Span("<入力>", 1, 1),
-                                  e.diagnostic.hint))
+            # the message shows the value; a restricted one (個人番号) is never echoed back
+            message = scrub(e.diagnostic.message, {name: value})
+            problems.append(error("ENG512", f"{what}: {message}", Span("<入力>", 1, 1), e.diagnostic.hint))
             continue
         values[name] = value
     if problems:

@@ -30,6 +30,7 @@ from engine.bpmn.expressions import LOCAL_NAMESPACE, FieldCheck, resolve_type
 from engine.bpmn.validate import ValidatedModel
 from engine.bpmn.xml import BPMN_NS, JICHI_NS
 from engine.packs import Pack
+from engine.restricted import scrub
 from engine.rulesets import read_sources
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 
@@ -149,7 +150,7 @@ class Form:
             except dsl.DslRuntimeError as e:
                 # A value the check reads is missing or unreadable: the condition is not met.
                 problems.append(error("ENG518", check.message, where, f"検査「{check.text}」を確かめられません"
-                                      f"（{e.diagnostic.message}）。"))
+                                      f"（{scrub(e.diagnostic.message, after)}）。"))
                 continue
             if passed is not True:
                 problems.append(error("ENG518", check.message, where, f"検査: {check.text}（{check.where.file}:"
@@ -165,7 +166,8 @@ def _input_problem(name: str, value: object, target: FormField | None, what: str
     try:
         coerce(value, target.type, where, target.name)
     except dsl.DslRuntimeError as e:
-        return error("ENG512", f"{what}: {e.diagnostic.message}", where, e.diagnostic.hint)
+        # the message quotes the value: never a restricted one (個人番号)
+        return error("ENG512", f"{what}: {scrub(e.diagnostic.message, {name: value})}", where, e.diagnostic.hint)
     return None
 
 

@@ -31,6 +31,7 @@ from engine.cases import Cases, list_tasks
 from engine.models import IdempotencyRecord
 from engine.paths import project_root
 from engine.registry import Registry
+from engine.restricted import may_see, redact
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from web.db import get_session
 
@@ -63,6 +64,14 @@ def problem(e: DiagnosticError, status: int | None = None) -> tuple[dict[str, An
     code = status or STATUS.get(first.code, 422)
     return {"error": {"status": code, **_diagnostic_json(first)},
             "diagnostics": [_diagnostic_json(d) for d in e.diagnostics]}, code
+
+
+def shown(view: Any) -> dict[str, Any]:
+    """A case as this user may see it: restricted items (個人番号) masked unless their role there needs them."""
+    body: dict[str, Any] = view.to_json()
+    if not may_see(g.roles.get(body["municipality"])):
+        body["data"] = redact(body["data"])
+    return body
 
 
 def _user_required() -> None:
@@ -106,13 +115,13 @@ def start_case() -> ResponseReturnValue:
                                   data=data, actor=g.user.login, unit=unit)
     except DiagnosticError as e:
         return problem(e)
-    return view.to_json(), 201
+    return shown(view), 201
 
 
 @bp.get("/cases/<case_id>")
 def read_case(case_id: str) -> ResponseReturnValue:
     try:
-        return cases().get_case(get_session(), case_id).to_json()
+        return shown(cases().get_case(get_session(), case_id))
     except DiagnosticError as e:
         return problem(e)
 
@@ -195,7 +204,7 @@ def _complete(task_id: str) -> tuple[dict[str, Any], int]:
         view = cases().complete_task(get_session(), task_id, data, g.user.login)
     except DiagnosticError as e:
         return problem(e)
-    return view.to_json(), 200
+    return shown(view), 200
 
 
 @bp.post("/decisions/evaluate")
@@ -220,5 +229,8 @@ def evaluate_decision() -> ResponseReturnValue:
     result = evaluate(None, municipality, on, procedure=procedure, data=body.get("input", {}))
     if result.diagnostics:
         return problem(DiagnosticError(result.diagnostics))
+    trace = json_trace(result.trace) if result.trace is not None else None
+    if not may_see(g.roles.get(municipality)):
+        trace = redact(trace)
     return {"value": json_value(result.value), "type": str(result.type) if result.type else None,
-            "trace": json_trace(result.trace) if result.trace is not None else None, "diagnostics": []}
+            "trace": trace, "diagnostics": []}

@@ -19,13 +19,18 @@ from standard_core.names import character_count, search_key, validate_name
 
 __all__ = [
     "CODE_LISTS", "ENTITIES", "CodeList", "Entity", "Item", "Kind", "check_value", "code_list",
-    "entity_named", "item_by_id", "items", "markdown", "search_key", "to_json", "validate_name",
+    "entity_named", "item_by_id", "items", "markdown", "restricted_names", "search_key", "to_json", "validate_name",
 ]
 
 ENTITIES: tuple[Entity, ...] = common.ENTITIES + procedures.ENTITIES
 CODE_LISTS: tuple[CodeList, ...] = common.CODE_LISTS + procedures.CODE_LISTS
 _ITEMS: dict[str, Item] = {i.id: i for e in ENTITIES for i in e.items}
 _CODE_LISTS: dict[str, CodeList] = {c.id: c for c in CODE_LISTS}
+
+
+def restricted_names() -> frozenset[str]:
+    """The DSL names of the restricted items (特定個人情報: 個人番号)."""
+    return frozenset(i.name for i in items() if i.restricted)
 
 
 def items() -> list[Item]:
@@ -111,7 +116,7 @@ def _item_json(target: Item) -> dict[str, Any]:
         "pattern": target.pattern, "code_list": target.code_list,
         "values": list(_CODE_LISTS[target.code_list].values) if target.code_list else None,
         "record": target.record, "many": target.many, "personal_name": target.personal_name,
-        "reference": target.reference, "description": target.description,
+        "restricted": target.restricted, "reference": target.reference, "description": target.description,
     }
 
 

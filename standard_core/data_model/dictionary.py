@@ -26,6 +26,8 @@ def constraints_text(target: Item, markdown: bool = False) -> str:
         parts.append("複数")
     if target.personal_name:
         parts.append("入力どおりに保存（正規化しない）、検索はキーで")
+    if target.restricted:
+        parts.append("特定個人情報（必要な役割にだけ表示、ほかは伏せ字、ログに残さない）")
     return "、".join(parts)
 
 

@@ -58,6 +58,8 @@ class Item:
     many: bool = False  # a list of `record` values
     personal_name: bool = False  # stored byte-exact; validate_name() applies; searched through search_key()
     description: str = ""
+    # 特定個人情報 (個人番号): shown only to the roles that need it, masked elsewhere, never logged (engine/restricted.py)
+    restricted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +94,11 @@ def item(
     pattern: str | None = None,
     personal_name: bool = False,
     description: str = "",
+    restricted: bool = False,
 ) -> Item:
     """A scalar item; `key` is the last part of its id, `label` defaults to the DSL name."""
     return Item(key, name, label or name, type_, reference, required=required, max_length=max_length,
-                pattern=pattern, personal_name=personal_name, description=description)
+                pattern=pattern, personal_name=personal_name, description=description, restricted=restricted)
 
 
 def coded(key: str, name: str, codes: CodeList, reference: str, *, label: str | None = None,

@@ -1,0 +1,90 @@
+"""個人番号 (特定個人情報): shown to the roles that need it (窓口, 決裁), masked for the others, and never in the
+audit log, error messages or the server log (a test greps them all)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from engine import accounts
+from engine.cases import Cases
+from engine.db import make_engine, make_session_factory
+from engine.demo import load_demo
+from engine.restricted import MASK, redact
+from tests.engine_support import fixture_registry
+from web import create_app
+
+A = "141305"
+NUMBER = "123456789018"
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[tuple[Flask, dict[str, str], str]]:
+    engine = make_engine(database_url)
+    tokens = {}
+    with make_session_factory(engine)() as s:
+        load_demo(s)
+        for login, role in (("madoguchi", "clerk"), ("kansa", "auditor"), ("bunseki", "analyst")):
+            accounts.add_user(s, login=login, display_name=login, actor="admin")
+            accounts.grant(s, login=login, municipality=A, role=role, actor="admin")
+            tokens[role] = accounts.create_token(s, login=login, name="test", actor="admin")
+        s.commit()
+    engine.dispose()
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    app.extensions["jichi.cases"] = Cases(fixture_registry())
+    try:
+        yield app, tokens, database_url
+    finally:
+        from web.db import get_engine
+
+        with app.app_context():
+            get_engine().dispose()
+
+
+def call(app: Flask, token: str, method: str, path: str, body: Any = None) -> Any:
+    return app.test_client().open(path, method=method, json=body, base_url="https://localhost",
+                                  headers={"Authorization": f"Bearer {token}"})
+
+
+def test_the_number_is_shown_to_the_clerk_only_and_never_logged(api: Any, caplog: pytest.LogCaptureFixture) -> None:
+    app, tokens, url = api
+    caplog.set_level(logging.DEBUG)
+    case = call(app, tokens["clerk"], "POST", "/api/cases", {"process_id": "Process_KojinBango", "municipality": A})
+    assert case.status_code == 201
+    task = case.get_json()["tasks"][0]["id"]
+    done = call(app, tokens["clerk"], "POST", f"/api/tasks/{task}/complete",
+                {"data": {"氏名": "山田 花子", "個人番号": NUMBER}})
+    assert done.status_code == 200 and done.get_json()["data"]["個人番号"] == NUMBER  # the clerk handles it
+    case_id = case.get_json()["id"]
+    for role in ("auditor", "analyst"):
+        seen = call(app, tokens[role], "GET", f"/api/cases/{case_id}")
+        assert seen.status_code == 200
+        assert seen.get_json()["data"]["個人番号"] == MASK and seen.get_json()["data"]["氏名"] == "山田 花子"
+        assert NUMBER not in seen.get_data(as_text=True)
+        assert NUMBER not in call(app, tokens[role], "GET", f"/api/tasks?case_id={case_id}&state=completed") \
+            .get_data(as_text=True)
+    # a wrongly typed number is refused without echoing it
+    second = call(app, tokens["clerk"], "POST", "/api/cases", {"process_id": "Process_KojinBango", "municipality": A})
+    refused = call(app, tokens["clerk"], "POST", f"/api/tasks/{second.get_json()['tasks'][0]['id']}/complete",
+                   {"data": {"個人番号": int(NUMBER)}})
+    assert refused.status_code == 422 and NUMBER not in refused.get_data(as_text=True)
+    # nothing in the audit log (kept part or erasable part), nothing in the server log
+    engine = make_engine(url)
+    with engine.connect() as c:
+        dumped = " ".join(str(v) for row in c.execute(text("SELECT * FROM audit_event")) for v in row)
+        dumped += " ".join(str(v) for row in c.execute(text("SELECT * FROM audit_personal")) for v in row)
+    engine.dispose()
+    assert "山田 花子" in dumped and NUMBER not in dumped
+    assert NUMBER not in caplog.text
+
+
+def test_redact_masks_keys_and_trace_entries_at_any_depth() -> None:
+    data = {"個人番号": NUMBER, "世帯員": [{"氏名": "甲", "個人番号": NUMBER}],
+            "trace": {"uses": [{"kind": "input", "name": "個人番号", "value": NUMBER}]}}
+    assert NUMBER not in str(redact(data))
+    assert redact(data)["世帯員"][0]["氏名"] == "甲" and redact({"個人番号": None}) == {"個人番号": None}
