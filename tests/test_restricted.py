@@ -88,3 +88,15 @@ def test_redact_masks_keys_and_trace_entries_at_any_depth() -> None:
             "trace": {"uses": [{"kind": "input", "name": "個人番号", "value": NUMBER}]}}
     assert NUMBER not in str(redact(data))
     assert redact(data)["世帯員"][0]["氏名"] == "甲" and redact({"個人番号": None}) == {"個人番号": None}
+
+
+def test_reading_roles_cannot_run_procedures(api: Any) -> None:
+    app, tokens, _ = api
+    for role in ("auditor", "analyst"):
+        refused = call(app, tokens[role], "POST", "/api/cases", {"process_id": "Process_KojinBango", "municipality": A})
+        assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "HTTP403"
+    case = call(app, tokens["clerk"], "POST", "/api/cases", {"process_id": "Process_KojinBango", "municipality": A})
+    task = case.get_json()["tasks"][0]["id"]
+    assert call(app, tokens["auditor"], "POST", f"/api/tasks/{task}/complete", {"data": {}}).status_code == 403
+    assert call(app, tokens["auditor"], "GET", f"/api/cases/{case.get_json()['id']}").status_code == 200
+    assert call(app, tokens["clerk"], "POST", f"/api/tasks/{task}/complete", {"data": {}}).status_code == 200

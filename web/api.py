@@ -26,7 +26,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from engine import clock
+from engine import clock, store
 from engine.cases import Cases, list_tasks
 from engine.models import IdempotencyRecord
 from engine.paths import project_root
@@ -39,6 +39,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 _CASES_KEY = "jichi.cases"
 STALE_IN_PROGRESS = dt.timedelta(minutes=2)
+# roles that run procedures (start cases, complete tasks); the others (業務分析, 監査, 管理者) read only
+OPERATING_ROLES = frozenset({"clerk", "approver"})
 # diagnostic code → HTTP status (anything else a client sent wrong is 422)
 STATUS = {"ENG510": 404, "ENG514": 404, "ENG516": 404, "ENG511": 409, "ENG515": 409, "ENG519": 403, "ENG517": 410,
           "ENG513": 500}
@@ -72,6 +74,14 @@ def shown(view: Any) -> dict[str, Any]:
     if not may_see(g.roles.get(body["municipality"])):
         body["data"] = redact(body["data"])
     return body
+
+
+def _may_operate(municipality: str) -> None:
+    """403 for a user whose roles in the municipality only read. A municipality the user has no role in is left
+    to the engine, which answers exactly as for an unknown one (nothing confirms it exists)."""
+    held = g.roles.get(municipality)
+    if held is not None and not held & OPERATING_ROLES:
+        abort(403)
 
 
 def _user_required() -> None:
@@ -111,6 +121,7 @@ def start_case() -> ResponseReturnValue:
                                          Span("<本文>", 1, 1), '例: {"process_id": "Process_JuminhyoKofu", '
                                          '"municipality": "141305", "data": {}}')])
         unit = body.get("unit") if isinstance(body.get("unit"), str) else None
+        _may_operate(body["municipality"])
         view = cases().start_case(get_session(), process_id=body["process_id"], municipality=body["municipality"],
                                   data=data, actor=g.user.login, unit=unit)
     except DiagnosticError as e:
@@ -196,6 +207,9 @@ def _replay(key: str, digest: str, task_id: str) -> ResponseReturnValue:
 
 def _complete(task_id: str) -> tuple[dict[str, Any], int]:
     try:
+        row = store.load_task(get_session(), task_id)  # scoped: another municipality's task is not found
+        if row is not None:
+            _may_operate(row.municipality_code)
         body = _body()
         data = body.get("data", {})
         if not isinstance(data, dict):
