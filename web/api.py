@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, request
@@ -39,6 +40,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 _CASES_KEY = "jichi.cases"
 STALE_IN_PROGRESS = dt.timedelta(minutes=2)
+IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,200}")  # visible ASCII (web/openapi.py says the same)
 # roles that run procedures (start cases, complete tasks); the others (業務分析, 監査, 管理者) read only
 OPERATING_ROLES = frozenset({"clerk", "approver"})
 # diagnostic code → HTTP status (anything else a client sent wrong is 422)
@@ -77,10 +79,12 @@ def shown(view: Any) -> dict[str, Any]:
 
 
 def _may_operate(municipality: str) -> None:
-    """403 for a user whose roles in the municipality only read. A municipality the user has no role in is left
-    to the engine, which answers exactly as for an unknown one (nothing confirms it exists)."""
+    """404 for a municipality the user has no role in (whether it exists or not: nothing confirms it), 403 for
+    one where their roles only read."""
     held = g.roles.get(municipality)
-    if held is not None and not held & OPERATING_ROLES:
+    if held is None:
+        abort(404)
+    if not held & OPERATING_ROLES:
         abort(403)
 
 
@@ -151,10 +155,10 @@ def tasks() -> ResponseReturnValue:
 @bp.post("/tasks/<task_id>/complete")
 def complete_task(task_id: str) -> ResponseReturnValue:
     key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return _complete(task_id)
-    if not 1 <= len(key) <= 200 or not key.isprintable():
-        return problem(DiagnosticError([error("INP806", "Idempotency-Key は1〜200文字の表示できる文字にしてください",
+    if key is None or store.load_task(get_session(), task_id) is None:
+        return _complete(task_id)  # no key, or a task that is not there (404): nothing that could act twice
+    if IDEMPOTENCY_KEY.fullmatch(key) is None:
+        return problem(DiagnosticError([error("INP806", "Idempotency-Key は1〜200文字の半角の英数字・記号にしてください",
                                               Span("Idempotency-Key", 1, 1), "例: 乱数の UUID")]))
     digest = hashlib.sha256(b"\0".join([request.method.encode(), request.path.encode(), request.get_data()])).hexdigest()
     db = get_session()
@@ -209,7 +213,7 @@ def _complete(task_id: str) -> tuple[dict[str, Any], int]:
     try:
         row = store.load_task(get_session(), task_id)  # scoped: another municipality's task is not found
         if row is not None:
-            _may_operate(row.municipality_code)
+            _may_operate(row.municipality_code)  # found, so the user has a role there
         body = _body()
         data = body.get("data", {})
         if not isinstance(data, dict):

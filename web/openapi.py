@@ -115,7 +115,7 @@ def document() -> dict[str, Any]:
                 parameters=[_path_id("task_id", "タスク ID"),
                             {"name": "Idempotency-Key", "in": "header", "required": False,
                              "description": "再送しても一度だけ完了する（同じ鍵の再送には保存した答えを返す）",
-                             "schema": {"type": "string", "minLength": 1, "maxLength": 200}}],
+                             "schema": {"type": "string", "pattern": "^[!-~]{1,200}$"}}],
                 body={"type": "object", "properties": {"data": {"type": "object"}}})},
             "/api/decisions/evaluate": {"post": _operation(
                 "規則の決定を評価し、根拠の説明を返す", {"200": {"description": "値と説明", **_json(_ref("Evaluation"))}},
