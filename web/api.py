@@ -194,7 +194,7 @@ def _replay(key: str, digest: str, task_id: str) -> ResponseReturnValue:
     db = get_session()
     record = db.scalar(select(IdempotencyRecord).where(IdempotencyRecord.user_id == g.user.id,
                                                         IdempotencyRecord.key == key))
-    if record is None:  # deleted after a server error in between: act now
+    if record is None:  # the first request failed with a server error and released the key: send it again
         abort(409)
     if record.request_hash != digest:
         abort(422)

@@ -8,12 +8,8 @@ Routes never do any of this themselves, so none can forget it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
-from flask import Flask, abort, current_app, g, redirect, request, url_for
-from flask.typing import ResponseReturnValue
+from flask import Flask, abort, current_app, g, request
 from werkzeug.wrappers import Response
 
 from engine import accounts, tenancy
@@ -128,17 +124,3 @@ def _headers(response: Response) -> Response:
 def set_cookie(response: Response, name: str, value: str, *, max_age: int | None) -> None:
     response.set_cookie(name, value, max_age=max_age, path="/", secure=current_app.config.get("SECURE_COOKIES", True),
                         httponly=True, samesite="Lax")
-
-
-def login_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
-    """Pages for signed-in users: others are sent to the sign-in page (and back afterwards)."""
-
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-        if g.get("user") is None:
-            if request.method not in SAFE_METHODS:
-                abort(403)
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        return view(*args, **kwargs)
-
-    return wrapped
