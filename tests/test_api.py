@@ -14,13 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from engine import accounts
-from engine.cases import Cases
-from engine.db import make_engine, make_session_factory
-from engine.demo import load_demo
 from engine.models import AuditEvent, CaseInstance
-from tests.engine_support import fixture_registry
-from web import create_app
+from tests.api_support import HTTPS, api_app
 
 A, B = "141305", "272078"
 NOBODY = "00000000-0000-0000-0000-000000000000"
@@ -32,29 +27,11 @@ def api(database_url: str) -> Iterator[tuple[Flask, dict[str, str]]]:
 
 
 def _api(database_url: str) -> Iterator[tuple[Flask, dict[str, str]]]:
-    engine = make_engine(database_url)
-    tokens = {}
-    with make_session_factory(engine)() as s:
-        load_demo(s)
-        for login, code in (("a-clerk", A), ("b-clerk", B)):
-            accounts.add_user(s, login=login, display_name=login, actor="admin")
-            accounts.grant(s, login=login, municipality=code, role="clerk", actor="admin")
-            tokens[code] = accounts.create_token(s, login=login, name="test", actor="admin")
-        s.commit()
-    engine.dispose()
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
-    app.extensions["jichi.cases"] = Cases(fixture_registry())
-    try:
-        yield app, tokens
-    finally:
-        from web.db import get_engine
-
-        with app.app_context():
-            get_engine().dispose()
+    return api_app(database_url, {A: ("a-clerk", f"{A}:clerk"), B: ("b-clerk", f"{B}:clerk")})
 
 
 def call(client: FlaskClient, token: str, method: str, path: str, body: Any = None, **headers: str) -> Any:
-    return client.open(path, method=method, json=body, base_url="https://localhost",
+    return client.open(path, method=method, json=body, base_url=HTTPS,
                        headers={"Authorization": f"Bearer {token}", **headers})
 
 

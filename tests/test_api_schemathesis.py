@@ -3,6 +3,7 @@ and with municipality B's ids put into the generated requests of a user of A, no
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,37 +11,22 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from engine import accounts
-from engine.cases import Cases
-from engine.db import make_engine, make_session_factory, upgrade
-from engine.demo import load_demo
-from tests.engine_support import fixture_registry
-from web import create_app
+from engine.db import upgrade
+from tests.api_support import api_app, call
 
 A, B = "141305", "272078"
 SEEDED: dict[str, str] = {}
 
 
 @pytest.fixture
-def api_schema(tmp_path: Path) -> Any:
+def api_schema(tmp_path: Path) -> Iterator[Any]:
     url = f"sqlite:///{tmp_path / 'api.sqlite3'}"
     upgrade(url)
-    engine = make_engine(url)
-    with make_session_factory(engine)() as s:
-        load_demo(s)
-        for login, code in (("a-clerk", A), ("b-clerk", B)):
-            accounts.add_user(s, login=login, display_name=login, actor="admin")
-            accounts.grant(s, login=login, municipality=code, role="clerk", actor="admin")
-            SEEDED[code] = accounts.create_token(s, login=login, name="schemathesis", actor="admin")
-        s.commit()
-    engine.dispose()
-    app = create_app({"TESTING": True, "DATABASE_URL": url})
-    app.extensions["jichi.cases"] = Cases(fixture_registry())
-    client = app.test_client()
-    theirs = client.post("/api/cases", json={"process_id": "Process_Deadline", "municipality": B},
-                         headers={"Authorization": f"Bearer {SEEDED[B]}"}, base_url="https://localhost").get_json()
-    SEEDED["case_id"], SEEDED["task_id"] = theirs["id"], theirs["tasks"][0]["id"]
-    return schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    for app, tokens in api_app(url, {A: ("a-clerk", f"{A}:clerk"), B: ("b-clerk", f"{B}:clerk")}):
+        SEEDED.update(tokens)
+        theirs = call(app, tokens[B], "POST", "/api/cases", {"process_id": "Process_Deadline", "municipality": B})
+        SEEDED["case_id"], SEEDED["task_id"] = theirs.get_json()["id"], theirs.get_json()["tasks"][0]["id"]
+        yield schemathesis.openapi.from_wsgi("/api/openapi.json", app)
 
 
 def _operations(loaded: Any) -> list[Any]:

@@ -11,13 +11,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from engine import accounts
-from engine.cases import Cases
-from engine.db import make_engine, make_session_factory
-from engine.demo import load_demo
+from engine.db import make_engine
 from engine.restricted import MASK, redact
-from tests.engine_support import fixture_registry
-from web import create_app
+from tests.api_support import api_app, call
 
 A = "141305"
 NUMBER = "123456789018"
@@ -25,30 +21,10 @@ NUMBER = "123456789018"
 
 @pytest.fixture
 def api(database_url: str) -> Iterator[tuple[Flask, dict[str, str], str]]:
-    engine = make_engine(database_url)
-    tokens = {}
-    with make_session_factory(engine)() as s:
-        load_demo(s)
-        for login, role in (("madoguchi", "clerk"), ("kansa", "auditor"), ("bunseki", "analyst")):
-            accounts.add_user(s, login=login, display_name=login, actor="admin")
-            accounts.grant(s, login=login, municipality=A, role=role, actor="admin")
-            tokens[role] = accounts.create_token(s, login=login, name="test", actor="admin")
-        s.commit()
-    engine.dispose()
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
-    app.extensions["jichi.cases"] = Cases(fixture_registry())
-    try:
+    users = {role: (login, f"{A}:{role}") for login, role in (("madoguchi", "clerk"), ("kansa", "auditor"),
+                                                               ("bunseki", "analyst"))}
+    for app, tokens in api_app(database_url, users):
         yield app, tokens, database_url
-    finally:
-        from web.db import get_engine
-
-        with app.app_context():
-            get_engine().dispose()
-
-
-def call(app: Flask, token: str, method: str, path: str, body: Any = None) -> Any:
-    return app.test_client().open(path, method=method, json=body, base_url="https://localhost",
-                                  headers={"Authorization": f"Bearer {token}"})
 
 
 def test_the_number_is_shown_to_the_clerk_only_and_never_logged(api: Any, caplog: pytest.LogCaptureFixture) -> None:

@@ -8,18 +8,35 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
+from sqlalchemy.orm import Session
 
 from engine import accounts
 from engine.models import UserAccount, UserRole
 from standard_core.diagnostics import DiagnosticError
 from web.cli_cases import _default_actor, _fail, _session
 
+T = TypeVar("T")
+
 
 @click.group("user")
 def user_group() -> None:
     """利用者（ログインする職員）の管理。"""
+
+
+def _act(action: Callable[[Session], T]) -> T:
+    """Run one account change in its own transaction; a refusal is printed as its diagnostic (exit 1)."""
+    try:
+        with _session() as session:
+            result = action(session)
+            session.commit()
+            return result
+    except DiagnosticError as e:
+        _fail(e, False)
+        raise click.exceptions.Exit(1) from None  # _fail has exited already; this tells the type checker
 
 
 def _password(from_stdin: bool) -> str:
@@ -46,18 +63,15 @@ def user_add(login: str, display_name: str, person_code: str | None, municipalit
         raise click.UsageError("--role には --municipality（団体コード）が必要です。")
     who = actor or _default_actor()
     password = None if no_password else _password(password_stdin)
-    try:
-        with _session() as session:
-            accounts.add_user(session, login=login, display_name=display_name, person_code=person_code, actor=who)
-            if password is not None:
-                accounts.set_password(session, login=login, password=password, actor=who)
-            for role in roles:
-                assert municipality is not None
-                accounts.grant(session, login=login, municipality=municipality, role=role, actor=who)
-            session.commit()
-    except DiagnosticError as e:
-        _fail(e, False)
-        return
+    def add(session: Session) -> None:
+        accounts.add_user(session, login=login, display_name=display_name, person_code=person_code, actor=who)
+        if password is not None:
+            accounts.set_password(session, login=login, password=password, actor=who)
+        for role in roles:
+            assert municipality is not None
+            accounts.grant(session, login=login, municipality=municipality, role=role, actor=who)
+
+    _act(add)
     click.echo(f"利用者 {login}（{display_name}）を登録しました。")
 
 
@@ -68,13 +82,7 @@ def user_add(login: str, display_name: str, person_code: str | None, municipalit
 def user_passwd(login: str, password_stdin: bool, actor: str | None) -> None:
     """利用者のパスワードを設定します。その人のログイン中のセッションはすべて終わります。"""
     password = _password(password_stdin)
-    try:
-        with _session() as session:
-            accounts.set_password(session, login=login, password=password, actor=actor or _default_actor())
-            session.commit()
-    except DiagnosticError as e:
-        _fail(e, False)
-        return
+    _act(lambda session: accounts.set_password(session, login=login, password=password, actor=actor or _default_actor()))
     click.echo(f"利用者 {login} のパスワードを設定しました。")
 
 
@@ -85,13 +93,8 @@ def user_passwd(login: str, password_stdin: bool, actor: str | None) -> None:
 @click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
 def user_grant(login: str, municipality: str, role: str, actor: str | None) -> None:
     """利用者に団体での役割を与えます。利用者が見られるのは、役割のある団体のものだけです。"""
-    try:
-        with _session() as session:
-            added = accounts.grant(session, login=login, municipality=municipality, role=role, actor=actor or _default_actor())
-            session.commit()
-    except DiagnosticError as e:
-        _fail(e, False)
-        return
+    added = _act(lambda session: accounts.grant(session, login=login, municipality=municipality, role=role,
+                                                actor=actor or _default_actor()))
     label = accounts.ROLES[role]
     click.echo(f"{login} に団体 {municipality} の役割「{label}」を" + ("与えました。" if added else "すでに与えています。"))
 
@@ -103,14 +106,8 @@ def user_grant(login: str, municipality: str, role: str, actor: str | None) -> N
 @click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
 def user_revoke(login: str, municipality: str, role: str, actor: str | None) -> None:
     """利用者から団体での役割を外します。"""
-    try:
-        with _session() as session:
-            removed = accounts.revoke_role(session, login=login, municipality=municipality, role=role,
-                                           actor=actor or _default_actor())
-            session.commit()
-    except DiagnosticError as e:
-        _fail(e, False)
-        return
+    removed = _act(lambda session: accounts.revoke_role(session, login=login, municipality=municipality, role=role,
+                                                        actor=actor or _default_actor()))
     click.echo(f"{login} の団体 {municipality} の役割「{accounts.ROLES[role]}」を" + ("外しました。" if removed else "持っていません。"))
 
 
@@ -120,13 +117,7 @@ def user_revoke(login: str, municipality: str, role: str, actor: str | None) -> 
 @click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
 def user_disable(login: str, reason: str, actor: str | None) -> None:
     """異動・退職: 利用者を無効にします（ログインできず、セッションはすぐ終わる。履歴はそのまま残る）。"""
-    try:
-        with _session() as session:
-            accounts.disable(session, login=login, reason=reason, actor=actor or _default_actor())
-            session.commit()
-    except DiagnosticError as e:
-        _fail(e, False)
-        return
+    _act(lambda session: accounts.disable(session, login=login, reason=reason, actor=actor or _default_actor()))
     click.echo(f"利用者 {login} を無効にしました。")
 
 
@@ -135,13 +126,7 @@ def user_disable(login: str, reason: str, actor: str | None) -> None:
 @click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
 def user_enable(login: str, actor: str | None) -> None:
     """無効にした利用者を、また使えるようにします（異動で戻ったときなど）。"""
-    try:
-        with _session() as session:
-            accounts.enable(session, login=login, actor=actor or _default_actor())
-            session.commit()
-    except DiagnosticError as e:
-        _fail(e, False)
-        return
+    _act(lambda session: accounts.enable(session, login=login, actor=actor or _default_actor()))
     click.echo(f"利用者 {login} を有効にしました。")
 
 
@@ -177,13 +162,7 @@ def user_list(municipality: str | None, as_json: bool) -> None:
 @click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
 def user_token(login: str, name: str, actor: str | None) -> None:
     """JSON API のトークンを作り、一度だけ表示します（保存されるのはハッシュだけ）。`Authorization: Bearer トークン` で使います。"""
-    try:
-        with _session() as session:
-            token = accounts.create_token(session, login=login, name=name, actor=actor or _default_actor())
-            session.commit()
-    except DiagnosticError as e:
-        _fail(e, False)
-        return
+    token = _act(lambda session: accounts.create_token(session, login=login, name=name, actor=actor or _default_actor()))
     click.echo(token)
     click.echo("このトークンは二度と表示されません。安全な場所に保管してください。", err=True)
 
@@ -194,11 +173,5 @@ def user_token(login: str, name: str, actor: str | None) -> None:
 @click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
 def user_token_revoke(login: str, name: str | None, actor: str | None) -> None:
     """利用者の API トークンを取り消します。"""
-    try:
-        with _session() as session:
-            count = accounts.revoke_tokens(session, login=login, name=name, actor=actor or _default_actor())
-            session.commit()
-    except DiagnosticError as e:
-        _fail(e, False)
-        return
+    count = _act(lambda session: accounts.revoke_tokens(session, login=login, name=name, actor=actor or _default_actor()))
     click.echo(f"{login} の API トークンを {count} 件取り消しました。")
