@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -52,8 +53,13 @@ LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{1,99}")
 _TOUCH_EVERY = dt.timedelta(seconds=60)  # last_seen is written at most once a minute per session
 
 _hasher = PasswordHasher()  # argon2id, time_cost=3, memory_cost=64 MiB, parallelism=4 (the library's defaults)
-# Verified when the login name is unknown, so that the answer takes as long as for a known one.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the login name is unknown, so that the answer takes as long as for a known one. Made on
+    first use, not at import: every `jichi` command imports this module, and a hash costs ~0.1 s."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def _fail(code: str, message: str, hint: str) -> DiagnosticError:
@@ -196,7 +202,7 @@ def authenticate(session: Session, *, login: str, password: str, remote: str) ->
     user = session.scalar(select(UserAccount).where(UserAccount.login == login))
     ok = False
     try:
-        ok = _hasher.verify(user.password_hash if user is not None and user.password_hash else _DUMMY_HASH, password)
+        ok = _hasher.verify(user.password_hash if user is not None and user.password_hash else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
     ok = ok and user is not None and user.password_hash is not None and user.disabled_at is None

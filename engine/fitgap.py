@@ -70,8 +70,8 @@ class FitGap:
         return out
 
 
-def _source(lines: Sequence[str], span: Span) -> str:
-    """The source text of a node (one line, or its first line with …)."""
+def source_text(lines: Sequence[str], span: Span) -> str:
+    """The source text of a node, from its first column to its last (lines joined by a space)."""
     if span.end_line is None or span.end_column is None:
         return lines[span.line - 1].strip() if 0 < span.line <= len(lines) else ""
     if span.line == span.end_line:
@@ -94,22 +94,22 @@ def _rules(fitgap: FitGap, display: str, text: str, municipality: str | None = N
         if isinstance(item, r.Parameter) and item.setting:
             fitgap.items.append({
                 "kind": "parameter", "name": item.name, "where": where,
-                "summary": f"{item.name}: " + "、".join(f"{v.period.label()} {_source(lines, v.value.span)}"
+                "summary": f"{item.name}: " + "、".join(f"{v.period.label()} {source_text(lines, v.value.span)}"
                                                          for v in item.values),
-                "values": [{"period": v.period.label(), "value": _source(lines, v.value.span), "cite": v.cite}
+                "values": [{"period": v.period.label(), "value": source_text(lines, v.value.span), "cite": v.cite}
                            for v in item.values],
                 "details": [f"出典「{v.cite}」" for v in item.values if v.cite]})
         elif isinstance(item, r.Decision) and item.extension:
             for case in item.cases:
                 period = f"（{item.period.label()}）" if item.period else ""
-                condition = _source(lines, case.condition.span) if case.condition is not None else "それ以外"
+                condition = source_text(lines, case.condition.span) if case.condition is not None else "それ以外"
                 fitgap.items.append({
                     "kind": "exception", "decision": item.name, "label": case.label,
                     "exception_to": case.exception_to, "period": item.period.label() if item.period else None,
-                    "condition": condition, "value": _source(lines, case.value.span), "cite": case.cite,
+                    "condition": condition, "value": source_text(lines, case.value.span), "cite": case.cite,
                     "where": f"{display}:{case.span.line}",
                     "summary": f"{item.name} に「{case.label or '（名前なし）'}」{period}: {condition} → "
-                               f"{_source(lines, case.value.span)}",
+                               f"{source_text(lines, case.value.span)}",
                     "details": [f"出典「{case.cite}」"] if case.cite else []})
         elif isinstance(item, r.Test):
             fitgap.tests += 1
@@ -118,7 +118,7 @@ def _rules(fitgap: FitGap, display: str, text: str, municipality: str | None = N
                 "kind": "definition", "what": "パラメータ", "name": item.name, "where": where,
                 "cite": "、".join(v.cite for v in item.values if v.cite),
                 "summary": f"パラメータ {item.name}: " + ("、".join(
-                    f"{v.period.label()} {_source(lines, v.value.span)}" for v in item.values)
+                    f"{v.period.label()} {source_text(lines, v.value.span)}" for v in item.values)
                     or ("値は団体ごとに設定" if item.open else "値なし")),
                 "details": [f"出典「{v.cite}」" for v in item.values if v.cite]})
         elif isinstance(item, (r.Decision, r.Table, r.Counting, r.RecordTypeDecl, r.EnumDecl)):

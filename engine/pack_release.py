@@ -31,6 +31,7 @@ from packaging.version import InvalidVersion, Version
 
 from dsl.rules import nodes as r
 from dsl.rules.build import parse_rules
+from engine.fitgap import source_text
 from engine.packs import Pack, load_pack
 from standard_core.diagnostics import DiagnosticError, Span, error
 
@@ -136,9 +137,8 @@ def _text(lines: list[str], span: Span, next_line: int) -> str:
 
 
 def _source(lines: list[str], span: Span) -> str:
-    if span.end_line is None or span.end_column is None or span.line != span.end_line:
-        return _text(lines, span, span.line + 1)
-    return lines[span.line - 1][span.column - 1: span.end_column - 1].strip()
+    """A node's exact source (engine.fitgap.source_text), without comments, spaces normalised."""
+    return _normal(source_text([_COMMENT.sub("", line) for line in lines], span))
 
 
 def _key(item: r.Item) -> tuple[str, ...]:

@@ -35,6 +35,7 @@ from engine.registry import Registry
 from engine.restricted import may_see, redact
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from web.db import get_session
+from web.errors import MESSAGES
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -154,8 +155,11 @@ def tasks() -> ResponseReturnValue:
 
 @bp.post("/tasks/<task_id>/complete")
 def complete_task(task_id: str) -> ResponseReturnValue:
+    row = store.load_task(get_session(), task_id)  # scoped: another municipality's task is not found
+    if row is not None:
+        _may_operate(row.municipality_code)  # found, so the user has a role there
     key = request.headers.get("Idempotency-Key")
-    if key is None or store.load_task(get_session(), task_id) is None:
+    if key is None or row is None:
         return _complete(task_id)  # no key, or a task that is not there (404): nothing that could act twice
     if IDEMPOTENCY_KEY.fullmatch(key) is None:
         return problem(DiagnosticError([error("INP806", "Idempotency-Key は1〜200文字の半角の英数字・記号にしてください",
@@ -173,21 +177,28 @@ def complete_task(task_id: str) -> ResponseReturnValue:
 
 
 def _complete_and_store(task_id: str, record_id: int) -> ResponseReturnValue:
+    """Complete, then keep the answer for retries; after a server error the key is released so a retry may act."""
     db = get_session()
     try:
         body, status = _complete(task_id)
-        if status >= 500:
-            raise RuntimeError("server error")
     except Exception:
-        db.rollback()
-        db.query(IdempotencyRecord).filter(IdempotencyRecord.id == record_id).delete()  # a retry may run again
-        db.commit()
+        _release(record_id)
         raise
+    if status >= 500:
+        _release(record_id)
+        return body, status
     stored = db.get(IdempotencyRecord, record_id)
     if stored is not None:
         stored.status, stored.body = status, json.dumps(body, ensure_ascii=False)
         db.commit()
     return body, status
+
+
+def _release(record_id: int) -> None:
+    db = get_session()
+    db.rollback()
+    db.query(IdempotencyRecord).filter(IdempotencyRecord.id == record_id).delete()
+    db.commit()
 
 
 def _replay(key: str, digest: str, task_id: str) -> ResponseReturnValue:
@@ -201,8 +212,8 @@ def _replay(key: str, digest: str, task_id: str) -> ResponseReturnValue:
     if record.status is None or record.body is None:
         created = record.created_at if record.created_at.tzinfo else record.created_at.replace(tzinfo=dt.UTC)
         if clock.now() - created < STALE_IN_PROGRESS:
-            return ({"error": {"status": 409, "code": "HTTP409", "message": "同じ操作を処理しています",
-                               "hint": "少し待ってから、同じ Idempotency-Key でもう一度送ってください。", "where": None}},
+            title, advice = MESSAGES[409]
+            return ({"error": {"status": 409, "code": "HTTP409", "message": title, "hint": advice, "where": None}},
                     409, {"Retry-After": "1"})
         # the first request died after acting or before: the engine refuses a second transition anyway
         return _complete_and_store(task_id, record.id)
@@ -211,9 +222,6 @@ def _replay(key: str, digest: str, task_id: str) -> ResponseReturnValue:
 
 def _complete(task_id: str) -> tuple[dict[str, Any], int]:
     try:
-        row = store.load_task(get_session(), task_id)  # scoped: another municipality's task is not found
-        if row is not None:
-            _may_operate(row.municipality_code)  # found, so the user has a role there
         body = _body()
         data = body.get("data", {})
         if not isinstance(data, dict):
