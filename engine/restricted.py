@@ -21,7 +21,7 @@ MASK = "（非表示）"
 
 def may_see(roles: set[str] | frozenset[str] | None) -> bool:
     """Whether someone holding these roles (in the object's municipality) may see restricted values."""
-    return bool(roles) and bool(set(roles or ()) & SEEING_ROLES)
+    return bool(set(roles or ()) & SEEING_ROLES)
 
 
 def redact(value: Any) -> Any:

@@ -23,7 +23,7 @@ from engine.models import CaseInstance, CaseTask
 
 TENANT_KEY = "jichi.tenant"
 TENANT_MODELS: tuple[type[Any], ...] = (CaseInstance, CaseTask)
-_TABLES: dict[Table, type[Any]] = {model.__table__: model for model in TENANT_MODELS}
+_TABLES: frozenset[Table] = frozenset(model.__table__ for model in TENANT_MODELS)
 
 
 class TenantViolation(Exception):

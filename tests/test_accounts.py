@@ -44,8 +44,9 @@ def test_password_hash_is_argon2id_at_the_library_defaults(env: Any) -> None:
         assert user.password_hash is not None and user.password_hash.startswith("$argon2id$")
         defaults = PasswordHasher()
         params = dict(part.split("=") for part in user.password_hash.split("$")[3].split(","))
-        assert (int(params["m"]), int(params["t"]), int(params["p"])) >= (
-            defaults.memory_cost, defaults.time_cost, defaults.parallelism)
+        # each parameter at or above the default (a tuple comparison would let a smaller one pass)
+        assert int(params["m"]) >= defaults.memory_cost and int(params["t"]) >= defaults.time_cost
+        assert int(params["p"]) >= defaults.parallelism
         assert PASSWORD not in json.dumps([r.detail for r in s.scalars(select(AuditEvent))], ensure_ascii=False)
 
 
