@@ -51,6 +51,9 @@ def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict[s
 
 _MISSING = object()
 
+# Events about a case that do not change its state, so its version stays: who holds a task (the inbox).
+ASSIGNMENT_ACTIONS = frozenset({"task.claimed", "task.released"})
+
 
 def event(
     *, municipality: str, actor: str, action: str, case_id: str | None = None, task_id: str | None = None,

@@ -80,6 +80,11 @@ def _fail(code: str, message: str, hint: str, where: str = "<案件>") -> CaseEr
     return CaseError([error(code, message, Span(where, 1, 1), hint)])
 
 
+def _taken(row: store.TaskRow) -> CaseError:
+    return _fail("ENG524", f"タスク「{row.name}」は {row.assignee} が担当しています",
+                 "担当者が完了するか、受付箱に戻す（jichi task release）のを待ってください。")
+
+
 def _as_case_error(e: DiagnosticError) -> CaseError:
     """Every refusal leaves the service as a CaseError (runtime DSL failures arrive as ENG504)."""
     return e if isinstance(e, CaseError) else CaseError(e.diagnostics)
@@ -249,6 +254,8 @@ class Cases:
                         "受付箱を更新して、いま処理できるタスクを確かめてください。")
         if row.kind == "review":
             return self._review(session, row, data, actor)
+        if row.assignee is not None and row.assignee != actor:
+            raise _taken(row)
         case = store.load_case(session, row.case_id)
         assert case is not None  # foreign key
         procedure = self.registry.stored(session, case.spec_hash)
@@ -376,6 +383,68 @@ class Cases:
         session.commit()
         self._keep(case, workflow)
         return True
+
+    # --- 担当（claim / release） -------------------------------------------------------------------------
+    def claim(self, session: Session, task_id: str, actor: str) -> TaskView:
+        """Take a ready user task from the shared inbox: it becomes `actor`'s, and nobody else can complete it
+        until they release it. Claiming one's own task again changes nothing; a task addressed to a position is
+        claimed only by whoever acts for that position today (ENG519). One audited step (task.claimed)."""
+        with _rolled_back_on_error(session):
+            row = self._claimable(session, task_id)
+            if row.assignee == actor:
+                return TaskView.of(row, self._procedure_of(session, row))
+            if row.assignee is not None:
+                raise _taken(row)
+            _acting_for(session, row, actor, deputy_allowed=True)
+            if not store.claim_task(session, row.id, actor):
+                current = store.load_task(session, row.id)
+                raise _taken(current) if current is not None and current.assignee else _fail(
+                    "ENG511", f"タスク「{row.name}」はすでに処理されています", "受付箱を更新してください。")
+            store.insert_events(session, [audit.event(
+                municipality=row.municipality_code, actor=actor, action="task.claimed", case_id=row.case_id,
+                task_id=row.id, detail={"bpmn_id": row.bpmn_id, "name": row.name})])
+            session.commit()
+        return TaskView.of(replace(row, assignee=actor), self._procedure_of(session, row))
+
+    def release(self, session: Session, task_id: str, actor: str, *, reason: str | None = None,
+                force: bool = False) -> TaskView:
+        """Give a claimed task back to the shared inbox. Only its assignee may, unless `force` (an operator
+        re-assigning the work of someone absent or gone; the reason is recorded). One audited step
+        (task.released)."""
+        with _rolled_back_on_error(session):
+            row = self._claimable(session, task_id)
+            if row.assignee is None:
+                return TaskView.of(row, self._procedure_of(session, row))
+            if row.assignee != actor and not force:
+                raise _taken(row)
+            if force and not (reason or "").strip():
+                raise _fail("ENG525", "ほかの人の担当を外す理由がありません", "理由（異動・長期休暇など）を書いてください。")
+            if not store.release_task(session, row.id, row.assignee):
+                raise _fail("ENG511", f"タスク「{row.name}」の担当が同時に変わりました", "受付箱を更新してください。")
+            detail: dict[str, Any] = {"bpmn_id": row.bpmn_id, "name": row.name}
+            if row.assignee != actor:
+                detail["reason"] = (reason or "").strip()
+            store.insert_events(session, [audit.event(
+                municipality=row.municipality_code, actor=actor, action="task.released", case_id=row.case_id,
+                task_id=row.id, detail=detail, personal={"from": row.assignee})])
+            session.commit()
+        return TaskView.of(replace(row, assignee=None), self._procedure_of(session, row))
+
+    def _claimable(self, session: Session, task_id: str) -> store.TaskRow:
+        row = store.load_task(session, task_id)
+        if row is None:
+            raise _fail("ENG514", f"タスク「{task_id}」はありません", "jichi task list でタスクの ID を確かめてください。")
+        if row.kind != "user":
+            raise _fail("ENG515", f"タスク「{row.name}」は受付箱から引き受けるタスクではありません",
+                        "タイマーは jichi worker が、後閲は代わられた本人が処理します。")
+        if row.state != "ready":
+            raise _fail("ENG511", f"タスク「{row.name}」はすでに{_state_label(row.state)}です",
+                        "受付箱を更新して、いま処理できるタスクを確かめてください。")
+        return row
+
+    def _procedure_of(self, session: Session, row: store.TaskRow) -> Procedure | None:
+        case = store.load_case(session, row.case_id)
+        return self.registry.stored(session, case.spec_hash) if case is not None else None
 
     # --- 引戻し -------------------------------------------------------------------------------------
     def withdraw(self, session: Session, case_id: str, actor: str, reason: str) -> CaseView:

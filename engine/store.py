@@ -92,6 +92,10 @@ _CASE_TASKS = select(TASKS).where(TASKS.c.case_id == bindparam("b_case")).order_
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
 _CLOSE_TASK = update(TASKS).where(TASKS.c.id == bindparam("b_id"), TASKS.c.state.in_(OPEN))
 _MOVE_DUE = update(TASKS).where(TASKS.c.id == bindparam("b_id"))
+_CLAIM_TASK = (update(TASKS).where(TASKS.c.id == bindparam("b_id"), TASKS.c.state == "ready",
+                                   TASKS.c.assignee.is_(None)).values(assignee=bindparam("b_to")))
+_RELEASE_TASK = (update(TASKS).where(TASKS.c.id == bindparam("b_id"), TASKS.c.state == "ready",
+                                     TASKS.c.assignee == bindparam("b_from")).values(assignee=None))
 _INSERT_CASE = insert(CASES)
 _INSERT_TASK = insert(TASKS)
 _INSERT_EVENT = insert(EVENTS)
@@ -157,6 +161,16 @@ def close_tasks(session: Session, closed: Sequence[TaskRow]) -> None:
     for row in closed:
         _execute(session, _CLOSE_TASK, {"b_id": row.id, "state": row.state, "completed_at": row.completed_at,
                                       "completed_by": row.completed_by, "on_behalf_of": row.on_behalf_of})
+
+
+def claim_task(session: Session, task_id: str, person: str) -> bool:
+    """Assign a ready, unassigned task to `person`; False when someone else got there first."""
+    return bool(_execute(session, _CLAIM_TASK, {"b_id": task_id, "b_to": person}).rowcount == 1)
+
+
+def release_task(session: Session, task_id: str, person: str) -> bool:
+    """Return a ready task assigned to `person` to the shared inbox; False when it is not theirs any more."""
+    return bool(_execute(session, _RELEASE_TASK, {"b_id": task_id, "b_from": person}).rowcount == 1)
 
 
 def update_due(session: Session, rows: Iterable[TaskRow]) -> None:

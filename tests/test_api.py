@@ -4,6 +4,7 @@ Idempotency-Key that act exactly once — retried 200 times, and raced."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from engine.models import AuditEvent, CaseInstance
+from engine.models import AuditEvent, CaseInstance, CaseTask
 from tests.api_support import HTTPS, api_app
 
 A, B = "141305", "272078"
@@ -59,7 +60,11 @@ def test_a_user_of_a_gets_404_for_every_operation_on_bs_objects(api: Any) -> Non
     # each of B's ids answers exactly like an id that does not exist (the body names only the id that was sent)
     pairs = [(("GET", f"/api/cases/{theirs['id']}", None), ("GET", f"/api/cases/{NOBODY}", None), theirs["id"]),
              (("POST", f"/api/tasks/{their_task}/complete", {"data": {"異動日": "2026-06-09"}}),
-              ("POST", f"/api/tasks/{NOBODY}/complete", {"data": {"異動日": "2026-06-09"}}), their_task)]
+              ("POST", f"/api/tasks/{NOBODY}/complete", {"data": {"異動日": "2026-06-09"}}), their_task),
+             (("POST", f"/api/tasks/{their_task}/claim", None), ("POST", f"/api/tasks/{NOBODY}/claim", None),
+              their_task),
+             (("POST", f"/api/tasks/{their_task}/release", None), ("POST", f"/api/tasks/{NOBODY}/release", None),
+              their_task)]
     for (method, path, body), (_, nobody_path, _), sent in pairs:
         response = call(client, tokens[A], method, path, body)
         missing = call(client, tokens[A], method, nobody_path, body)
@@ -81,6 +86,7 @@ def test_a_user_of_a_gets_404_for_every_operation_on_bs_objects(api: Any) -> Non
     with app.app_context():  # nothing of B changed
         from web.db import get_session
         assert get_session().get(CaseInstance, theirs["id"]).version == 1
+        assert get_session().get(CaseTask, their_task).assignee is None
 
 
 def test_errors_carry_the_diagnostic(api: Any) -> None:
@@ -175,3 +181,56 @@ def test_the_openapi_document_covers_every_api_route(api: Any) -> None:
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
     assert routes == documented
+
+
+def test_claim_release_and_the_inbox_of_mine(database_url: str) -> None:
+    users = {"one": ("a-one", f"{A}:clerk"), "two": ("a-two", f"{A}:clerk"), "audit": ("a-audit", f"{A}:auditor")}
+    for app, tokens in api_app(database_url, users):
+        client = app.test_client()
+        task = _start(client, tokens["one"], A)["tasks"][0]["id"]
+        claimed = call(client, tokens["one"], "POST", f"/api/tasks/{task}/claim")
+        assert claimed.status_code == 200 and claimed.get_json()["assignee"] == "a-one"
+        assert call(client, tokens["one"], "POST", f"/api/tasks/{task}/claim").status_code == 200  # again: same
+        mine = call(client, tokens["one"], "GET", "/api/tasks?mine=true").get_json()["tasks"]
+        assert [t["id"] for t in mine] == [task]
+        assert call(client, tokens["two"], "GET", "/api/tasks?mine=true").get_json() == {"tasks": []}
+        for path, body in ((f"/api/tasks/{task}/claim", None), (f"/api/tasks/{task}/release", None),
+                           (f"/api/tasks/{task}/complete", {"data": {"異動日": "2026-06-09"}})):
+            taken = call(client, tokens["two"], "POST", path, body)
+            assert taken.status_code == 409 and taken.get_json()["error"]["code"] == "ENG524", path
+        assert call(client, tokens["audit"], "POST", f"/api/tasks/{task}/claim").status_code == 403  # reads only
+        released = call(client, tokens["one"], "POST", f"/api/tasks/{task}/release")
+        assert released.status_code == 200 and released.get_json()["assignee"] is None
+        done = call(client, tokens["two"], "POST", f"/api/tasks/{task}/complete", {"data": {"異動日": "2026-06-09"}})
+        assert done.status_code == 200, done.get_json()
+        assert call(client, tokens["one"], "GET", "/api/tasks?mine=maybe").status_code == 422
+
+
+def test_a_linked_account_acts_as_its_person_in_the_organisation(org: Any, database_url: str) -> None:
+    """`jichi user add --person`: the positions (職) come from the organisation chart, so the inbox of mine
+    holds what is addressed to the position this person holds that day, and nobody else may claim it."""
+    from engine import clock
+    from engine.models import UserAccount
+    from tests.test_positions import _start as start_shokui
+
+    def day() -> Any:
+        return clock.frozen(dt.datetime(2026, 3, 30, 1, tzinfo=dt.UTC))
+
+    with day():
+        case_id = start_shokui(org)
+    users = {"kacho": ("suzuki-i", f"{A}:approver"), "clerk": ("a-clerk", f"{A}:clerk")}
+    for app, tokens in api_app(database_url, users):
+        with app.app_context():
+            from web.db import get_session
+            s = get_session()
+            s.scalars(select(UserAccount).where(UserAccount.login == "suzuki-i")).one().person_code = "suzuki"
+            s.commit()
+        client = app.test_client()
+        with day():
+            (task,) = call(client, tokens["kacho"], "GET", "/api/tasks?mine=true").get_json()["tasks"]
+            assert (task["case_id"], task["position"]) == (case_id, "kodomo.katei.kacho")
+            assert call(client, tokens["clerk"], "GET", "/api/tasks?mine=true").get_json() == {"tasks": []}
+            refused = call(client, tokens["clerk"], "POST", f"/api/tasks/{task['id']}/claim")
+            assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "ENG519"
+            claimed = call(client, tokens["kacho"], "POST", f"/api/tasks/{task['id']}/claim")
+            assert claimed.get_json()["assignee"] == "suzuki"

@@ -31,7 +31,7 @@ def api_schema(tmp_path: Path) -> Iterator[Any]:
 
 def _operations(loaded: Any) -> list[Any]:
     operations = [result.ok() for result in loaded.get_all_operations()]
-    assert len(operations) == 5  # every operation of the document is exercised
+    assert len(operations) == 7  # every operation of the document is exercised
     return operations
 
 

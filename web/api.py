@@ -1,5 +1,5 @@
-"""The JSON API (`/api/…`, described at `/api/openapi.json`): start and read cases, list and complete tasks,
-evaluate decisions with their explanation.
+"""The JSON API (`/api/…`, described at `/api/openapi.json`): start and read cases, list, claim, release and
+complete tasks, evaluate decisions with their explanation.
 
 Authentication is a per-user token (`Authorization: Bearer …`, `jichi user token`) or the browser's signed-in
 session (then non-GET requests need the `X-CSRF-Token` header, web/security.py). Every query runs in the
@@ -45,8 +45,8 @@ IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,200}")  # visible ASCII (web/openapi.py s
 # roles that run procedures (start cases, complete tasks); the others (業務分析, 監査, 管理者) read only
 OPERATING_ROLES = frozenset({"clerk", "approver"})
 # diagnostic code → HTTP status (anything else a client sent wrong is 422)
-STATUS = {"ENG510": 404, "ENG514": 404, "ENG516": 404, "ENG511": 409, "ENG515": 409, "ENG519": 403, "ENG517": 410,
-          "ENG513": 500}
+STATUS = {"ENG510": 404, "ENG514": 404, "ENG516": 404, "ENG511": 409, "ENG515": 409, "ENG519": 403, "ENG524": 409,
+          "ENG517": 410, "ENG513": 500}
 
 
 def cases() -> Cases:
@@ -89,6 +89,14 @@ def _may_operate(municipality: str) -> None:
         abort(403)
 
 
+def actor() -> str:
+    """Who acts, as the engine and the audit log know them: the person of the organisation model when the
+    account is linked to one (`jichi user add --person`), so that tasks addressed to a position (職) reach the
+    person holding it that day; the login name otherwise."""
+    person: str | None = g.user.person_code
+    return person or str(g.user.login)
+
+
 def _user_required() -> None:
     if g.get("user") is None:
         abort(401)
@@ -128,7 +136,7 @@ def start_case() -> ResponseReturnValue:
         unit = body.get("unit") if isinstance(body.get("unit"), str) else None
         _may_operate(body["municipality"])
         view = cases().start_case(get_session(), process_id=body["process_id"], municipality=body["municipality"],
-                                  data=data, actor=g.user.login, unit=unit)
+                                  data=data, actor=actor(), unit=unit)
     except DiagnosticError as e:
         return problem(e)
     return shown(view), 201
@@ -144,13 +152,46 @@ def read_case(case_id: str) -> ResponseReturnValue:
 
 @bp.get("/tasks")
 def tasks() -> ResponseReturnValue:
+    """The inbox: `mine=true` keeps the tasks this user has claimed and those addressed to the positions they
+    act for today; `assignee` and `lane` filter further."""
     states = tuple(request.args.getlist("state")) or ("ready",)
     if not set(states) <= {"ready", "waiting", "completed", "cancelled"}:
         return problem(DiagnosticError([error("INP806", "state は ready・waiting・completed・cancelled です",
                                               Span("state", 1, 1), "例: ?state=ready")]))
+    mine = request.args.get("mine", "false")
+    if mine not in ("true", "false"):
+        return problem(DiagnosticError([error("INP806", "mine は true か false です", Span("mine", 1, 1),
+                                              "例: ?mine=true")]))
     found = list_tasks(get_session(), municipality=request.args.get("municipality"),
-                       case_id=request.args.get("case_id"), states=states, limit=500)
+                       case_id=request.args.get("case_id"), states=states, lane=request.args.get("lane"),
+                       assignee=request.args.get("assignee"), person=actor() if mine == "true" else None,
+                       limit=500)
     return {"tasks": [t.to_json() for t in found]}
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim_task(task_id: str) -> ResponseReturnValue:
+    """Take a task from the shared inbox (claiming one's own again answers the same)."""
+    return _assign(task_id, claim=True)
+
+
+@bp.post("/tasks/<task_id>/release")
+def release_task(task_id: str) -> ResponseReturnValue:
+    """Give one's claimed task back to the shared inbox."""
+    return _assign(task_id, claim=False)
+
+
+def _assign(task_id: str, *, claim: bool) -> ResponseReturnValue:
+    row = store.load_task(get_session(), task_id)  # scoped: another municipality's task is not found
+    if row is not None:
+        _may_operate(row.municipality_code)
+    try:
+        service = cases()
+        task = (service.claim(get_session(), task_id, actor()) if claim
+                else service.release(get_session(), task_id, actor()))
+    except DiagnosticError as e:
+        return problem(e)
+    return task.to_json(), 200
 
 
 @bp.post("/tasks/<task_id>/complete")
@@ -227,7 +268,7 @@ def _complete(task_id: str) -> tuple[dict[str, Any], int]:
         if not isinstance(data, dict):
             raise DiagnosticError([error("INP806", "data は「項目名: 値」のオブジェクトにしてください", Span("<本文>", 1, 1),
                                          '例: {"data": {"本人確認済": true}}')])
-        view = cases().complete_task(get_session(), task_id, data, g.user.login)
+        view = cases().complete_task(get_session(), task_id, data, actor())
     except DiagnosticError as e:
         return problem(e)
     return shown(view), 200

@@ -101,6 +101,7 @@ def _print_task(task: TaskView) -> None:
     due = f"  期限 {task.due_at.astimezone(clock.TOKYO):%Y-%m-%d %H:%M}" if task.due_at else ""
     lane = f"  [{task.lane}]" if task.lane else ""
     lane += f"  宛先 {task.position}" if task.position else ""
+    lane += f"  担当 {task.assignee}" if task.assignee else ""
     fields = f"  入力: {', '.join(f'{k}({v})' for k, v in task.fields.items())}" if task.fields else ""
     click.echo(f"  タスク {task.id}  {task.name}  {state}{lane}{due}{fields}")
 
@@ -191,7 +192,7 @@ def case_show(case_id: str, as_json: bool) -> None:
 # --- jichi task ------------------------------------------------------------------------------------------
 @click.group("task")
 def task_group() -> None:
-    """タスクの一覧と完了。"""
+    """タスクの一覧・引受け・完了。"""
 
 
 @task_group.command("list")
@@ -200,10 +201,11 @@ def task_group() -> None:
 @click.option("--lane", default=None, help="レーン（役割）で絞り込みます。")
 @click.option("--person", default=None, help="その人の受付箱: その日にその人が在職・代理・代決する職に宛てたタスク。")
 @click.option("--on", "on_text", default=None, help="--person の日（既定: 今日）。")
+@click.option("--assignee", default=None, help="その人が引き受けたタスクだけを表示します。")
 @click.option("--all", "show_all", is_flag=True, help="完了・取消・待機中のタスクも表示します。")
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
 def task_list(municipality: str | None, case_id: str | None, lane: str | None, person: str | None,
-              on_text: str | None, show_all: bool, as_json: bool) -> None:
+              on_text: str | None, assignee: str | None, show_all: bool, as_json: bool) -> None:
     """処理待ちのタスクを期限順に表示します。"""
     states = ("ready", "waiting", "completed", "cancelled") if show_all else ("ready",)
     try:
@@ -216,7 +218,7 @@ def task_list(municipality: str | None, case_id: str | None, lane: str | None, p
         if case_id is not None:
             case_id = _resolve(session, CaseInstance, case_id, "案件")
         tasks = list_tasks(session, municipality=municipality, case_id=case_id, lane=lane, states=states,
-                           person=person, on=on)
+                           person=person, on=on, assignee=assignee)
     if as_json:
         click.echo(json.dumps([t.to_json() for t in tasks], ensure_ascii=False, indent=2))
         return
@@ -241,6 +243,39 @@ def task_complete(task_id: str, data_file: str | None, actor: str, as_json: bool
         _fail(e, as_json)
         return
     click.echo(json.dumps(view.to_json(), ensure_ascii=False, indent=2)) if as_json else _print_case(view)
+
+
+@task_group.command("claim")
+@click.argument("task_id")
+@click.option("--as", "actor", required=True, help="引き受ける人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def task_claim(task_id: str, actor: str, as_json: bool) -> None:
+    """共有の受付箱のタスク TASK_ID を引き受けます（担当者のほかは完了できなくなります）。"""
+    try:
+        with _session() as session:
+            task = _cases().claim(session, _resolve(session, CaseTask, task_id, "タスク"), actor)
+    except DiagnosticError as e:
+        _fail(e, as_json)
+        return
+    click.echo(json.dumps(task.to_json(), ensure_ascii=False, indent=2)) if as_json else _print_task(task)
+
+
+@task_group.command("release")
+@click.argument("task_id")
+@click.option("--as", "actor", required=True, help="操作する人（監査ログに記録）。")
+@click.option("--force", is_flag=True, help="ほかの人の担当を外します（異動・休暇など。--reason が必要）。")
+@click.option("--reason", default=None, help="--force の理由（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def task_release(task_id: str, actor: str, force: bool, reason: str | None, as_json: bool) -> None:
+    """引き受けたタスク TASK_ID を共有の受付箱に戻します。"""
+    try:
+        with _session() as session:
+            task = _cases().release(session, _resolve(session, CaseTask, task_id, "タスク"), actor, reason=reason,
+                                    force=force)
+    except DiagnosticError as e:
+        _fail(e, as_json)
+        return
+    click.echo(json.dumps(task.to_json(), ensure_ascii=False, indent=2)) if as_json else _print_task(task)
 
 
 # --- jichi worker ----------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "jichi（自治）API", "version": jichi_version(),
-                 "description": "案件の開始と参照、タスクの一覧と完了、規則の判定と説明。利用者が役割を持つ団体のものだけが"
+                 "description": "案件の開始と参照、タスクの一覧・引受け・完了、規則の判定と説明。利用者が役割を持つ団体のものだけが"
                                 "見えます（別の団体のものは 404）。エラーはすべて Error の形です。"},
         "security": [{"bearer": []}, {"session": []}],
         "components": {
@@ -108,7 +108,21 @@ def document() -> dict[str, Any]:
                     {"name": "municipality", "in": "query", "schema": {"type": "string"}},
                     {"name": "case_id", "in": "query", "schema": {"type": "string"}},
                     {"name": "state", "in": "query", "schema": {"type": "string", "enum": [
-                        "ready", "waiting", "completed", "cancelled"]}}])},
+                        "ready", "waiting", "completed", "cancelled"]}},
+                    {"name": "lane", "in": "query", "schema": {"type": "string"}},
+                    {"name": "assignee", "in": "query", "schema": {"type": "string"},
+                     "description": "引き受けた人で絞り込む"},
+                    {"name": "mine", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]},
+                     "description": "自分の受付箱: 引き受けたタスクと、今日自分が在職・代理・代決する職に宛てたタスク"}])},
+            "/api/tasks/{task_id}/claim": {"post": _operation(
+                "タスクを引き受ける（担当者のほかは完了できなくなる）", {"200": {"description": "タスク",
+                                                                 **_json(_ref("Task"))}},
+                operation_id="claimTask", codes=("401", "403", "404", "409"),
+                parameters=[_path_id("task_id", "タスク ID")])},
+            "/api/tasks/{task_id}/release": {"post": _operation(
+                "引き受けたタスクを共有の受付箱に戻す", {"200": {"description": "タスク", **_json(_ref("Task"))}},
+                operation_id="releaseTask", codes=("401", "403", "404", "409"),
+                parameters=[_path_id("task_id", "タスク ID")])},
             "/api/tasks/{task_id}/complete": {"post": _operation(
                 "タスクを入力データで完了する", {"200": {"description": "進んだ案件", **_json(_ref("Case"))}},
                 operation_id="completeTask", codes=("401", "403", "404", "409", "422"),
