@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from engine import audit, clock
 from engine.db import Municipality
-from engine.models import ApiToken, LoginAttempt, UserAccount, UserRole, WebSession
+from engine.models import ApiToken, IdempotencyRecord, LoginAttempt, UserAccount, UserRole, WebSession
 from standard_core.diagnostics import DiagnosticError, Span, error
 
 # role key → the label the UI shows
@@ -50,6 +50,11 @@ MAX_FAILURES_PER_LOGIN = 5
 MAX_FAILURES_PER_REMOTE = 30
 MIN_PASSWORD, MAX_PASSWORD = 12, 128
 LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{1,99}")
+# Housekeeping (`prune`, run by `jichi worker` every hour and by `jichi user prune`): ended sessions and sign-in
+# attempts stay for investigation this long (their sign-in/out events stay in the audit chain for ever); a
+# stored answer to an Idempotency-Key is replayed for at least a day.
+SECURITY_RECORD_RETENTION = dt.timedelta(days=90)
+IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)
 _TOUCH_EVERY = dt.timedelta(seconds=60)  # last_seen is written at most once a minute per session
 
 _hasher = PasswordHasher()  # argon2id, time_cost=3, memory_cost=64 MiB, parallelism=4 (the library's defaults)
@@ -321,3 +326,19 @@ def token_user(session: Session, token: str | None) -> UserAccount | None:
     if row.last_used_at is None or now - _aware(row.last_used_at) >= _TOUCH_EVERY:
         row.last_used_at = now
     return user
+
+
+# --- housekeeping ------------------------------------------------------------------------------------------
+
+def prune(session: Session, now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete what has served its purpose: sessions ended (revoked, idle or past their absolute end: every
+    session ends by `expires_at`) and sign-in attempts older than SECURITY_RECORD_RETENTION, and stored
+    Idempotency-Key answers older than IDEMPOTENCY_RETENTION. Returns the counts; the caller commits."""
+    now = now or clock.now()
+    kept = now - SECURITY_RECORD_RETENTION
+    return {
+        "sessions": session.execute(delete(WebSession).where(WebSession.expires_at < kept)).rowcount,
+        "login_attempts": session.execute(delete(LoginAttempt).where(LoginAttempt.at < kept)).rowcount,
+        "idempotency_records": session.execute(delete(IdempotencyRecord).where(
+            IdempotencyRecord.created_at < now - IDEMPOTENCY_RETENTION)).rowcount,
+    }

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine import accounts, clock
-from engine.models import AuditEvent, AuditPersonal, LoginAttempt, UserAccount, WebSession
+from engine.models import AuditEvent, AuditPersonal, IdempotencyRecord, LoginAttempt, UserAccount, WebSession
 from standard_core.diagnostics import DiagnosticError
 from tests.engine_support import environment
 
@@ -176,3 +176,24 @@ def test_a_weaker_hash_is_upgraded_at_sign_in(env: Any) -> None:
         s.commit()
         assert accounts.authenticate(s, login="yamada", password=PASSWORD, remote="10.0.0.1") is not None
         assert not PasswordHasher().check_needs_rehash(s.scalars(select(UserAccount)).one().password_hash or "")
+
+
+def test_prune_deletes_only_what_has_served_its_purpose(env: Any) -> None:
+    e, fake = env
+    with e.session() as s:
+        old_token = _signed_in(s)  # ends at most 10 h later
+        accounts.authenticate(s, login="yamada", password="まちがったパスワードです", remote="10.0.0.1")
+        user = s.scalars(select(UserAccount)).one()
+        s.add(IdempotencyRecord(user_id=user.id, key="old", request_hash="0" * 64, created_at=clock.now()))
+        s.commit()
+        fake.advance(days=90)  # the session ended less than 90 days ago; the idempotency answer is a day old
+        s.add(IdempotencyRecord(user_id=user.id, key="young", request_hash="0" * 64, created_at=clock.now()))
+        assert accounts.prune(s) == {"sessions": 0, "login_attempts": 0, "idempotency_records": 1}
+        fake.advance(hours=11)  # now it ended more than 90 days ago, and the attempts are older than that
+        young = _signed_in(s)
+        assert accounts.prune(s) == {"sessions": 1, "login_attempts": 2, "idempotency_records": 0}
+        s.commit()
+        assert accounts.current_session(s, old_token) is None and accounts.current_session(s, young) is not None
+        assert s.scalars(select(IdempotencyRecord.key)).all() == ["young"]
+        assert s.scalars(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "user.signed_in")).one() == 2  # the audit chain keeps every sign-in

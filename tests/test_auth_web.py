@@ -16,7 +16,7 @@ from sqlalchemy import select
 from engine import accounts
 from engine.db import make_engine, make_session_factory, upgrade
 from engine.demo import load_demo
-from engine.models import WebSession
+from engine.models import LoginAttempt, WebSession
 from web import create_app
 
 PASSWORD = "窓口の長いパスフレーズです"
@@ -148,3 +148,25 @@ def test_each_response_has_its_own_nonce(client: FlaskClient) -> None:
 def test_pages_are_not_cached(client: FlaskClient) -> None:
     _login(client)
     assert client.get("/", base_url=HTTPS).headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(("proxies", "recorded"), [(None, "127.0.0.1"), (1, "203.0.113.7")])
+def test_the_client_address_comes_from_a_proxy_only_when_trusted(app: Flask, proxies: int | None,
+                                                                 recorded: str) -> None:
+    if proxies is not None:
+        app = create_app({**app.config, "TRUSTED_PROXIES": proxies})
+    client = app.test_client()
+    response = client.post("/login", base_url=HTTPS, environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                           headers={"X-Forwarded-For": "203.0.113.7"},
+                           data={"login": "yamada", "password": "まちがったパスワードです", "csrf_token": _csrf(client)})
+    assert response.status_code == 401
+    engine = make_engine(app.config["DATABASE_URL"])
+    with make_session_factory(engine)() as s:
+        assert s.scalars(select(LoginAttempt.remote)).all() == [recorded]  # the rate limit counts this address
+    engine.dispose()
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "6"])
+def test_a_wrong_number_of_proxies_is_refused_at_start(app: Flask, value: str) -> None:
+    with pytest.raises(ValueError, match="JICHI_TRUSTED_PROXIES"):
+        create_app({**app.config, "TRUSTED_PROXIES": value})

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 from htmx_flask import Htmx
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.db import database_url
 
@@ -22,6 +23,17 @@ def jichi_version() -> str:
         return version("jichi")
     except PackageNotFoundError:
         return "0+unknown"
+
+
+def trusted_proxies(value: object) -> int:
+    """The number of reverse proxies in front of the app (JICHI_TRUSTED_PROXIES), 0 to 5."""
+    try:
+        count = int(str(value))
+    except ValueError:
+        count = -1
+    if not 0 <= count <= 5:
+        raise ValueError(f"JICHI_TRUSTED_PROXIES「{value}」は 0〜5 の整数にしてください（アプリの前にあるリバースプロキシの数）")
+    return count
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -35,6 +47,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                             SECURE_COOKIES=os.environ.get("JICHI_INSECURE_COOKIES") != "1")
     if test_config is not None:
         app.config.from_mapping(test_config)
+    proxies = trusted_proxies(app.config.get("TRUSTED_PROXIES", os.environ.get("JICHI_TRUSTED_PROXIES", "0")))
+    if proxies:
+        # Behind N reverse proxies, the client's address (sign-in rate limits, audit) and scheme come from the
+        # last N X-Forwarded-For / X-Forwarded-Proto entries; without proxies those headers are ignored, since
+        # a client could forge them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     # JSON answers keep Japanese readable instead of \uXXXX escapes.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # set on DefaultJSONProvider, the one in use
 

@@ -19,7 +19,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import accounts, clock
 from engine.cases import CaseError, Cases, CaseView, TaskView, list_tasks
 from engine.db import database_url, make_engine, make_session_factory
 from engine.models import CaseInstance, CaseTask
@@ -279,6 +279,9 @@ def task_release(task_id: str, actor: str, force: bool, reason: str | None, as_j
 
 
 # --- jichi worker ----------------------------------------------------------------------------------------
+PRUNE_EVERY = 3600.0  # seconds between the worker's housekeeping rounds (engine.accounts.prune)
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="期限の来たタイマーを一度処理して終了します。")
 @click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600), help="確認の間隔（秒）。")
@@ -294,6 +297,8 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
            key_path: Path | None, as_json: bool) -> None:
     """期限の来たタイマーを発火させ、案件を進めます（Ctrl+C で終了）。
 
+    1 時間ごとに、終わったセッションなどの古い記録を削除します（jichi user prune と同じ）。
+
     --checkpoint-every を指定すると、その間隔で、前回から進んだ団体のチェーンのチェックポイントに署名して
     書き出します（起動直後に 1 回目）。
     """
@@ -303,10 +308,16 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
     engine = make_engine(database_url())
     sessions = make_session_factory(engine)
     next_checkpoint = time.monotonic() if checkpoint_minutes > 0 else None
+    next_prune = time.monotonic()
     try:
         while True:
             with sessions() as session:
                 moved = cases.fire_due_timers(session)
+            if time.monotonic() >= next_prune:  # ended sessions, old sign-in attempts and idempotency answers
+                next_prune = time.monotonic() + PRUNE_EVERY
+                with sessions() as session:
+                    accounts.prune(session)
+                    session.commit()
             if next_checkpoint is not None and time.monotonic() >= next_checkpoint:
                 next_checkpoint = time.monotonic() + checkpoint_minutes * 60
                 try:

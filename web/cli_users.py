@@ -175,3 +175,16 @@ def user_token_revoke(login: str, name: str | None, actor: str | None) -> None:
     """利用者の API トークンを取り消します。"""
     count = _act(lambda session: accounts.revoke_tokens(session, login=login, name=name, actor=actor or _default_actor()))
     click.echo(f"{login} の API トークンを {count} 件取り消しました。")
+
+
+@user_group.command("prune")
+@click.option("--json", "as_json", is_flag=True, help="削除した件数を JSON で出力します。")
+def user_prune(as_json: bool) -> None:
+    """終わって 90 日を過ぎたセッション・ログインの試行と、24 時間を過ぎた Idempotency-Key の答えを削除します
+    （jichi worker も 1 時間ごとに行います）。"""
+    counts = _act(lambda session: accounts.prune(session))
+    if as_json:
+        click.echo(json.dumps(counts, ensure_ascii=False))
+        return
+    click.echo(f"セッション {counts['sessions']} 件、ログインの試行 {counts['login_attempts']} 件、"
+               f"Idempotency-Key の答え {counts['idempotency_records']} 件を削除しました。")
