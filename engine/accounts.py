@@ -336,9 +336,10 @@ def prune(session: Session, now: dt.datetime | None = None) -> dict[str, int]:
     Idempotency-Key answers older than IDEMPOTENCY_RETENTION. Returns the counts; the caller commits."""
     now = now or clock.now()
     kept = now - SECURITY_RECORD_RETENTION
-    return {
-        "sessions": session.execute(delete(WebSession).where(WebSession.expires_at < kept)).rowcount,
-        "login_attempts": session.execute(delete(LoginAttempt).where(LoginAttempt.at < kept)).rowcount,
-        "idempotency_records": session.execute(delete(IdempotencyRecord).where(
-            IdempotencyRecord.created_at < now - IDEMPOTENCY_RETENTION)).rowcount,
+    statements = {
+        "sessions": delete(WebSession).where(WebSession.expires_at < kept),
+        "login_attempts": delete(LoginAttempt).where(LoginAttempt.at < kept),
+        "idempotency_records": delete(IdempotencyRecord).where(
+            IdempotencyRecord.created_at < now - IDEMPOTENCY_RETENTION),
     }
+    return {name: int(getattr(session.execute(statement), "rowcount", 0)) for name, statement in statements.items()}
