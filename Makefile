@@ -29,12 +29,16 @@ typecheck: $(STAMP)
 
 # PostgreSQL tests run whenever the OS's PostgreSQL can be started: tests/services/postgres.sh starts it (it
 # installs it only under CI=true) and prints the URL; when it cannot, the reason is printed and those tests are
-# skipped — or fail, under CI=true. A JICHI_TEST_POSTGRES_URL already set is used as it is.
+# skipped — or fail, under CI=true. A JICHI_TEST_POSTGRES_URL already set is used as it is. The browser tests
+# (tests/browser/) likewise use Debian's chromium found by tests/services/browser.sh (JICHI_TEST_CHROMIUM).
 pytest: $(STAMP)
 	@url="$${JICHI_TEST_POSTGRES_URL:-}"; \
 	if [ -z "$$url" ]; then url="$$(bash tests/services/postgres.sh)" || url=""; fi; \
 	echo "PostgreSQL: $${url:-なし（PostgreSQL のテストは実行されません）}"; \
-	JICHI_TEST_POSTGRES_URL="$$url" $(BIN)/pytest
+	chromium="$${JICHI_TEST_CHROMIUM:-}"; \
+	if [ -z "$$chromium" ]; then chromium="$$(bash tests/services/browser.sh)" || chromium=""; fi; \
+	echo "ブラウザー: $${chromium:-なし（ブラウザーのテストは実行されません）}"; \
+	JICHI_TEST_POSTGRES_URL="$$url" JICHI_TEST_CHROMIUM="$$chromium" $(BIN)/pytest
 
 # Rewrite the expected blocks of tests/golden/**/*.golden from the current output; review the diff.
 golden: $(STAMP)

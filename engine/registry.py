@@ -184,6 +184,18 @@ class Registry:
     def process_ids(self) -> list[str]:
         return sorted(self._by_process)
 
+    def offered(self, municipality: str) -> list[tuple[str, str]]:
+        """(process id, name) of the procedures a clerk of `municipality` may start: the core's, and those of
+        the packs that serve it; never a hook implementation (Hook_…), which only runs inside a procedure."""
+        served = {p.directory.name for p in self.packs if p.serves(municipality)}
+        found = []
+        for process_id, model in sorted(self._by_process.items()):
+            parts = model.display.split("/")
+            if process_id.startswith("Hook_") or (parts[0] == "local_rules" and parts[1] not in served):
+                continue
+            found.append((process_id, self.procedure(process_id, municipality).name))
+        return found
+
     def procedure(self, process_id: str, municipality: str | None = None) -> Procedure:
         """The current procedure for process_id as the files on disk define it, with the hooks the packs of
         `municipality` attach (none when municipality is None)."""

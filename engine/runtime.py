@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, InclusiveGateway
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent as BoundaryEventMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
@@ -149,12 +151,26 @@ def live_tasks(workflow: BpmnWorkflow) -> list[LiveTask]:
         spec = task.task_spec
         if task.state == TaskState.READY and spec.manual:
             found.append(LiveTask(str(task.id), "user", spec.bpmn_id or spec.name, spec.bpmn_name or spec.name,
-                                  spec.lane, None))
+                                  spec.lane, deadline(task)))
         elif task.state == TaskState.WAITING and isinstance(getattr(spec, "event_definition", None),
                                                              TimerEventDefinition):
             found.append(LiveTask(str(task.id), "timer", spec.bpmn_id or spec.name, spec.bpmn_name or spec.name,
                                   spec.lane, timer_due(task)))
     return found
+
+
+def deadline(task: Any) -> datetime | None:
+    """A user task's deadline: the earliest waiting timer attached to it as a boundary event (what happens at
+    the deadline — a reminder, an escalation — is what that timer leads to in the diagram)."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return None
+    dues = [timer_due(sibling) for sibling in parent.children
+            if sibling is not task and sibling.state == TaskState.WAITING
+            and isinstance(sibling.task_spec, BoundaryEventMixin)
+            and isinstance(getattr(sibling.task_spec, "event_definition", None), TimerEventDefinition)]
+    found = [d for d in dues if d is not None]
+    return min(found) if found else None
 
 
 def timer_due(task: Any) -> datetime | None:

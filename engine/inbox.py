@@ -1,0 +1,151 @@
+"""The clerk's inbox (受付箱): the tasks a person works on, in lists, filtered, sorted, counted, one page at a time.
+
+Two lists, as in Camunda Tasklist:
+
+- **mine** (自分の担当): the ready tasks the person has claimed, their 後閲, and the tasks addressed to a position
+  (職) they act for today — held, or as 代理 or 代決者 of an absent holder (engine.organisation.positions_of) —
+  that nobody else has claimed;
+- **group** (共有): the ready user tasks of the municipalities where the person operates that nobody has claimed
+  and that are not addressed to a position (those go to the position's holder only).
+
+Filters: procedure (process id), claimed or not, due (overdue, today, within 7 days, none). Sorted by due date
+(no due date last), then by creation. Each row carries its days left in **open days** of the municipality's
+calendar (閉庁日 do not count: 地方自治法4条の2). The session passed in is the request's, already scoped to the
+person's municipalities (engine.tenancy), so nothing here can reach another municipality's tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from engine import clock, store
+from engine.organisation import positions_of
+from standard_core.municipal_calendar import MunicipalCalendar
+
+LISTS = ("mine", "group")
+DUE_FILTERS = ("overdue", "today", "week", "none")
+CLAIM_FILTERS = ("claimed", "unclaimed")
+PAGE_SIZE = 50
+_STANDARD_CALENDAR = MunicipalCalendar(name="標準の暦")
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    list: str = "mine"
+    process_id: str | None = None
+    due: str | None = None
+    claimed: str | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    id: str
+    case_id: str
+    municipality: str
+    process_id: str
+    name: str
+    kind: str
+    assignee: str | None
+    position: str | None
+    due_at: dt.datetime | None
+    created_at: dt.datetime
+    days_left: int | None = None  # open days from today to the due date (negative: past it)
+    overdue: bool = False  # the deadline has passed (even when no open day lies between)
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    rows: list[InboxRow]
+    counts: dict[str, int]  # list → how many tasks match the filters in it
+    total: int  # in the list shown
+    page: int
+    pages: int
+
+
+def inbox(session: Session, *, person: str, municipalities: Sequence[str], query: InboxFilter,
+          calendar_of: Callable[[str], MunicipalCalendar | None], today: dt.date | None = None) -> InboxPage:
+    """One page of a person's inbox. `municipalities`: where they operate (start and complete tasks)."""
+    today = today or clock.today()
+    t, c = store.TASKS, store.CASES
+    lists = {"mine": _mine(session, person, today, municipalities), "group": _group(municipalities)}
+    filters = _filters(query, today)
+    counts = {}
+    for name, where in lists.items():
+        counted = select(func.count()).select_from(t)
+        if query.process_id is not None:
+            counted = counted.join(c, c.c.id == t.c.case_id)
+        counts[name] = int(session.scalar(counted.where(where, *filters)) or 0)
+    total = counts[query.list]
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, query.page), pages)
+    rows = session.execute(
+        select(t.c.id, t.c.case_id, t.c.municipality_code, c.c.process_id, t.c.name, t.c.kind, t.c.assignee,
+               t.c.position_code, t.c.due_at, t.c.created_at)
+        .join(c, c.c.id == t.c.case_id)
+        .where(lists[query.list], *filters)
+        .order_by(t.c.due_at.asc().nulls_last(), t.c.created_at, t.c.id)
+        .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    found = [InboxRow(*row) for row in rows]
+    calendars: dict[str, MunicipalCalendar] = {}
+    shown = []
+    now = clock.now()
+    for row in found:
+        if row.due_at is None:
+            shown.append(row)
+            continue
+        calendar = calendars.get(row.municipality)
+        if calendar is None:
+            calendar = calendars[row.municipality] = calendar_of(row.municipality) or _STANDARD_CALENDAR
+        due = _utc(row.due_at).astimezone(clock.TOKYO).date()
+        shown.append(replace(row, days_left=calendar.open_days_between(today, due), overdue=_utc(row.due_at) < now))
+    return InboxPage(shown, counts, total, page, pages)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _mine(session: Session, person: str, today: dt.date, municipalities: Sequence[str]) -> ColumnElement[bool]:
+    t = store.TASKS
+    held = positions_of(session, person, today)
+    addressed = [and_(t.c.municipality_code == code, t.c.position_code == position)
+                 for code, position in held if code in municipalities]
+    position_tasks = (and_(t.c.kind == "user", or_(t.c.assignee.is_(None), t.c.assignee == person), or_(*addressed))
+                      if addressed else false())
+    return and_(t.c.state == "ready", or_(t.c.assignee == person, position_tasks))
+
+
+def _group(municipalities: Sequence[str]) -> ColumnElement[bool]:
+    t = store.TASKS
+    if not municipalities:
+        return false()
+    return and_(t.c.state == "ready", t.c.kind == "user", t.c.assignee.is_(None), t.c.position_code.is_(None),
+                t.c.municipality_code.in_(list(municipalities)))
+
+
+def _filters(query: InboxFilter, today: dt.date) -> list[Any]:
+    t, c = store.TASKS, store.CASES
+    found: list[Any] = []
+    if query.process_id is not None:
+        found.append(c.c.process_id == query.process_id)
+    if query.claimed == "claimed":
+        found.append(t.c.assignee.is_not(None))
+    elif query.claimed == "unclaimed":
+        found.append(t.c.assignee.is_(None))
+    start = dt.datetime.combine(today, dt.time(), tzinfo=clock.TOKYO).astimezone(dt.UTC)
+    if query.due == "overdue":
+        found.append(t.c.due_at < clock.now())
+    elif query.due == "today":
+        found.append(and_(t.c.due_at >= start, t.c.due_at < start + dt.timedelta(days=1)))
+    elif query.due == "week":
+        found.append(and_(t.c.due_at.is_not(None), t.c.due_at < start + dt.timedelta(days=8)))
+    elif query.due == "none":
+        found.append(t.c.due_at.is_(None))
+    return found

@@ -1,0 +1,79 @@
+"""A clerk's day in a real browser (chromium): sign in, the inbox, take a 住民票 request, fill its forms with 和暦
+and full-width input, see inline errors (422) with the focus on the first one, complete, and read the case.
+axe-core runs on each page and after each htmx swap; screenshots go to var/test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.browser.conftest import NANTO, sign_in
+
+
+def test_a_clerk_takes_a_juminhyo_request(page: Any, live: Any, axe: Any, shot: Any) -> None:
+    sign_in(page, live, "madoguchi")
+    assert page.get_by_role("heading", name="受付箱").is_visible()
+    axe(page, "inbox-empty")
+    page.get_by_role("link", name="新しい受付").click()
+    axe(page, "new-case")
+    page.get_by_role("region", name=f"団体 {NANTO}").get_by_role("button", name="住民票の写し等交付請求を受け付ける").click()
+    page.wait_for_url("**/tasks/*")
+    assert page.get_by_role("heading", name="受付").is_visible()
+    axe(page, "intake-form")
+
+    # an impossible 和暦 date and a missing field: inline errors, swapped by htmx, focus on the first
+    page.get_by_label("受付日").fill("令和8年2月30日")
+    page.get_by_role("button", name="完了する").click()
+    page.locator("#problems").wait_for()
+    assert "存在しない日付" in page.locator("#problems").inner_text()
+    assert page.evaluate("() => document.activeElement.name") == "受付日"
+    assert page.get_by_label("受付日").get_attribute("aria-invalid") == "true"
+    assert "必須" in page.locator("#problems").inner_text()
+    axe(page, "intake-errors")
+    shot(page, "intake-errors")
+
+    page.get_by_label("受付日").fill("Ｒ８．４．１")  # full-width, as a Japanese IME types it
+    page.get_by_label("請求者（本人・代理人・第三者）").fill("本人")
+    page.get_by_role("group", name="郵送による請求").get_by_label("いいえ").check()
+    page.get_by_label("請求通数（通）").fill("２")
+    intake = page.url
+    page.get_by_role("button", name="完了して次の手順へ").click()
+    page.wait_for_url(lambda url: url != intake and "/tasks/" in url)
+    assert page.get_by_role("heading", name="本人確認").is_visible()
+    axe(page, "identity-form")
+
+    # a list of records: add a row, fill it (和暦 again), complete
+    page.get_by_role("button", name="提示された本人確認書類（種別・有効期限）を追加").click()
+    page.get_by_label("種別").wait_for()
+    page.get_by_label("種別").fill("マイナンバーカード")
+    page.get_by_label("有効期限").fill("令和12年1月1日")
+    shot(page, "identity-form")
+    page.get_by_role("button", name="完了する").click()
+    page.wait_for_url("**/cases/*")
+    assert "「本人確認」を完了しました" in page.locator("main").inner_text()
+    data = page.locator("table.data").inner_text()
+    assert "令和8年4月1日" in data and "マイナンバーカード" in data
+    axe(page, "case")
+    shot(page, "case")
+
+
+def test_claim_and_release_from_the_inbox(page: Any, live: Any, axe: Any) -> None:
+    sign_in(page, live, "madoguchi")
+    for _ in range(2):
+        page.goto(live.url("/cases/new"))
+        page.get_by_role("region", name=f"団体 {NANTO}").get_by_role("button", name="住民票の写し等交付請求を受け付ける").click()
+        page.wait_for_url("**/tasks/*")
+    page.goto(live.url("/inbox"))
+    tabs = page.get_by_role("navigation", name="一覧")
+    assert tabs.get_by_role("link", name="自分の担当 2").is_visible()
+    page.get_by_role("button", name="戻す: 受付").first.click()
+    page.wait_for_load_state("networkidle")
+    assert tabs.get_by_role("link", name="自分の担当 1").is_visible()
+    assert tabs.get_by_role("link", name="共有の受付箱 1").is_visible()
+    tabs.get_by_role("link", name="共有の受付箱 1").click()
+    page.get_by_role("button", name="引き受ける: 受付").click()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_role("navigation", name="一覧").get_by_role("link", name="自分の担当 2").is_visible()
+    # filters swap the list in place (htmx) and keep the URL
+    page.get_by_label("期限").select_option("none")
+    page.wait_for_url("**due=none*")
+    axe(page, "inbox-filtered")

@@ -1,0 +1,83 @@
+"""The clerk's inbox (engine/inbox.py): the lists mine / group with their counts, claim moving a task between
+them, position tasks only in their holder's list, filters, the deadline from a boundary timer, days left in open
+days of the municipality's calendar, and paging."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from engine import clock
+from engine.inbox import PAGE_SIZE, InboxFilter, inbox
+from tests.engine_support import environment
+from tests.test_positions import _start as start_shokui
+
+A = "141305"
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+def _inbox(env: Any, person: str, **query: Any) -> Any:
+    with env.session() as s:
+        return inbox(s, person=person, municipalities=[A], query=InboxFilter(**query),
+                     calendar_of=env.cases.registry.calendar)
+
+
+def test_claiming_moves_a_task_from_the_group_to_mine(database_url: str) -> None:
+    with environment(database_url) as env:
+        first, second = (env.start("Process_Deadline") for _ in range(2))
+        page = _inbox(env, "窓口A", list="group")
+        assert page.counts == {"mine": 0, "group": 2} and page.total == 2
+        task = env.ready(first)[0]
+        with env.session() as s:
+            env.cases.claim(s, task.id, "窓口A")
+        assert _inbox(env, "窓口A").counts == {"mine": 1, "group": 1}
+        assert [r.case_id for r in _inbox(env, "窓口A").rows] == [first]
+        assert [r.case_id for r in _inbox(env, "窓口B", list="group").rows] == [second]
+        assert _inbox(env, "窓口A", claimed="unclaimed").counts == {"mine": 0, "group": 1}
+        assert _inbox(env, "窓口A", process_id="Process_Timers").counts == {"mine": 0, "group": 0}
+        with env.session() as s:  # nothing of another municipality's list
+            assert inbox(s, person="窓口A", municipalities=["272078"], query=InboxFilter(list="group"),
+                         calendar_of=env.cases.registry.calendar).counts == {"mine": 1, "group": 0}
+
+
+def test_a_positions_task_is_in_its_holders_list_only(org: Any) -> None:
+    with clock.frozen(dt.datetime(2026, 3, 30, 1, tzinfo=dt.UTC)):
+        case_id = start_shokui(org)
+        assert [r.case_id for r in _inbox(org, "suzuki").rows] == [case_id]  # 課長 that day
+        assert _inbox(org, "takahashi").counts == {"mine": 0, "group": 0}  # 課長 from 4月1日
+    with clock.frozen(dt.datetime(2026, 4, 1, 1, tzinfo=dt.UTC)):
+        assert _inbox(org, "suzuki").counts["mine"] == 0
+        assert [r.case_id for r in _inbox(org, "takahashi").rows] == [case_id]
+
+
+def test_the_deadline_of_a_boundary_timer_and_open_days_left(database_url: str) -> None:
+    with environment(database_url) as env:
+        # Thursday 2026-04-02 23:30: due Friday 00:30, one open day away
+        with clock.frozen(dt.datetime(2026, 4, 2, 23, 30, tzinfo=JST)):
+            env.start("Process_Timers", {"公開日": "2026-04-10"})
+            (row,) = _inbox(env, "窓口A", list="group").rows
+            assert row.due_at is not None and row.days_left == 1 and not row.overdue
+            assert _inbox(env, "窓口A", list="group", due="week").total == 1
+            assert _inbox(env, "窓口A", list="group", due="none").total == 0
+        # Friday 23:30: due Saturday 00:30 — Saturday is closed, so no open day is left
+        with clock.frozen(dt.datetime(2026, 4, 3, 23, 30, tzinfo=JST)):
+            env.start("Process_Timers", {"公開日": "2026-04-10"})
+            rows = _inbox(env, "窓口A", list="group").rows
+            assert [r.days_left for r in rows] == [0, 0]
+        with clock.frozen(dt.datetime(2026, 4, 6, 9, 0, tzinfo=JST)):  # Monday: both are past due
+            page = _inbox(env, "窓口A", list="group", due="overdue")
+            # Friday's deadline is one open day behind; Saturday's none, but it has passed all the same
+            assert page.total == 2 and [(r.days_left, r.overdue) for r in page.rows] == [(-1, True), (0, True)]
+
+
+def test_sorted_by_due_then_paged(database_url: str) -> None:
+    with environment(database_url) as env:
+        for _ in range(PAGE_SIZE + 3):
+            env.start("Process_Deadline")
+        env.start("Process_Timers", {"公開日": "2026-12-31"})  # the only one with a deadline: first
+        first = _inbox(env, "窓口A", list="group")
+        assert (first.total, first.pages, len(first.rows)) == (PAGE_SIZE + 4, 2, PAGE_SIZE)
+        assert first.rows[0].process_id == "Process_Timers"
+        last = _inbox(env, "窓口A", list="group", page=99)  # past the end: the last page
+        assert last.page == 2 and len(last.rows) == 4
+        assert not {r.id for r in first.rows} & {r.id for r in last.rows}

@@ -1,0 +1,317 @@
+"""The clerk's pages: the inbox (受付箱), starting a case, task forms, and the case view.
+
+Every page needs a signed-in user; every query runs in the request's session, already scoped to the user's
+municipalities (engine/tenancy.py), so another municipality's task or case is a 404 like one that does not exist.
+The pages work without JavaScript (plain forms and links, 303 after a post); with htmx, lists and forms are
+swapped in place and a 422 answer swaps its inline errors (see templates/base.html for the htmx configuration).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
+
+from engine import clock, store
+from engine.cases import CaseView
+from engine.forms import Form
+from engine.inbox import CLAIM_FILTERS, DUE_FILTERS, LISTS, InboxFilter, inbox
+from engine.restricted import may_see, redact
+from standard_core.diagnostics import DiagnosticError
+from standard_core.wareki import WarekiError, format_wareki
+from web.api import OPERATING_ROLES, actor, cases
+from web.db import get_session
+from web.formview import Widget, posted_values, read_post, widgets
+
+bp = Blueprint("clerk", __name__)
+
+LIST_LABELS = {"mine": "自分の担当", "group": "共有の受付箱"}
+DUE_LABELS = {"overdue": "期限切れ", "today": "今日まで", "week": "7日以内", "none": "期限なし"}
+CLAIM_LABELS = {"claimed": "担当者あり", "unclaimed": "担当者なし"}
+
+
+@bp.app_template_filter("wareki_datetime")
+def wareki_datetime(value: dt.datetime | None) -> str:
+    """A moment as clerks read it: 令和7年4月1日 9:30 (Tokyo)."""
+    if value is None:
+        return ""
+    local = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(clock.TOKYO)
+    return f"{format_wareki(local.date())} {local:%H:%M}"
+
+
+@bp.app_template_filter("shown_value")
+def shown_value(value: Any) -> str:
+    """A case data value in plain Japanese: dates in 和暦, true/false as はい/いいえ, lists and records flat."""
+    if isinstance(value, bool):
+        return "はい" if value else "いいえ"
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return format_wareki(dt.date.fromisoformat(value))
+        except (ValueError, WarekiError):
+            return value
+    if isinstance(value, list):
+        return "、".join(shown_value(v) for v in value) or "（なし）"
+    if isinstance(value, dict):
+        return "、".join(f"{k}: {shown_value(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+@bp.app_template_filter("field_id")
+def field_id(path: str) -> str:
+    return Widget(path, "", "text").id
+
+
+def htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@bp.before_request
+def _signed_in() -> ResponseReturnValue | None:
+    if g.get("user") is not None:
+        return None
+    back = request.full_path if request.method == "GET" else (request.referrer or "/")
+    target = url_for("auth.login", next=back.rstrip("?"))
+    if htmx():
+        return "", 401, {"HX-Redirect": target}
+    return redirect(target)
+
+
+def operating() -> list[str]:
+    """The municipalities where the user runs procedures (窓口・決裁)."""
+    return sorted(code for code, held in g.roles.items() if held & OPERATING_ROLES)
+
+
+def _see(municipality: str) -> bool:
+    return may_see(g.roles.get(municipality))
+
+
+def _back(to: str) -> ResponseReturnValue:
+    """After a post: htmx follows HX-Redirect; a plain form gets 303 See Other."""
+    if htmx():
+        return "", 204, {"HX-Redirect": to}
+    return redirect(to, 303)
+
+
+# --- inbox -------------------------------------------------------------------------------------------------
+
+def _inbox_filter(args: MultiDict[str, str]) -> InboxFilter:
+    """The filters of the query string; a value that is not one of the choices is ignored (never an error)."""
+    chosen = args.get("list", "mine")
+    try:
+        page = max(1, min(int(args.get("page", "1")), 100_000))
+    except ValueError:
+        page = 1
+    process = args.get("process") or None
+    return InboxFilter(list=chosen if chosen in LISTS else "mine",
+                       process_id=process if process and len(process) <= 200 else None,
+                       due=args.get("due") if args.get("due") in DUE_FILTERS else None,
+                       claimed=args.get("claimed") if args.get("claimed") in CLAIM_FILTERS else None, page=page)
+
+
+def _query_string(query: InboxFilter, **changes: Any) -> str:
+    values = {"list": query.list, "process": query.process_id, "due": query.due, "claimed": query.claimed,
+              "page": query.page if query.page > 1 else None, **changes}
+    return urlencode({k: v for k, v in values.items() if v})
+
+
+@bp.get("/inbox")
+def inbox_page() -> ResponseReturnValue:
+    query = _inbox_filter(request.args)
+    registry = cases().registry
+    page = inbox(get_session(), person=actor(), municipalities=operating(), query=query,
+                 calendar_of=registry.calendar)
+    procedures = dict(p for code in operating() for p in registry.offered(code))
+    context = {"page": page, "query": query, "procedures": procedures, "lists": LIST_LABELS,
+               "due_labels": DUE_LABELS, "claim_labels": CLAIM_LABELS, "qs": lambda **c: _query_string(query, **c),
+               "me": actor()}
+    if htmx() and request.headers.get("HX-Target") == "inbox":
+        return render_template("clerk/_inbox.html", **context)
+    return render_template("clerk/inbox.html", **context)
+
+
+@bp.post("/inbox/tasks/<task_id>/<action>")
+def assign(task_id: str, action: str) -> ResponseReturnValue:
+    if action not in ("claim", "release"):
+        abort(404)
+    row = store.load_task(get_session(), task_id)
+    if row is None:
+        abort(404)
+    if row.municipality_code not in operating():
+        abort(403)
+    back = url_for("clerk.inbox_page") + "?" + request.form.get("back", "")[:500].lstrip("?")
+    try:
+        service = cases()
+        if action == "claim":
+            service.claim(get_session(), task_id, actor())
+        else:
+            service.release(get_session(), task_id, actor())
+    except DiagnosticError as e:
+        return render_template("clerk/_problem.html", diagnostics=e.diagnostics), 409
+    if request.form.get("then") == "open" and action == "claim":
+        return _back(url_for("clerk.task_page", task_id=task_id))
+    return _back(back)
+
+
+# --- starting a case ---------------------------------------------------------------------------------------
+
+@bp.get("/cases/new")
+def new_case() -> ResponseReturnValue:
+    offered = {code: cases().registry.offered(code) for code in operating()}
+    return render_template("clerk/new_case.html", offered=offered, problems=[])
+
+
+@bp.post("/cases/new")
+def start_case() -> ResponseReturnValue:
+    municipality, process_id = request.form.get("municipality", ""), request.form.get("process", "")
+    if municipality not in operating():
+        abort(404)
+    if process_id not in dict(cases().registry.offered(municipality)):
+        abort(404)
+    db = get_session()
+    try:
+        view = cases().start_case(db, process_id=process_id, municipality=municipality, data={}, actor=actor())
+    except DiagnosticError as e:
+        offered = {code: cases().registry.offered(code) for code in operating()}
+        return render_template("clerk/new_case.html", offered=offered, problems=e.diagnostics), 422
+    first = next((t for t in view.tasks if t.state == "ready" and t.kind == "user"), None)
+    if first is not None and first.position is None:
+        with contextlib.suppress(DiagnosticError):  # the one who takes the request fills in its first form
+            cases().claim(db, first.id, actor())
+        return _back(url_for("clerk.task_page", task_id=first.id))
+    return _back(url_for("clerk.case_page", case_id=view.id))
+
+
+# --- task forms --------------------------------------------------------------------------------------------
+
+def _task_context(task_id: str) -> tuple[Any, CaseView, Form | None]:
+    db = get_session()
+    row = store.load_task(db, task_id)
+    if row is None:
+        abort(404)
+    try:
+        view = cases().get_case(db, row.case_id)
+    except DiagnosticError:
+        abort(404)
+    procedure = cases().registry.stored(db, view.spec_hash)
+    return row, view, procedure.forms.get(row.bpmn_id)
+
+
+def _may_act(row: Any) -> str | None:
+    """Why the user cannot complete this task now, or None."""
+    if row.state != "ready":
+        return "このタスクはすでに処理されています。"
+    if row.municipality_code not in operating():
+        return "この団体では、閲覧だけができます。"
+    if row.assignee is not None and row.assignee != actor():
+        return f"このタスクは {row.assignee} が担当しています。"
+    return None
+
+
+def _render_task(row: Any, view: CaseView, form: Form | None, values: dict[str, Any], errors: dict[str, str],
+                 problems: list[Any], status: int = 200) -> ResponseReturnValue:
+    data = view.data if _see(view.municipality) else redact(view.data)
+    context = {"task": row, "case": view, "form": form, "data": data, "errors": errors, "problems": problems,
+               "fields": widgets(form, values, errors) if form is not None else [], "blocked": _may_act(row),
+               "me": actor()}
+    template = "clerk/_task_form.html" if htmx() and request.method == "POST" else "clerk/task.html"
+    return render_template(template, **context), status
+
+
+@bp.get("/tasks/<task_id>")
+def task_page(task_id: str) -> ResponseReturnValue:
+    row, view, form = _task_context(task_id)
+    values = view.data if _see(view.municipality) else redact(view.data)
+    return _render_task(row, view, form, values, {}, [])
+
+
+@bp.post("/tasks/<task_id>")
+def complete(task_id: str) -> ResponseReturnValue:
+    row, view, form = _task_context(task_id)
+    if _may_act(row) is not None:
+        return _render_task(row, view, form, view.data, {}, [], 409)
+    posted = {k: v for k, v in request.form.items() if k not in ("csrf_token", "_add", "_remove")}
+    if form is not None and ("_add" in request.form or "_remove" in request.form):
+        values = _rows_changed(form, posted, request.form.get("_add"), request.form.get("_remove"))
+        return _render_task(row, view, form, values, {}, [])
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    if form is not None:
+        data, errors = read_post(form, posted)
+    elif row.kind == "review" and posted.get("意見"):
+        data = {"意見": posted["意見"].strip()}
+    if errors:
+        return _render_task(row, view, form, posted_values(form, posted) if form else {}, errors, [], 422)
+    try:
+        after = cases().complete_task(get_session(), task_id, data, actor())
+    except DiagnosticError as e:
+        values = posted_values(form, posted) if form else {}
+        status = 409 if e.diagnostics[0].code in ("ENG511", "ENG524") else 403 if e.diagnostics[0].code == "ENG519" \
+            else 422
+        return _render_task(row, view, form, values, {}, e.diagnostics, status)
+    nxt = next((t for t in after.tasks if t.state == "ready" and t.kind == "user"
+                and (t.assignee in (None, actor())) and t.position is None), None)
+    target = url_for("clerk.task_page", task_id=nxt.id) if nxt is not None and request.form.get("then") == "next" \
+        else url_for("clerk.case_page", case_id=after.id, done=row.name)
+    return _back(target)
+
+
+def _rows_changed(form: Form, posted: dict[str, str], add: str | None, remove: str | None) -> dict[str, Any]:
+    """The posted values with a row added to the list `add`, or the row `remove` ("児童/1") taken out."""
+    values = posted_values(form, posted)
+    if add:
+        target = _at(values, add)
+        if isinstance(target, list) and len(target) < 50:
+            target.append(None)
+        elif target is None:
+            _set(values, add, [None])
+    if remove and "/" in remove:
+        parent, _, index = remove.rpartition("/")
+        target = _at(values, parent)
+        if isinstance(target, list) and index.isdigit() and int(index) < len(target):
+            del target[int(index)]
+    return values
+
+
+def _holder(values: dict[str, Any], first: str) -> dict[str, Any]:
+    local = values.get("独自")
+    return local if first.startswith("独自.") and isinstance(local, dict) else values
+
+
+def _at(values: dict[str, Any], path: str) -> Any:
+    parts = path.split("/")
+    node: Any = _holder(values, parts[0]).get(parts[0].removeprefix("独自.") if parts[0].startswith("独自.")
+                                               else parts[0])
+    for part in parts[1:]:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            node = node.get(part)
+        else:
+            return None
+    return node
+
+
+def _set(values: dict[str, Any], path: str, value: Any) -> None:
+    if "/" not in path:
+        holder = _holder(values, path)
+        holder[path.removeprefix("独自.") if holder is not values else path] = value
+
+
+# --- the case ----------------------------------------------------------------------------------------------
+
+@bp.get("/cases/<case_id>")
+def case_page(case_id: str) -> ResponseReturnValue:
+    try:
+        view = cases().get_case(get_session(), case_id)
+    except DiagnosticError as e:
+        if e.diagnostics[0].code == "ENG517":
+            return render_template("clerk/_problem.html", diagnostics=e.diagnostics), 410
+        abort(404)
+    data = view.data if _see(view.municipality) else redact(view.data)
+    return render_template("clerk/case.html", case=view, data=data, done=request.args.get("done", "")[:200],
+                           me=actor())
