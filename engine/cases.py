@@ -648,7 +648,7 @@ def _new_row(case: CaseRow, task: LiveTask, now: dt.datetime) -> TaskRow:
         id=str(uuid.uuid4()), case_id=case.id, municipality_code=case.municipality_code,
         spiff_task_id=task.spiff_id, kind=task.kind, bpmn_id=task.bpmn_id, name=task.name, lane=task.lane,
         assignee=None, state="ready" if task.kind == "user" else "waiting", due_at=task.due_at, created_at=now,
-        completed_at=None, completed_by=None,
+        completed_at=None, completed_by=None, process_id=case.process_id,
     )
 
 

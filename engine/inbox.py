@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from engine import clock, store
@@ -73,26 +73,15 @@ def inbox(session: Session, *, person: str, municipalities: Sequence[str], query
           calendar_of: Callable[[str], MunicipalCalendar | None], today: dt.date | None = None) -> InboxPage:
     """One page of a person's inbox. `municipalities`: where they operate (start and complete tasks)."""
     today = today or clock.today()
-    t, c = store.TASKS, store.CASES
+    t = store.TASKS
     lists = {"mine": _mine(session, person, today, municipalities), "group": _group(municipalities)}
     filters = _filters(query, today)
-    counts = {}
-    for name, where in lists.items():
-        counted = select(func.count()).select_from(t)
-        if query.process_id is not None:
-            counted = counted.join(c, c.c.id == t.c.case_id)
-        counts[name] = int(session.scalar(counted.where(where, *filters)) or 0)
+    counts = {name: int(session.scalar(select(func.count()).select_from(t).where(where, *filters)) or 0)
+              for name, where in lists.items()}
     total = counts[query.list]
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, query.page), pages)
-    rows = session.execute(
-        select(t.c.id, t.c.case_id, t.c.municipality_code, c.c.process_id, t.c.name, t.c.kind, t.c.assignee,
-               t.c.position_code, t.c.due_at, t.c.created_at)
-        .join(c, c.c.id == t.c.case_id)
-        .where(lists[query.list], *filters)
-        .order_by(t.c.due_at.asc().nulls_last(), t.c.created_at, t.c.id)
-        .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-    found = [InboxRow(*row) for row in rows]
+    found = [InboxRow(*row) for row in _page(session, and_(lists[query.list], *filters), (page - 1) * PAGE_SIZE)]
     calendars: dict[str, MunicipalCalendar] = {}
     shown = []
     now = clock.now()
@@ -108,8 +97,34 @@ def inbox(session: Session, *, person: str, municipalities: Sequence[str], query
     return InboxPage(shown, counts, total, page, pages)
 
 
+def _page(session: Session, where: ColumnElement[bool], offset: int) -> list[Any]:
+    """PAGE_SIZE rows from `offset` in due order, no due date last. Two index-ordered reads — the rows with a
+    due date by due date, then those without by creation — instead of one sort of every matching row: an
+    index keeps NULLs on one side (SQLite first, PostgreSQL last), so NULLS LAST alone would sort them all."""
+    t = store.TASKS
+    columns = (t.c.id, t.c.case_id, t.c.municipality_code, t.c.process_id, t.c.name, t.c.kind, t.c.assignee,
+               t.c.position_code, t.c.due_at, t.c.created_at)
+    dated = and_(where, t.c.due_at.is_not(None))
+    with_due = int(session.scalar(select(func.count()).select_from(t).where(dated)) or 0)
+    rows: list[Any] = []
+    if offset < with_due:
+        rows = list(session.execute(select(*columns).where(dated).order_by(t.c.due_at, t.c.created_at, t.c.id)
+                                    .limit(PAGE_SIZE).offset(offset)).all())
+    if len(rows) < PAGE_SIZE:
+        rows += session.execute(select(*columns).where(where, t.c.due_at.is_(None))
+                                .order_by(t.c.created_at, t.c.id)
+                                .limit(PAGE_SIZE - len(rows)).offset(max(0, offset - with_due))).all()
+    return rows
+
+
 def _utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+# Written as SQL literals, not bound parameters: a partial index (engine/models.py) is used only when the query
+# states its condition with the same constants.
+_READY: ColumnElement[str] = literal_column("'ready'")
+_USER: ColumnElement[str] = literal_column("'user'")
 
 
 def _mine(session: Session, person: str, today: dt.date, municipalities: Sequence[str]) -> ColumnElement[bool]:
@@ -117,24 +132,24 @@ def _mine(session: Session, person: str, today: dt.date, municipalities: Sequenc
     held = positions_of(session, person, today)
     addressed = [and_(t.c.municipality_code == code, t.c.position_code == position)
                  for code, position in held if code in municipalities]
-    position_tasks = (and_(t.c.kind == "user", or_(t.c.assignee.is_(None), t.c.assignee == person), or_(*addressed))
+    position_tasks = (and_(t.c.kind == _USER, or_(t.c.assignee.is_(None), t.c.assignee == person), or_(*addressed))
                       if addressed else false())
-    return and_(t.c.state == "ready", or_(t.c.assignee == person, position_tasks))
+    return and_(t.c.state == _READY, or_(t.c.assignee == person, position_tasks))
 
 
 def _group(municipalities: Sequence[str]) -> ColumnElement[bool]:
     t = store.TASKS
     if not municipalities:
         return false()
-    return and_(t.c.state == "ready", t.c.kind == "user", t.c.assignee.is_(None), t.c.position_code.is_(None),
+    return and_(t.c.state == _READY, t.c.kind == _USER, t.c.assignee.is_(None), t.c.position_code.is_(None),
                 t.c.municipality_code.in_(list(municipalities)))
 
 
 def _filters(query: InboxFilter, today: dt.date) -> list[Any]:
-    t, c = store.TASKS, store.CASES
+    t = store.TASKS
     found: list[Any] = []
     if query.process_id is not None:
-        found.append(c.c.process_id == query.process_id)
+        found.append(t.c.process_id == query.process_id)
     if query.claimed == "claimed":
         found.append(t.c.assignee.is_not(None))
     elif query.claimed == "unclaimed":

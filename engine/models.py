@@ -76,6 +76,9 @@ class CaseInstance(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative API
 
 
+_SHARED = "state = 'ready' AND kind = 'user' AND assignee IS NULL AND position_code IS NULL"
+
+
 class CaseTask(Base):
     """A task of a case as the inbox sees it: user tasks waiting for a person, timers waiting for time.
 
@@ -104,6 +107,8 @@ class CaseTask(Base):
     position_code: Mapped[str | None] = mapped_column(String(100))
     # Who the completer acted for (代理・代決): the holder of the position, when not the completer.
     on_behalf_of: Mapped[str | None] = mapped_column(String(100))
+    # The case's procedure, copied so that the inbox filters and shows it without joining the cases.
+    process_id: Mapped[str | None] = mapped_column(String(200))
 
     # Partial indexes: only open rows are ever looked up by inbox or timer queries, and most rows are
     # closed history; keeping history out of these indexes keeps them small and every write cheaper.
@@ -116,6 +121,9 @@ class CaseTask(Base):
         Index("ix_case_task_position", "municipality_code", "position_code",
               sqlite_where=text("state IN ('ready', 'waiting') AND position_code IS NOT NULL"),
               postgresql_where=text("state IN ('ready', 'waiting') AND position_code IS NOT NULL")),
+        # The shared inbox (engine/inbox.py): unclaimed user tasks not addressed to a position, in due order.
+        Index("ix_case_task_shared", "municipality_code", "due_at", "created_at", "id", "process_id",
+              sqlite_where=text(_SHARED), postgresql_where=text(_SHARED)),
         Index("ix_case_task_due_timers", "due_at",
               sqlite_where=text("kind = 'timer' AND state = 'waiting'"),
               postgresql_where=text("kind = 'timer' AND state = 'waiting'")),

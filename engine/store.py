@@ -71,6 +71,7 @@ class TaskRow:
     completed_by: str | None
     position_code: str | None = None  # the position it is addressed to
     on_behalf_of: str | None = None  # the holder the completer acted for (代理・代決)
+    process_id: str | None = None  # the case's procedure (for the inbox)
 
     @classmethod
     def of(cls, row: Mapping[Any, Any]) -> TaskRow:

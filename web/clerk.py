@@ -17,11 +17,13 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
+from dsl.rules.explain import explain
 from engine import clock, store
 from engine.cases import CaseView
 from engine.forms import Form
 from engine.inbox import CLAIM_FILTERS, DUE_FILTERS, LISTS, InboxFilter, inbox
 from engine.restricted import may_see, redact
+from engine.timeline import timeline
 from standard_core.diagnostics import DiagnosticError
 from standard_core.wareki import WarekiError, format_wareki
 from web.api import OPERATING_ROLES, actor, cases
@@ -306,12 +308,36 @@ def _set(values: dict[str, Any], path: str, value: Any) -> None:
 
 @bp.get("/cases/<case_id>")
 def case_page(case_id: str) -> ResponseReturnValue:
+    db = get_session()
     try:
-        view = cases().get_case(get_session(), case_id)
+        view = cases().get_case(db, case_id)
     except DiagnosticError as e:
         if e.diagnostics[0].code == "ENG517":
             return render_template("clerk/_problem.html", diagnostics=e.diagnostics), 410
         abort(404)
-    data = view.data if _see(view.municipality) else redact(view.data)
+    seeing = _see(view.municipality)
+    data = view.data if seeing else redact(view.data)
+    procedure = cases().registry.stored(db, view.spec_hash)
+    entries = timeline(db, view.municipality, view.id)
+    decisions = [(entry, d, explain(d.trace if seeing else redact(d.trace)) if d.trace is not None else None)
+                 for entry in entries for d in entry.decisions]
+    current = sorted({t.bpmn_id for t in view.tasks if t.state in ("ready", "waiting")})
+    done = sorted({t.bpmn_id for t in view.history or [] if t.state == "completed"})
     return render_template("clerk/case.html", case=view, data=data, done=request.args.get("done", "")[:200],
-                           me=actor())
+                           me=actor(), entries=entries, decisions=decisions, names=procedure.names,
+                           current=current, completed=done)
+
+
+@bp.get("/cases/<case_id>/diagram.bpmn")
+def case_diagram(case_id: str) -> ResponseReturnValue:
+    """The BPMN file of the case's procedure as the case pinned it (for the viewer on the case page)."""
+    db = get_session()
+    try:
+        view = cases().get_case(db, case_id)
+    except DiagnosticError:
+        abort(404)
+    procedure = cases().registry.stored(db, view.spec_hash)
+    text = next((t for t in procedure.files.values() if f'id="{view.process_id}"' in t), None)
+    if text is None:
+        abort(404)
+    return text, 200, {"Content-Type": "application/xml; charset=utf-8"}

@@ -52,6 +52,19 @@ def test_a_clerk_takes_a_juminhyo_request(page: Any, live: Any, axe: Any, shot: 
     assert "「本人確認」を完了しました" in page.locator("main").inner_text()
     data = page.locator("table.data").inner_text()
     assert "令和8年4月1日" in data and "マイナンバーカード" in data
+    # the fee decision of 南砺市's pack, with "なぜ？" opening its explanation and its sources
+    decisions = page.locator("ul.decisions")
+    assert "住民票の写しの手数料" in decisions.inner_text()
+    fee = decisions.locator("li", has_text="住民票の写しの手数料")
+    fee.get_by_text("なぜ？").click()
+    why = fee.locator("pre.explain").inner_text()
+    assert "住民票の写しの手数料単価" in why and "出典" in why, why  # the pack's parameter and its source
+    # the diagram, with the current position marked; the timeline from the audit log
+    page.locator('#diagram[data-ready="true"]').wait_for()
+    assert page.locator("#diagram .jichi-current").count() >= 1
+    assert page.locator("#diagram .bjs-powered-by").count() == 1  # bpmn.io's watermark stays
+    timeline = page.locator("ol.timeline").inner_text()
+    assert "受付（案件の開始）" in timeline and "完了: 本人確認" in timeline
     axe(page, "case")
     shot(page, "case")
 

@@ -1,0 +1,136 @@
+"""The clerk's pages without a browser (Flask's test client): sign-in required, htmx fragments and 422 answers,
+rows added and removed without JavaScript, read-only roles, claimed tasks, hostile posts, the case timeline."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from engine import accounts
+from engine.db import make_engine, make_session_factory
+from tests.api_support import HTTPS, api_app
+
+A = "162108"  # 南砺市: its pack sets the 住民票 fee
+PASSWORD = "窓口の長いパスフレーズです"
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    users = {"clerk": ("madoguchi", f"{A}:clerk"), "other": ("tonari", f"{A}:clerk"), "audit": ("kansa", f"{A}:auditor")}
+    for flask_app, _ in api_app(database_url, users):
+        engine = make_engine(database_url)
+        with make_session_factory(engine)() as s:
+            for login, _ in users.values():
+                accounts.set_password(s, login=login, password=PASSWORD, actor="admin")
+            s.commit()
+        engine.dispose()
+        flask_app.extensions.pop("jichi.cases")  # the project's procedures and packs, not the test fixtures
+        yield flask_app
+
+
+def signed_in(app: Flask, login: str) -> tuple[FlaskClient, str]:
+    client = app.test_client()
+    page = client.get("/login", base_url=HTTPS).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    assert client.post("/login", base_url=HTTPS, data={"login": login, "password": PASSWORD,
+                                                      "csrf_token": token.group(1)}).status_code == 302
+    inbox = client.get("/inbox", base_url=HTTPS).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', inbox)
+    assert csrf is not None
+    return client, csrf.group(1)
+
+
+def _start(client: FlaskClient, csrf: str) -> str:
+    answer = client.post("/cases/new", base_url=HTTPS, data={"csrf_token": csrf, "municipality": A,
+                                                             "process": "Process_JuminhyoKofu"})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    return str(answer.headers["Location"])
+
+
+def test_pages_need_sign_in(app: Flask) -> None:
+    client = app.test_client()
+    answer = client.get("/inbox?list=group", base_url=HTTPS)
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/login?next=/inbox")
+    fragment = client.get("/inbox", base_url=HTTPS, headers={"HX-Request": "true"})
+    assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login")
+
+
+def test_htmx_gets_fragments_and_422_inline_errors(app: Flask) -> None:
+    client, csrf = signed_in(app, "madoguchi")
+    task = _start(client, csrf)
+    answer = client.post(task, base_url=HTTPS, headers={"HX-Request": "true"},
+                         data={"csrf_token": csrf, "受付日": "R8.2.30", "請求通数": "x"})
+    body = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "<html" not in body and 'id="task-form"' in body
+    assert 'aria-invalid="true"' in body and "存在しない日付" in body and 'value="R8.2.30"' in body
+    done = client.post(task, base_url=HTTPS, headers={"HX-Request": "true"},
+                       data={"csrf_token": csrf, "受付日": "R8.4.1", "請求者区分": "本人", "郵送請求": "false",
+                             "請求通数": "1", "then": "next"})
+    assert done.status_code == 204 and done.headers["HX-Redirect"].startswith("/tasks/")
+    inbox = client.get("/inbox", base_url=HTTPS, headers={"HX-Request": "true", "HX-Target": "inbox"})
+    assert inbox.get_data(as_text=True).lstrip().startswith("<section id=\"inbox\"")
+
+
+def test_rows_are_added_and_removed_without_javascript(app: Flask) -> None:
+    client, csrf = signed_in(app, "madoguchi")
+    task = _start(client, csrf)
+    client.post(task, base_url=HTTPS, data={"csrf_token": csrf, "受付日": "R8.4.1", "請求者区分": "本人",
+                                           "郵送請求": "false", "請求通数": "1", "then": "next"})
+    identity = client.get("/inbox?list=group", base_url=HTTPS).get_data(as_text=True)
+    link = re.search(r'href="(/tasks/[^"]+)">本人確認<', identity)
+    assert link is not None
+    path = link.group(1)
+    added = client.post(path, base_url=HTTPS, data={"csrf_token": csrf, "_add": "本人確認書類"}).get_data(as_text=True)
+    assert 'name="本人確認書類/0/種別"' in added and 'name="本人確認書類/1/種別"' not in added
+    two = client.post(path, base_url=HTTPS, data={"csrf_token": csrf, "_add": "本人確認書類",
+                                                 "本人確認書類/0/種別": "旅券"}).get_data(as_text=True)
+    assert 'name="本人確認書類/1/種別"' in two and 'value="旅券"' in two
+    one = client.post(path, base_url=HTTPS, data={"csrf_token": csrf, "_remove": "本人確認書類/0",
+                                                 "本人確認書類/0/種別": "旅券", "本人確認書類/1/種別": "在留カード"})
+    assert 'value="在留カード"' in one.get_data(as_text=True) and 'value="旅券"' not in one.get_data(as_text=True)
+
+
+def test_a_task_claimed_by_another_and_a_reading_role(app: Flask) -> None:
+    client, csrf = signed_in(app, "madoguchi")
+    task = _start(client, csrf)  # the one who starts it claims its first task
+    other, other_csrf = signed_in(app, "tonari")
+    page = other.get(task, base_url=HTTPS).get_data(as_text=True)
+    assert "madoguchi が担当しています" in page and "完了する" not in page
+    refused = other.post(task, base_url=HTTPS, data={"csrf_token": other_csrf, "受付日": "R8.4.1"})
+    assert refused.status_code == 409
+    auditor, audit_csrf = signed_in(app, "kansa")
+    assert "閲覧だけ" in auditor.get(task, base_url=HTTPS).get_data(as_text=True)
+    assert auditor.post("/cases/new", base_url=HTTPS, data={"csrf_token": audit_csrf, "municipality": A,
+                                                            "process": "Process_JuminhyoKofu"}).status_code == 404
+
+
+def test_hostile_posts_change_nothing_and_show_no_trace(app: Flask) -> None:
+    client, csrf = signed_in(app, "madoguchi")
+    task = _start(client, csrf)
+    for data in ({"受付日": "{{7*7}}", "請求通数": "__import__('os')"}, {"受付日/0/1/2/3/4/5/6": "x"},
+                 {"受付日": "R8.4.1" * 1000}, {"請求通数": "9" * 400}):
+        answer = client.post(task, base_url=HTTPS, data={"csrf_token": csrf, **data})
+        body = answer.get_data(as_text=True)
+        assert answer.status_code == 422 and "Traceback" not in body
+        assert "受付日" not in data or data["受付日"][:20] in body  # shown back as typed, never evaluated
+    assert client.post("/inbox/tasks/nope/claim", base_url=HTTPS, data={"csrf_token": csrf}).status_code == 404
+    assert client.post("/inbox/tasks/nope/delete", base_url=HTTPS, data={"csrf_token": csrf}).status_code == 404
+    assert client.post("/cases/new", base_url=HTTPS, data={"csrf_token": csrf, "municipality": A,
+                                                           "process": "Process_Nothing"}).status_code == 404
+
+
+def test_the_case_page_shows_the_timeline_and_the_diagram_source(app: Flask) -> None:
+    client, csrf = signed_in(app, "madoguchi")
+    task = _start(client, csrf)
+    done = client.post(task, base_url=HTTPS, data={"csrf_token": csrf, "受付日": "R8.4.1", "請求者区分": "本人",
+                                                   "郵送請求": "false", "請求通数": "1"})
+    case = done.headers["Location"]
+    page = client.get(case, base_url=HTTPS).get_data(as_text=True)
+    assert "受付（案件の開始）" in page and "完了: 受付" in page and "令和8年4月1日" in page
+    diagram = client.get(case.split("?")[0] + "/diagram.bpmn", base_url=HTTPS)
+    assert diagram.status_code == 200 and 'id="Process_JuminhyoKofu"' in diagram.get_data(as_text=True)
