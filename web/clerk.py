@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from dsl.rules.explain import explain
@@ -22,10 +23,12 @@ from engine import clock, store
 from engine.cases import CaseView
 from engine.forms import Form
 from engine.inbox import CLAIM_FILTERS, DUE_FILTERS, LISTS, InboxFilter, inbox
+from engine.models import OrgAbsence
+from engine.organisation import chart_on, positions_of, record_absence
 from engine.restricted import may_see, redact
 from engine.timeline import timeline
-from standard_core.diagnostics import DiagnosticError
-from standard_core.wareki import WarekiError, format_wareki
+from standard_core.diagnostics import DiagnosticError, Span, error
+from standard_core.wareki import INPUT_EXAMPLES, WarekiError, format_wareki, parse_date_input
 from web.api import OPERATING_ROLES, actor, cases
 from web.db import get_session
 from web.formview import Widget, posted_values, read_post, widgets
@@ -161,10 +164,24 @@ def assign(task_id: str, action: str) -> ResponseReturnValue:
 
 # --- starting a case ---------------------------------------------------------------------------------------
 
+def _units(code: str) -> list[tuple[str, str]]:
+    """(code, name) of the units (部・課・係) of the municipality's chart today; none without a chart."""
+    try:
+        chart = chart_on(get_session(), code, clock.today())
+    except DiagnosticError:
+        return []
+    return [(u.code, f"{u.name}（{u.kind}）") for u in sorted(chart.units.values(), key=lambda u: u.code)]
+
+
+def _new_case_page(problems: list[Any], status: int = 200) -> ResponseReturnValue:
+    offered = {code: cases().registry.offered(code) for code in operating()}
+    units = {code: _units(code) for code in offered}
+    return render_template("clerk/new_case.html", offered=offered, units=units, problems=problems), status
+
+
 @bp.get("/cases/new")
 def new_case() -> ResponseReturnValue:
-    offered = {code: cases().registry.offered(code) for code in operating()}
-    return render_template("clerk/new_case.html", offered=offered, problems=[])
+    return _new_case_page([])
 
 
 @bp.post("/cases/new")
@@ -174,18 +191,83 @@ def start_case() -> ResponseReturnValue:
         abort(404)
     if process_id not in dict(cases().registry.offered(municipality)):
         abort(404)
+    unit = request.form.get("unit") or None
+    if unit is not None and unit not in dict(_units(municipality)):
+        unit = None
     db = get_session()
     try:
-        view = cases().start_case(db, process_id=process_id, municipality=municipality, data={}, actor=actor())
+        view = cases().start_case(db, process_id=process_id, municipality=municipality, data={}, actor=actor(),
+                                  unit=unit)
     except DiagnosticError as e:
-        offered = {code: cases().registry.offered(code) for code in operating()}
-        return render_template("clerk/new_case.html", offered=offered, problems=e.diagnostics), 422
+        return _new_case_page(e.diagnostics, 422)
     first = next((t for t in view.tasks if t.state == "ready" and t.kind == "user"), None)
     if first is not None and first.position is None:
         with contextlib.suppress(DiagnosticError):  # the one who takes the request fills in its first form
             cases().claim(db, first.id, actor())
         return _back(url_for("clerk.task_page", task_id=first.id))
     return _back(url_for("clerk.case_page", case_id=view.id))
+
+
+# --- 不在と代理 ---------------------------------------------------------------------------------------------
+
+def _my_municipalities() -> list[str]:
+    """Where the signed-in person holds a position in the organisation chart today (and operates)."""
+    person = g.user.person_code
+    if not person:
+        return []
+    return sorted({code for code, _ in positions_of(get_session(), person, clock.today())} & set(operating()))
+
+
+def _absence_page(problems: list[Any], status: int = 200) -> ResponseReturnValue:
+    person = g.user.person_code
+    db = get_session()
+    mine = _my_municipalities()
+    people: dict[str, list[tuple[str, str]]] = {}
+    for code in mine:
+        chart = chart_on(db, code, clock.today())
+        found = {h.person: h.name for holders in chart.holders.values() for h in holders if h.person != person}
+        people[code] = sorted(found.items(), key=lambda p: p[1])
+    absences = list(db.scalars(select(OrgAbsence).where(
+        OrgAbsence.person == person, OrgAbsence.municipality_code.in_(mine),
+        OrgAbsence.valid_to >= clock.today()).order_by(OrgAbsence.valid_from))) if person else []
+    return render_template("clerk/absence.html", municipalities=mine, people=people, absences=absences,
+                           problems=problems), status
+
+
+@bp.get("/absence")
+def absence_page() -> ResponseReturnValue:
+    """不在（出張・休暇）と代理: a holder of a position records an absence and names who acts for them."""
+    return _absence_page([])
+
+
+@bp.post("/absence")
+def record_absence_post() -> ResponseReturnValue:
+    municipality = request.form.get("municipality", "")
+    if municipality not in _my_municipalities():
+        abort(404)
+    problems = []
+    dates = []
+    for name, label in (("from", "最初の日"), ("to", "最後の日")):
+        try:
+            dates.append(parse_date_input(request.form.get(name, "")))
+        except WarekiError as e:
+            problems.append(error("INP802", f"{label}を日付として読めません（{e}）", Span("<入力>", 1, 1),
+                                  f"例: {INPUT_EXAMPLES}"))
+    reason = request.form.get("reason", "").strip()[:200]
+    if not reason:
+        problems.append(error("INP802", "理由（出張・休暇など）を書いてください", Span("<入力>", 1, 1), "例: 出張"))
+    substitute = request.form.get("substitute") or None
+    chart = chart_on(get_session(), municipality, clock.today())
+    if substitute is not None and not any(h.person == substitute for hs in chart.holders.values() for h in hs):
+        abort(404)
+    if problems:
+        return _absence_page(problems, 422)
+    try:
+        record_absence(get_session(), municipality=municipality, person=g.user.person_code, start=dates[0],
+                       end=dates[1], reason=reason, substitute=substitute, actor=actor())
+    except DiagnosticError as e:
+        return _absence_page(e.diagnostics, 422)
+    return _back(url_for("clerk.absence_page"))
 
 
 # --- task forms --------------------------------------------------------------------------------------------
@@ -200,7 +282,8 @@ def _task_context(task_id: str) -> tuple[Any, CaseView, Form | None]:
     except DiagnosticError:
         abort(404)
     procedure = cases().registry.stored(db, view.spec_hash)
-    return row, view, procedure.forms.get(row.bpmn_id)
+    # a 後閲 reuses the BPMN id of the step it reviews, but its only input is an optional 意見
+    return row, view, procedure.forms.get(row.bpmn_id) if row.kind == "user" else None
 
 
 def _may_act(row: Any) -> str | None:

@@ -42,8 +42,9 @@ NANTO = "162108"  # 南砺市: its pack sets the 住民票 fee the core leaves o
 # login → (display name, role, person in the organisation chart)
 USERS = {
     "madoguchi": ("窓口 花子", "clerk", None),
-    "suzuki": ("鈴木 一郎", "approver", "suzuki"),
-    "tanaka": ("田中 次郎", "approver", "tanaka"),
+    "tanaka": ("田中 花子", "clerk", "tanaka"),  # 児童手当係長
+    "suzuki": ("鈴木 一郎", "approver", "suzuki"),  # こども家庭課長 (until 2026-03-31)
+    "sato": ("佐藤 次郎", "approver", "sato"),  # 課長補佐: the first 代決者 of the 課長
 }
 
 
@@ -85,6 +86,17 @@ class Live:
         return self.base + path
 
 
+def _repository(root: Path) -> Path:
+    """The project's procedures, rules and packs, and in 川崎市's pack the illustrative 専決 別表 that 決裁 needs
+    (tests/fixtures/organisation/senketsu.rules; no sample pack ships one)."""
+    shutil.copytree(ROOT / "processes", root / "processes")
+    shutil.copytree(ROOT / "standard_core" / "rules", root / "standard_core" / "rules")
+    shutil.copytree(ROOT / "local_rules", root / "local_rules")
+    shutil.copy(ROOT / "tests" / "fixtures" / "organisation" / "senketsu.rules",
+                root / "local_rules" / "141305-kawasaki" / "rules" / "senketsu.rules")
+    return root
+
+
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
     url = f"sqlite:///{tmp_path / 'jichi.sqlite3'}"
@@ -101,7 +113,8 @@ def live(tmp_path: Path) -> Iterator[Live]:
         accounts.grant(s, login="madoguchi", municipality=NANTO, role="clerk", actor="admin")
         s.commit()
     engine.dispose()
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECURE_COOKIES": False})
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECURE_COOKIES": False,
+                      "PROJECT_ROOT": _repository(tmp_path / "repo")})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
