@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, store
 from engine.organisation import positions_of
+from standard_core.holidays import OutOfCalendarRange, check_in_range
 from standard_core.municipal_calendar import MunicipalCalendar
 
 LISTS = ("mine", "group")
@@ -82,18 +83,14 @@ def inbox(session: Session, *, person: str, municipalities: Sequence[str], query
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, query.page), pages)
     found = [InboxRow(*row) for row in _page(session, and_(lists[query.list], *filters), (page - 1) * PAGE_SIZE)]
-    calendars: dict[str, MunicipalCalendar] = {}
-    shown = []
     now = clock.now()
-    for row in found:
-        if row.due_at is None:
-            shown.append(row)
-            continue
-        calendar = calendars.get(row.municipality)
-        if calendar is None:
-            calendar = calendars[row.municipality] = calendar_of(row.municipality) or _STANDARD_CALENDAR
-        due = _utc(row.due_at).astimezone(clock.TOKYO).date()
-        shown.append(replace(row, days_left=calendar.open_days_between(today, due), overdue=_utc(row.due_at) < now))
+    dues = {r.id: _utc(r.due_at).astimezone(clock.TOKYO).date() for r in found if r.due_at is not None}
+    left: dict[str, dict[dt.date, int | None]] = {}
+    for code in {r.municipality for r in found if r.id in dues}:
+        calendar = calendar_of(code) or _STANDARD_CALENDAR
+        left[code] = open_days_from(calendar, today, {dues[r.id] for r in found if r.municipality == code and r.id in dues})
+    shown = [replace(r, days_left=left[r.municipality][dues[r.id]], overdue=_utc(r.due_at) < now)
+             if r.due_at is not None and r.id in dues else r for r in found]
     return InboxPage(shown, counts, total, page, pages)
 
 
@@ -105,16 +102,36 @@ def _page(session: Session, where: ColumnElement[bool], offset: int) -> list[Any
     columns = (t.c.id, t.c.case_id, t.c.municipality_code, t.c.process_id, t.c.name, t.c.kind, t.c.assignee,
                t.c.position_code, t.c.due_at, t.c.created_at)
     dated = and_(where, t.c.due_at.is_not(None))
-    with_due = int(session.scalar(select(func.count()).select_from(t).where(dated)) or 0)
-    rows: list[Any] = []
-    if offset < with_due:
-        rows = list(session.execute(select(*columns).where(dated).order_by(t.c.due_at, t.c.created_at, t.c.id)
-                                    .limit(PAGE_SIZE).offset(offset)).all())
-    if len(rows) < PAGE_SIZE:
-        rows += session.execute(select(*columns).where(where, t.c.due_at.is_(None))
-                                .order_by(t.c.created_at, t.c.id)
-                                .limit(PAGE_SIZE - len(rows)).offset(max(0, offset - with_due))).all()
+    rows = list(session.execute(select(*columns).where(dated).order_by(t.c.due_at, t.c.created_at, t.c.id)
+                                .limit(PAGE_SIZE).offset(offset)).all())
+    if len(rows) == PAGE_SIZE:
+        return rows
+    # past the dated rows: the undated ones follow; count the dated ones only when this page has none of them
+    skip = 0 if rows else max(0, offset - int(session.scalar(select(func.count()).select_from(t).where(dated)) or 0))
+    rows += session.execute(select(*columns).where(where, t.c.due_at.is_(None)).order_by(t.c.created_at, t.c.id)
+                            .limit(PAGE_SIZE - len(rows)).offset(skip)).all()
     return rows
+
+
+def open_days_from(calendar: MunicipalCalendar, today: dt.date, days: set[dt.date]) -> dict[dt.date, int | None]:
+    """calendar.open_days_between(today, day) for each day, walking the calendar once each way instead of once
+    per day (a page of deadlines two months out would otherwise test thousands of days). None for a day whose
+    holidays are not known yet (past the published 春分・秋分): the page then shows no count, never a guess."""
+    found: dict[dt.date, int | None] = {}
+    for ahead in (True, False):
+        wanted = sorted((d for d in days if (d >= today) == ahead), reverse=not ahead)
+        count, date = 0, today
+        try:
+            check_in_range(today)
+            for day in wanted:
+                while date != day:
+                    date += dt.timedelta(days=1 if ahead else -1)
+                    if calendar.is_open(date):
+                        count += 1
+                found[day] = count if ahead else -count
+        except OutOfCalendarRange:
+            found.update({day: None for day in wanted if day not in found})
+    return found
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

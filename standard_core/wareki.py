@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar as _gregorian
 import datetime as dt
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -124,6 +125,7 @@ def to_wareki(date: dt.date) -> WarekiDate:
     return WarekiDate(era, date.year - era.start.year + 1, date.month, date.day)
 
 
+@functools.lru_cache(maxsize=4096)  # pages show the same few dates on many rows
 def format_wareki(date: dt.date) -> str:
     """令和7年4月1日 style; the first year of an era is written 元年 (元号法).
 

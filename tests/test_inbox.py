@@ -7,8 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from engine import clock
-from engine.inbox import PAGE_SIZE, InboxFilter, inbox
+from engine.inbox import PAGE_SIZE, InboxFilter, inbox, open_days_from
+from standard_core.holidays import OutOfCalendarRange
+from standard_core.municipal_calendar import MunicipalCalendar
 from tests.engine_support import environment
 from tests.test_positions import _start as start_shokui
 
@@ -81,3 +86,17 @@ def test_sorted_by_due_then_paged(database_url: str) -> None:
         last = _inbox(env, "窓口A", list="group", page=99)  # past the end: the last page
         assert last.page == 2 and len(last.rows) == 4
         assert not {r.id for r in first.rows} & {r.id for r in last.rows}
+
+
+@given(today=st.dates(dt.date(2024, 1, 1), dt.date(2027, 12, 31)),
+       days=st.sets(st.dates(dt.date(2023, 12, 1), dt.date(2028, 2, 1)), max_size=12))
+@settings(max_examples=60, deadline=None)
+def test_open_days_walked_once_match_the_calendar(today: dt.date, days: set[dt.date]) -> None:
+    calendar = MunicipalCalendar(name="標準の暦")
+    expected: dict[dt.date, int | None] = {}
+    for d in days:
+        try:
+            expected[d] = calendar.open_days_between(today, d)
+        except OutOfCalendarRange:  # holidays not published yet: no count rather than a guess
+            expected[d] = None
+    assert open_days_from(calendar, today, days) == expected
