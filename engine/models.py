@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -414,3 +415,30 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_idempotency_user_key", "user_id", "key", unique=True),)
+
+
+class Resident(Base):
+    """A person of the municipality's 宛名 (the standard data model's `person`), as the clerk searches for them.
+
+    `name` and `name_kana` are stored exactly as given (異体字 and their variation selectors included); the
+    search keys are derived from them (engine/residents.py) and never shown.
+    """
+
+    __tablename__ = "resident"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    atena_number: Mapped[str] = mapped_column(String(15))
+    name: Mapped[str] = mapped_column(String(100))
+    name_kana: Mapped[str | None] = mapped_column(String(100))
+    birth_date: Mapped[date] = mapped_column(Date)
+    address: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    kana_key: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("municipality_code", "atena_number", name="uq_resident_atena"),
+        Index("ix_resident_name_key", "municipality_code", "name_key"),
+        Index("ix_resident_kana_key", "municipality_code", "kana_key"),
+    )

@@ -25,6 +25,7 @@ from engine.forms import Form
 from engine.inbox import CLAIM_FILTERS, DUE_FILTERS, LISTS, InboxFilter, inbox
 from engine.models import OrgAbsence
 from engine.organisation import chart_on, positions_of, record_absence
+from engine.residents import MAX_QUERY, search
 from engine.restricted import may_see, redact
 from engine.timeline import timeline
 from standard_core.diagnostics import DiagnosticError, Span, error
@@ -54,6 +55,11 @@ def shown_value(value: Any) -> str:
     """A case data value in plain Japanese: dates in 和暦, true/false as はい/いいえ, lists and records flat."""
     if isinstance(value, bool):
         return "はい" if value else "いいえ"
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        try:
+            return format_wareki(value)
+        except WarekiError:
+            return value.isoformat()
     if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
         try:
             return format_wareki(dt.date.fromisoformat(value))
@@ -206,6 +212,19 @@ def start_case() -> ResponseReturnValue:
             cases().claim(db, first.id, actor())
         return _back(url_for("clerk.task_page", task_id=first.id))
     return _back(url_for("clerk.case_page", case_id=view.id))
+
+
+# --- resident search ----------------------------------------------------------------------------------------
+
+@bp.get("/residents")
+def residents_page() -> ResponseReturnValue:
+    """住民の検索: 氏名・カナの一部で（ひらがな・カタカナ、全角・半角、よくある異体字を区別しない）。"""
+    query = request.args.get("q", "")[:MAX_QUERY]
+    found = search(get_session(), query, operating()) if query.strip() else []
+    context = {"query": query, "found": found, "searched": bool(query.strip())}
+    if htmx() and request.headers.get("HX-Target") == "results":
+        return render_template("clerk/_residents.html", **context)
+    return render_template("clerk/residents.html", **context)
 
 
 # --- 不在と代理 ---------------------------------------------------------------------------------------------

@@ -220,6 +220,7 @@ def main() -> None:
     """Console-script entry point (`jichi`)."""
     cli(prog_name="jichi")
 
-from web.cli_users import user_group  # noqa: E402 - registered after the group exists
+from web.cli_users import resident_group, user_group  # noqa: E402 - registered after the group exists
 
 cli.add_command(user_group)
+cli.add_command(resident_group)

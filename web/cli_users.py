@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine import accounts
 from engine.models import UserAccount, UserRole
-from standard_core.diagnostics import DiagnosticError
+from standard_core.diagnostics import DiagnosticError, Span, error
 from web.cli_cases import _default_actor, _fail, _session
 
 T = TypeVar("T")
@@ -188,3 +189,47 @@ def user_prune(as_json: bool) -> None:
         return
     click.echo(f"セッション {counts['sessions']} 件、ログインの試行 {counts['login_attempts']} 件、"
                f"Idempotency-Key の答え {counts['idempotency_records']} 件を削除しました。")
+
+
+# --- jichi resident ----------------------------------------------------------------------------------------
+@click.group("resident")
+def resident_group() -> None:
+    """住民（宛名）の取り込みと検索。"""
+
+
+@resident_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--municipality", required=True, help="団体コード（6桁）。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+def resident_import(path: Path, municipality: str, actor: str | None) -> None:
+    """CSV（UTF-8、見出し 宛名番号,氏名,氏名カナ,生年月日,住所）から住民を追加・更新します。一行でも誤りがあれば何も取り込みません。"""
+    from engine.residents import import_csv
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        _fail(DiagnosticError([error("INP810", f"「{path}」を UTF-8 の CSV として読めません: {e}", Span(str(path), 1, 1),
+                                     "UTF-8 で保存した CSV を指定してください。")]), False)
+        return
+    count = _act(lambda session: import_csv(session, municipality, text, path.name, actor or _default_actor()))
+    click.echo(f"団体 {municipality} の住民を {count} 件取り込みました。")
+
+
+@resident_group.command("search")
+@click.argument("query")
+@click.option("--municipality", required=True, help="団体コード（6桁）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def resident_search(query: str, municipality: str, as_json: bool) -> None:
+    """氏名・カナで住民を探します（ひらがな・カタカナ、全角・半角、よくある異体字を区別しません）。"""
+    from engine.residents import search
+
+    with _session() as session:
+        found = search(session, query, [municipality])
+    if as_json:
+        click.echo(json.dumps([{"atena_number": f.atena_number, "name": f.name, "name_kana": f.name_kana,
+                                "birth_date": f.birth_date.isoformat(), "address": f.address} for f in found],
+                              ensure_ascii=False, indent=2))
+        return
+    for f in found:
+        click.echo(f"{f.atena_number}  {f.name}（{f.name_kana or ''}）  {f.birth_date.isoformat()}  {f.address}")
+    click.echo(f"{len(found)} 件")

@@ -30,6 +30,7 @@ from engine import accounts
 from engine.db import make_engine, make_session_factory, upgrade
 from engine.demo import load_demo
 from engine.organisation import import_chart, read_chart_file
+from engine.residents import import_csv
 from tests.conftest import in_ci
 from web import create_app
 
@@ -111,6 +112,8 @@ def live(tmp_path: Path) -> Iterator[Live]:
             accounts.set_password(s, login=login, password=PASSWORD, actor="admin")
             accounts.grant(s, login=login, municipality=MUNICIPALITY, role=role, actor="admin")
         accounts.grant(s, login="madoguchi", municipality=NANTO, role="clerk", actor="admin")
+        csv = ROOT / "tests" / "fixtures" / "residents" / "kawasaki.csv"
+        import_csv(s, MUNICIPALITY, csv.read_text(encoding="utf-8"), csv.name, "admin")
         s.commit()
     engine.dispose()
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECURE_COOKIES": False,

@@ -90,3 +90,17 @@ def test_claim_and_release_from_the_inbox(page: Any, live: Any, axe: Any) -> Non
     page.get_by_label("期限").select_option("none")
     page.wait_for_url("**due=none*")
     axe(page, "inbox-filtered")
+
+
+def test_resident_search_as_you_type(page: Any, live: Any, axe: Any, shot: Any) -> None:
+    sign_in(page, live, "madoguchi")
+    page.get_by_role("link", name="住民の検索").click()
+    page.get_by_label("氏名・カナの一部").type("たかはし", delay=30)  # hiragana for a name written 髙橋
+    page.locator("#results td.name").first.wait_for()
+    assert page.locator("#results td.name").all_inner_texts() == ["髙橋 一郎"]
+    assert "q=" in page.url  # the search is in the address, so 戻る and reload keep it
+    page.get_by_label("氏名・カナの一部").fill("渡辺")
+    page.get_by_role("button", name="探す").click()
+    page.wait_for_function("() => document.querySelector('#results td.name')?.textContent.startsWith('渡邉')")
+    axe(page, "residents")
+    shot(page, "residents")

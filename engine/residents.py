@@ -1,0 +1,125 @@
+"""Residents (宛名) as clerks look them up: by name or kana, whatever way it was typed.
+
+A name is stored exactly as it was given — 異体字 (髙, 﨑, 邉…) and their variation selectors included — because it
+is the person's name. Searching uses keys derived from it, never shown:
+
+- Unicode NFKC (full/half width: ｶﾜｻｷ and カワサキ, full-width and ASCII letters), case folded, spaces removed;
+- variation selectors (U+FE00–FE0F, U+E0100–E01EF) removed;
+- katakana folded to hiragana (jaconv), so やまだ finds ヤマダ;
+- common 異体字 folded to the form people type (髙→高, 﨑→崎, 邉・邊→辺, 澤→沢, 齋・齊→斎…), a table kept here.
+
+The same function makes the key of the query, so a search matches whenever both sides fold to the same text.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import jaconv
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from engine import audit, clock
+from engine.models import Resident
+from engine.tenancy import check_write
+from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
+from standard_core.wareki import WarekiError, parse_date_input
+
+# 異体字 → the character most people type for it (人名の表記でよく問われるもの). Search only: names stay as given.
+ITAIJI = str.maketrans({
+    "髙": "高", "﨑": "崎", "嵜": "崎", "邉": "辺", "邊": "辺", "澤": "沢", "齋": "斎", "齊": "斎", "濵": "浜",
+    "濱": "浜", "德": "徳", "廣": "広", "國": "国", "櫻": "桜", "嶋": "島", "嶌": "島", "冨": "富", "眞": "真",
+    "惠": "恵", "瀨": "瀬", "籠": "篭", "槇": "槙", "曻": "昇", "彌": "弥", "龍": "竜", "藏": "蔵", "榮": "栄",
+    "淺": "浅", "增": "増", "桒": "桑", "栁": "柳", "舘": "館", "恆": "恒", "條": "条", "實": "実", "壽": "寿",
+    "禮": "礼", "蘆": "芦", "萬": "万", "滿": "満", "淵": "渕",
+})
+_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+MAX_QUERY = 50
+PAGE = 50
+
+
+def search_key(text: str) -> str:
+    """The folded form of a name or kana for searching (see the module docstring)."""
+    folded = unicodedata.normalize("NFKC", _SELECTORS.sub("", text))
+    folded = jaconv.kata2hira(folded).translate(ITAIJI).casefold()
+    return re.sub(r"\s+", "", folded)
+
+
+@dataclass(frozen=True)
+class Found:
+    atena_number: str
+    name: str
+    name_kana: str | None
+    birth_date: dt.date
+    address: str
+    municipality: str
+
+
+def search(session: Session, query: str, municipalities: Sequence[str]) -> list[Found]:
+    """Residents of these municipalities whose name or kana contains the query (folded), at most PAGE."""
+    key = search_key(query[:MAX_QUERY])
+    if not key or not municipalities:
+        return []
+    like = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = session.scalars(select(Resident).where(
+        Resident.municipality_code.in_(list(municipalities)),
+        or_(Resident.name_key.like(like, escape="\\"), Resident.kana_key.like(like, escape="\\")))
+        .order_by(Resident.kana_key, Resident.name_key, Resident.atena_number).limit(PAGE))
+    return [Found(r.atena_number, r.name, r.name_kana, r.birth_date, r.address, r.municipality_code) for r in rows]
+
+
+COLUMNS = ("宛名番号", "氏名", "氏名カナ", "生年月日", "住所")
+
+
+def import_csv(session: Session, municipality: str, text: str, display: str, actor: str) -> int:
+    """Add or update residents from CSV (UTF-8, header 宛名番号,氏名,氏名カナ,生年月日,住所). All or nothing: any
+    bad row is reported with its line and nothing is stored. Audited (the count, never the names)."""
+    check_write(session, municipality)
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or [f.strip() for f in reader.fieldnames] != list(COLUMNS):
+        raise DiagnosticError([error("INP810", f"見出し行は {','.join(COLUMNS)} にしてください", Span(display, 1, 1),
+                                     "UTF-8 の CSV で、1行目が見出しです。")])
+    problems: list[Diagnostic] = []
+    rows: dict[str, dict[str, object]] = {}
+    for line, raw in enumerate(reader, start=2):
+        where = Span(display, line, 1)
+        number, name = (raw.get("宛名番号") or "").strip(), (raw.get("氏名") or "")
+        kana, born, address = (raw.get("氏名カナ") or "").strip(), (raw.get("生年月日") or "").strip(), \
+            (raw.get("住所") or "").strip()
+        if not re.fullmatch(r"[0-9]{1,15}", number):
+            problems.append(error("INP810", f"宛名番号「{number[:20]}」は半角数字1〜15桁です", where, ""))
+            continue
+        if not name.strip() or len(name) > 100:
+            problems.append(error("INP810", "氏名がないか、100文字を超えています", where, "氏名は入力されたとおりに保存します。"))
+            continue
+        if kana and not re.fullmatch(r"[ァ-ヺー 　]+", unicodedata.normalize("NFKC", kana)):
+            problems.append(error("INP810", "氏名カナは全角カタカナ（姓と名の間は空白）です", where, "例: カワサキ タロウ"))
+            continue
+        try:
+            birth = parse_date_input(born)
+        except WarekiError as e:
+            problems.append(error("INP810", f"生年月日を日付として読めません（{e}）", where, "例: 2015-04-01、平成27年4月1日"))
+            continue
+        rows[number] = {"name": name, "name_kana": unicodedata.normalize("NFKC", kana) or None, "birth_date": birth,
+                        "address": address[:200], "name_key": search_key(name),
+                        "kana_key": search_key(kana) if kana else None}
+    if problems:
+        raise DiagnosticError(problems)
+    now = clock.now()
+    existing = {r.atena_number: r for r in session.scalars(select(Resident).where(
+        Resident.municipality_code == municipality, Resident.atena_number.in_(list(rows))))} if rows else {}
+    for number, values in rows.items():
+        row = existing.get(number) or Resident(municipality_code=municipality, atena_number=number)
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = now
+        session.add(row)
+    audit.admin_event(session, action="resident.imported", actor=actor, municipality=municipality,
+                      detail={"count": len(rows), "file": display})
+    return len(rows)
