@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/jichi db upgrade
 	$(BIN)/jichi demo load
-	$(BIN)/jichi serve --host 127.0.0.1 --port 5000
+	@# plain http on the loopback address only: cookies without the Secure flag (docs/accounts.md)
+	JICHI_INSECURE_COOKIES=1 $(BIN)/jichi serve --host 127.0.0.1 --port 5000
 
 test: lint typecheck pytest
 
