@@ -105,6 +105,7 @@ def test_a_task_claimed_by_another_and_a_reading_role(app: Flask) -> None:
     assert refused.status_code == 409
     auditor, audit_csrf = signed_in(app, "kansa")
     assert "閲覧だけ" in auditor.get(task, base_url=HTTPS).get_data(as_text=True)
+    assert auditor.post(task, base_url=HTTPS, data={"csrf_token": audit_csrf, "受付日": "R8.4.1"}).status_code == 403
     assert auditor.post("/cases/new", base_url=HTTPS, data={"csrf_token": audit_csrf, "municipality": A,
                                                             "process": "Process_JuminhyoKofu"}).status_code == 404
 

@@ -336,8 +336,10 @@ def task_page(task_id: str) -> ResponseReturnValue:
 @bp.post("/tasks/<task_id>")
 def complete(task_id: str) -> ResponseReturnValue:
     row, view, form = _task_context(task_id)
-    if _may_act(row) is not None:
-        return _render_task(row, view, form, view.data, {}, [], 409)
+    if _may_act(row) is not None:  # a reading role may not act (403); a task taken or done is a conflict (409)
+        status = 403 if row.municipality_code not in operating() else 409
+        return _render_task(row, view, form, view.data if _see(view.municipality) else redact(view.data), {}, [],
+                            status)
     posted = {k: v for k, v in request.form.items() if k not in ("csrf_token", "_add", "_remove")}
     if form is not None and ("_add" in request.form or "_remove" in request.form):
         values = _rows_changed(form, posted, request.form.get("_add"), request.form.get("_remove"))
