@@ -51,8 +51,10 @@ def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict[s
 
 _MISSING = object()
 
-# Events about a case that do not change its state, so its version stays: who holds a task (the inbox).
+# Events about a case that do not change its state, so its version stays: who holds a task (the inbox), and a
+# notice printed from its data.
 ASSIGNMENT_ACTIONS = frozenset({"task.claimed", "task.released"})
+NON_STATE_ACTIONS = ASSIGNMENT_ACTIONS | {"notice.printed"}
 
 
 def event(

@@ -16,6 +16,7 @@ from engine.bpmn.spiff import bind
 from engine.bpmn.validate import ValidatedModel, validate_bpmn, validate_set
 from engine.forms import pack_variations
 from engine.hooks import hook_conformance
+from engine.notices import load_notices, unknown_processes
 from engine.packs import Pack
 from engine.rulesets import RuleSets, core_rule_files, pack_rule_files
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
@@ -76,6 +77,11 @@ def check_paths(paths: list[Path], root: Path) -> list[Diagnostic]:
     _, form_diagnostics = pack_variations(root, packs, core, rule_sets.for_file)
     wanted = [p.resolve() for p in paths]
     diagnostics.extend(d for d in form_diagnostics
+                       if not paths or any((root / d.span.file).resolve().is_relative_to(w) for w in wanted))
+    notices, notice_diagnostics = load_notices(root, packs)
+    known = {pid for model, _ in cache.values() if model is not None for pid in model.process_ids}
+    notice_diagnostics += unknown_processes(notices, known)
+    diagnostics.extend(d for d in notice_diagnostics
                        if not paths or any((root / d.span.file).resolve().is_relative_to(w) for w in wanted))
     for key in checked_files:
         model, found = cache[key]

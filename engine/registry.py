@@ -36,6 +36,7 @@ from engine.forms import (
 )
 from engine.hooks import core_hooks, hook_conformance, is_hook_implementation
 from engine.models import ProcessSpec
+from engine.notices import Notice, load_notices, unknown_processes
 from engine.packs import Pack
 from engine.rulesets import RuleSets
 from standard_core.diagnostics import DiagnosticError, Span, error, has_errors
@@ -90,6 +91,7 @@ class Registry:
         for model in self.models:
             for process_id in model.process_ids:
                 self._by_process.setdefault(process_id, model)
+        self.notices: list[tuple[Notice, Pack | None]] = []  # 帳票 of the core and the packs (engine.notices)
         self._bound: dict[str, Procedure] = {}  # by spec hash
         self._current: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Procedure] = {}  # process, hooks, forms
         self._lock = threading.Lock()
@@ -125,9 +127,14 @@ class Registry:
                            for pack_id, hook_models in attached.items()}
         variations, found = pack_variations(root, packs, core, rule_sets.for_file)
         diagnostics.extend(found)
+        notices, found = load_notices(root, packs)
+        diagnostics.extend(found)
+        diagnostics.extend(unknown_processes(notices, {pid for m in models for pid in m.process_ids}))
         if has_errors(diagnostics):
             raise DiagnosticError([d for d in diagnostics if d.is_error])
-        return cls(models, packs, implementations, rule_sets, variations)
+        registry = cls(models, packs, implementations, rule_sets, variations)
+        registry.notices = notices
+        return registry
 
     def hooks_for(self, municipality: str | None) -> dict[str, ValidatedModel]:
         """The hook implementations that apply to a municipality: its pack's over its prefecture's pack's."""

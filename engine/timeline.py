@@ -28,6 +28,7 @@ ACTIONS = {
     "task.released": "受付箱に戻す",
     "case.rules_moved": "規則の版の変更",
     "case.erased": "個人データの消去",
+    "notice.printed": "帳票の印刷",
 }
 
 

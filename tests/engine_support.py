@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import clock
-from engine.audit import ASSIGNMENT_ACTIONS
+from engine.audit import NON_STATE_ACTIONS
 from engine.audit_verify import verify
 from engine.bpmn import validate_bpmn, validate_set
 from engine.cases import Cases, TaskView, list_tasks
@@ -103,7 +103,7 @@ def assert_one_event_per_state_change(engine: Engine) -> None:
 
     A case's version starts at 1 and every step that changes it (start, completion, timer, erasure) bumps it by
     one and writes one event, so the count of a case's events must equal its version. Claiming and releasing a
-    task (audit.ASSIGNMENT_ACTIONS) are recorded too, but change who holds a task, not the case.
+    task and printing a notice (audit.NON_STATE_ACTIONS) are recorded too, but do not change the case.
     """
     # One snapshot on PostgreSQL: a contender process may still be committing while another one checks.
     level = "REPEATABLE READ" if engine.dialect.name == "postgresql" else None
@@ -111,7 +111,7 @@ def assert_one_event_per_state_change(engine: Engine) -> None:
         if level is not None:
             connection.execution_options(isolation_level=level)
         events = dict(connection.execute(select(AuditEvent.case_id, func.count()).where(
-            AuditEvent.case_id.is_not(None), AuditEvent.action.not_in(ASSIGNMENT_ACTIONS))
+            AuditEvent.case_id.is_not(None), AuditEvent.action.not_in(NON_STATE_ACTIONS))
             .group_by(AuditEvent.case_id)).all())
         versions = dict(connection.execute(select(CaseInstance.id, CaseInstance.version)).all())
         assert {case_id: events.get(case_id, 0) for case_id in versions} == versions, "one event per state change"

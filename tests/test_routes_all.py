@@ -55,7 +55,7 @@ def _routes(app: Flask) -> list[tuple[str, str, set[str]]]:
     return found
 
 
-OTHER_PARAMETERS = {"action": "claim", "filename": "jichi.css"}
+OTHER_PARAMETERS = {"action": "claim", "filename": "jichi.css", "notice_id": "jido_teate.nintei_tsuchi"}
 
 
 def _path(rule: str, values: dict[str, str]) -> str:

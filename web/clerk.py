@@ -19,11 +19,13 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from dsl.rules.explain import explain
-from engine import clock, store
+from engine import audit, clock, store
 from engine.cases import CaseView
+from engine.db import Municipality
 from engine.forms import Form
 from engine.inbox import CLAIM_FILTERS, DUE_FILTERS, LISTS, InboxFilter, inbox
 from engine.models import OrgAbsence
+from engine.notices import fill, formatted, lookup, notices_for, offered
 from engine.organisation import chart_on, positions_of, record_absence
 from engine.residents import MAX_QUERY, search
 from engine.restricted import may_see, redact
@@ -425,11 +427,45 @@ def case_page(case_id: str) -> ResponseReturnValue:
     entries = timeline(db, view.municipality, view.id)
     decisions = [(entry, d, explain(d.trace if seeing else redact(d.trace)) if d.trace is not None else None)
                  for entry in entries for d in entry.decisions]
+    printable = [n for n in notices_for(cases().registry.notices, view.municipality, view.process_id)
+                 if offered(n, view.data)]
     current = sorted({t.bpmn_id for t in view.tasks if t.state in ("ready", "waiting")})
     done = sorted({t.bpmn_id for t in view.history or [] if t.state == "completed"})
     return render_template("clerk/case.html", case=view, data=data, done=request.args.get("done", "")[:200],
                            me=actor(), entries=entries, decisions=decisions, names=procedure.names,
-                           current=current, completed=done)
+                           current=current, completed=done, notices=printable)
+
+
+@bp.get("/cases/<case_id>/notices/<notice_id>")
+def notice_page(case_id: str, notice_id: str) -> ResponseReturnValue:
+    """A notice (帳票) filled in from the case's data, as a printable A4 page. Printing is recorded in the audit
+    log (notice.printed): who printed which notice of which case, when."""
+    db = get_session()
+    try:
+        view = cases().get_case(db, case_id)
+    except DiagnosticError:
+        abort(404)
+    notice = next((n for n in notices_for(cases().registry.notices, view.municipality, view.process_id)
+                   if n.id == notice_id and offered(n, view.data)), None)
+    if notice is None:
+        abort(404)
+    data = view.data if _see(view.municipality) else redact(view.data)
+    rows = [(item.label, formatted(lookup(data, item.value), item.format)) for item in notice.items]
+    tables = []
+    for table in notice.lists:
+        records = lookup(data, table.value)
+        tables.append((table.label, [heading for heading, _, _ in table.columns],
+                       [[formatted(lookup(r, field) if isinstance(r, dict) else None, fmt)
+                         for _, field, fmt in table.columns] for r in (records if isinstance(records, list) else [])]))
+    municipality = db.get(Municipality, view.municipality)
+    store.insert_events(db, [audit.event(municipality=view.municipality, actor=actor(), action="notice.printed",
+                                         case_id=view.id, detail={"notice": notice.id, "title": notice.title,
+                                                                  "source": notice.source})])
+    db.commit()
+    return render_template("clerk/notice.html", notice=notice, case=view, rows=rows, tables=tables,
+                           paragraphs=[p for p in fill(notice.text, data).split("\n") if p.strip()],
+                           issuer=municipality.name if municipality else view.municipality,
+                           issued=format_wareki(clock.today()))
 
 
 @bp.get("/cases/<case_id>/diagram.bpmn")

@@ -5,6 +5,7 @@ explanation and the timeline records who acted for whom. axe-core on each page; 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from engine import clock
@@ -95,3 +96,16 @@ def test_a_jido_teate_claim_decided_by_daiketsu(page: Any, live: Any, axe: Any, 
         page.locator('#diagram[data-ready="true"]').wait_for()
         axe(page, "case-kessai")
         shot(page, "case-kessai")
+
+        # the notice, in 川崎市's wording (its pack replaces the standard one), printable on one A4 sheet
+        page.get_by_role("link", name="児童手当 認定通知書（川崎市）").click()
+        page.wait_for_url("**/notices/*")
+        sheet = page.locator("main.sheet").inner_text()
+        for expected in ("令和7年6月2日に請求のあった児童手当", "小児医療費助成の同時申請: はい", "令和7年7月",
+                         "15,000円", "川崎 たろう", "令和5年4月1日", "令和7年8月8日"):
+            assert expected in sheet, expected
+        axe(page, "notice")
+        shot(page, "notice")
+        pdf = page.pdf(format="A4", print_background=False)
+        assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1  # one A4 sheet
+
