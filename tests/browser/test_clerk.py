@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
+
+from engine.db import make_engine
 from tests.browser.conftest import NANTO, sign_in
 
 
@@ -104,3 +107,25 @@ def test_resident_search_as_you_type(page: Any, live: Any, axe: Any, shot: Any) 
     page.wait_for_function("() => document.querySelector('#results td.name')?.textContent.startsWith('渡邉')")
     axe(page, "residents")
     shot(page, "residents")
+
+
+def test_a_draft_survives_an_expired_session(page: Any, live: Any, console: Any) -> None:
+    console.expected += ["status of 403", "Response Status Error Code 403"]  # the refused post, on purpose
+    sign_in(page, live, "madoguchi")
+    page.goto(live.url("/cases/new"))
+    page.get_by_role("region", name=f"団体 {NANTO}").get_by_role("button", name="住民票の写し等交付請求を受け付ける").click()
+    page.wait_for_url("**/tasks/*")
+    form = page.url
+    page.get_by_label("受付日").fill("令和8年4月1日")
+    page.get_by_label("請求通数（通）").fill("3")
+    # the session ends on the server (idle timeout, or signed out elsewhere): the post is refused, the typing kept
+    engine = make_engine(live.database_url)
+    with engine.begin() as c:
+        c.execute(text("UPDATE web_session SET revoked_at = CURRENT_TIMESTAMP, revoked_reason = 'idle'"))
+    engine.dispose()
+    page.get_by_role("button", name="完了する").click()
+    page.locator("#status").filter(has_text="下書き").wait_for()
+    sign_in(page, live, "madoguchi", then=form.removeprefix(live.base))
+    page.locator("#draft-note").filter(has_text="下書き").wait_for()
+    assert page.get_by_label("受付日").input_value() == "令和8年4月1日"
+    assert page.get_by_label("請求通数（通）").input_value() == "3"
