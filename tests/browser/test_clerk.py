@@ -129,3 +129,37 @@ def test_a_draft_survives_an_expired_session(page: Any, live: Any, console: Any)
     page.locator("#draft-note").filter(has_text="下書き").wait_for()
     assert page.get_by_label("受付日").input_value() == "令和8年4月1日"
     assert page.get_by_label("請求通数（通）").input_value() == "3"
+
+
+def _tab_to(page: Any, name: str, limit: int = 80) -> None:
+    """Press Tab until the focused element's accessible text is `name` (keyboard only, as a clerk would)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => (document.activeElement.labels?.[0]?.innerText"
+                                " || document.activeElement.innerText || '').trim()")
+        if focused.startswith(name):
+            return
+    raise AssertionError(f"「{name}」に Tab で届きません")
+
+
+def test_the_keyboard_alone_takes_a_request(page: Any, live: Any) -> None:
+    sign_in(page, live, "madoguchi")
+    _tab_to(page, "新しい受付")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/cases/new")
+    _tab_to(page, "住民票の写し等交付請求を受け付ける")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/tasks/*")
+    _tab_to(page, "受付日")
+    page.keyboard.type("R8.4.1")
+    _tab_to(page, "請求者")
+    page.keyboard.type("本人")
+    page.keyboard.press("Tab")  # the first radio of 郵送による請求; arrows move within the group
+    page.keyboard.press("ArrowRight")
+    assert page.get_by_role("group", name="郵送による請求").get_by_label("いいえ").is_checked()
+    _tab_to(page, "請求通数")
+    page.keyboard.type("1")
+    before = page.url
+    page.keyboard.press("Enter")  # submits the form
+    page.wait_for_url(lambda url: url != before)
+    assert "「受付」を完了しました" in page.locator("main").inner_text()
