@@ -123,7 +123,7 @@ def test_signed_in_posts_need_the_sessions_token(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example"])
 def test_no_open_redirect_after_sign_in(client: FlaskClient, target: str) -> None:
-    assert _login(client, next_=target).headers["Location"] == "/"
+    assert _login(client, next_=target).headers["Location"] == "/inbox"
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/"), ("GET", "/login"), ("GET", "/no-such-page"),

@@ -13,10 +13,11 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (never //host or a scheme), so the sign-in page is no open redirect."""
+    """Only a path on this site (never //host or a scheme), so the sign-in page is no open redirect; by default
+    the inbox, where a clerk starts the day."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("views.index")
+    return url_for("clerk.inbox_page")
 
 
 @bp.get("/login")
