@@ -139,7 +139,11 @@ def inbox_page() -> ResponseReturnValue:
     page = inbox(get_session(), person=actor(), municipalities=operating(), query=query,
                  calendar_of=registry.calendar)
     procedures = dict(p for code in operating() for p in registry.offered(code))
-    context = {"page": page, "query": query, "procedures": procedures, "lists": LIST_LABELS,
+    # one url_for per kind of link, not per row: a page of 50 rows would spend milliseconds building them
+    hrefs = {"task": url_for("clerk.task_page", task_id="__ID__"), "case": url_for("clerk.case_page", case_id="__ID__"),
+             "claim": url_for("clerk.assign", task_id="__ID__", action="claim"),
+             "release": url_for("clerk.assign", task_id="__ID__", action="release")}
+    context = {"page": page, "query": query, "procedures": procedures, "lists": LIST_LABELS, "hrefs": hrefs,
                "due_labels": DUE_LABELS, "claim_labels": CLAIM_LABELS, "qs": lambda **c: _query_string(query, **c),
                "me": actor()}
     if htmx() and request.headers.get("HX-Target") == "inbox":
