@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine import audit, clock, store
 from engine.audit_checkpoint import AuditError
 from engine.audit_verify import ERASE_ACTION
+from engine.models import CaseSearchKey
 from engine.store import CASES, EVENTS, PERSONAL
 
 
@@ -81,6 +82,8 @@ def _erase(session: Session, case_id: str, actor: str, reason: str) -> Erased:
     if seqs:
         connection.execute(delete(PERSONAL).where(PERSONAL.c.municipality_code == municipality,
                                                   PERSONAL.c.seq.in_(seqs)))
+    # the search keys of the names entered in the case are personal data too
+    connection.execute(delete(CaseSearchKey).where(CaseSearchKey.case_id == case_id))
     now = clock.now()
     # The version check keeps a concurrent step (there should be none: the case is complete) from racing.
     moved = connection.execute(update(CASES).where(CASES.c.id == case_id, CASES.c.version == version).values(

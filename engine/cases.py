@@ -38,6 +38,7 @@ from engine.models import AuditEvent
 from engine.organisation import Acting, chart_on, positions_of
 from engine.packs import is_valid_code
 from engine.registry import Procedure, Registry
+from engine.residents import index_case_names
 from engine.restricted import scrub
 from engine.rule_versions import active_rule_set
 from engine.runtime import Decision, LiveTask, advance, complete_manual, finished, live_tasks, walk
@@ -285,6 +286,7 @@ class Cases:
         row.state, row.completed_by, row.completed_at = "completed", actor, now
         old, new = audit.changed(before, _case_data(workflow))
         store.close_tasks(session, [row])
+        index_case_names(session, case.municipality_code, case.id, values)
         detail: dict[str, Any] = {"bpmn_id": row.bpmn_id, "name": row.name}
         personal: dict[str, Any] = {"input": values}
         still = [r for r in open_rows if r.id != row.id]

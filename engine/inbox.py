@@ -8,7 +8,8 @@ Two lists, as in Camunda Tasklist:
 - **group** (共有): the ready user tasks of the municipalities where the person operates that nobody has claimed
   and that are not addressed to a position (those go to the position's holder only).
 
-Filters: procedure (process id), claimed or not, due (overdue, today, within 7 days, none). Sorted by due date
+Filters: procedure (process id), claimed or not, due (overdue, today, within 7 days, none), and a name or kana
+entered in the case (found however it is typed: hiragana or katakana, full or half width, 異体字). Sorted by due date
 (no due date last), then by creation. Each row carries its days left in **open days** of the municipality's
 calendar (閉庁日 do not count: 地方自治法4条の2). The session passed in is the request's, already scoped to the
 person's municipalities (engine.tenancy), so nothing here can reach another municipality's tasks.
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, store
 from engine.organisation import positions_of
+from engine.residents import cases_named
 from standard_core.holidays import OutOfCalendarRange, check_in_range
 from standard_core.municipal_calendar import MunicipalCalendar
 
@@ -42,6 +44,7 @@ class InboxFilter:
     process_id: str | None = None
     due: str | None = None
     claimed: str | None = None
+    who: str | None = None  # a name or kana entered in the case (engine.residents: folded, however typed)
     page: int = 1
 
 
@@ -76,7 +79,7 @@ def inbox(session: Session, *, person: str, municipalities: Sequence[str], query
     today = today or clock.today()
     t = store.TASKS
     lists = {"mine": _mine(session, person, today, municipalities), "group": _group(municipalities)}
-    filters = _filters(query, today)
+    filters = _filters(query, today, municipalities)
     counts = {name: int(session.scalar(select(func.count()).select_from(t).where(where, *filters)) or 0)
               for name, where in lists.items()}
     total = counts[query.list]
@@ -162,9 +165,11 @@ def _group(municipalities: Sequence[str]) -> ColumnElement[bool]:
                 t.c.municipality_code.in_(list(municipalities)))
 
 
-def _filters(query: InboxFilter, today: dt.date) -> list[Any]:
+def _filters(query: InboxFilter, today: dt.date, municipalities: Sequence[str]) -> list[Any]:
     t = store.TASKS
     found: list[Any] = []
+    if query.who is not None and query.who.strip():
+        found.append(t.c.case_id.in_(cases_named(query.who, municipalities)))
     if query.process_id is not None:
         found.append(t.c.process_id == query.process_id)
     if query.claimed == "claimed":

@@ -442,3 +442,22 @@ class Resident(Base):
         Index("ix_resident_name_key", "municipality_code", "name_key"),
         Index("ix_resident_kana_key", "municipality_code", "kana_key"),
     )
+
+
+class CaseSearchKey(Base):
+    """The folded search key of a name or kana entered in a case's form (engine/residents.search_key), so that
+    the inbox finds the case however the name is typed while the case data keeps exactly what was entered.
+    Personal data: erased with the case (engine/audit_erase.py)."""
+
+    __tablename__ = "case_search_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    case_id: Mapped[str] = mapped_column(ForeignKey("case_instance.id"))
+    item: Mapped[str] = mapped_column(String(200))  # the data item: 申請者カナ, 児童/名前
+    key: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_case_search_key_key", "municipality_code", "key"),
+        Index("ix_case_search_key_case", "case_id", "item"),
+    )

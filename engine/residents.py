@@ -18,15 +18,16 @@ import datetime as dt
 import io
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import jaconv
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from engine import audit, clock
-from engine.models import Resident
+from engine.models import CaseSearchKey, Resident
 from engine.tenancy import check_write
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.wareki import WarekiError, parse_date_input
@@ -51,6 +52,11 @@ def search_key(text: str) -> str:
     return re.sub(r"\s+", "", folded)
 
 
+def contains(key: str) -> str:
+    """A LIKE pattern (escape character \\) for text containing `key` literally."""
+    return "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 @dataclass(frozen=True)
 class Found:
     atena_number: str
@@ -66,12 +72,52 @@ def search(session: Session, query: str, municipalities: Sequence[str]) -> list[
     key = search_key(query[:MAX_QUERY])
     if not key or not municipalities:
         return []
-    like = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    like = contains(key)
     rows = session.scalars(select(Resident).where(
         Resident.municipality_code.in_(list(municipalities)),
         or_(Resident.name_key.like(like, escape="\\"), Resident.kana_key.like(like, escape="\\")))
         .order_by(Resident.kana_key, Resident.name_key, Resident.atena_number).limit(PAGE))
     return [Found(r.atena_number, r.name, r.name_kana, r.birth_date, r.address, r.municipality_code) for r in rows]
+
+
+# --- names entered in cases --------------------------------------------------------------------------------
+
+NAME_ENDINGS = ("氏名", "名前", "カナ", "かな", "フリガナ", "ふりがな")
+
+
+def name_values(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """(item, text) of every name or kana in a form's values, at any depth (独自.申請者カナ, 児童/名前): the text
+    items whose name ends like a name (NAME_ENDINGS)."""
+    found: list[tuple[str, str]] = []
+    for name, value in values.items():
+        item = f"{prefix}{name}"
+        if isinstance(value, str) and name.endswith(NAME_ENDINGS) and value.strip():
+            found.append((item, value))
+        elif isinstance(value, Mapping):
+            found.extend(name_values(value, f"{item}/" if name != "独自" else "独自."))
+        elif isinstance(value, list):
+            for entry in value:
+                if isinstance(entry, Mapping):
+                    found.extend(name_values(entry, f"{item}/"))
+    return found
+
+
+def index_case_names(session: Session, municipality: str, case_id: str, values: Mapping[str, Any]) -> None:
+    """Replace the search keys of the names this form entered (the case data keeps the typed text)."""
+    found = name_values(values)
+    if not found:
+        return
+    items = sorted({item for item, _ in found})
+    session.execute(delete(CaseSearchKey).where(CaseSearchKey.case_id == case_id, CaseSearchKey.item.in_(items)))
+    session.add_all(CaseSearchKey(municipality_code=municipality, case_id=case_id, item=item, key=search_key(text)[:200])
+                    for item, text in found)
+
+
+def cases_named(query: str, municipalities: Sequence[str]) -> Any:
+    """A subquery of the case ids whose entered names contain the query (folded), for the inbox filter."""
+    like = contains(search_key(query[:MAX_QUERY]))
+    return (select(CaseSearchKey.case_id).where(CaseSearchKey.municipality_code.in_(list(municipalities)),
+                                                CaseSearchKey.key.like(like, escape="\\")))
 
 
 COLUMNS = ("宛名番号", "氏名", "氏名カナ", "生年月日", "住所")

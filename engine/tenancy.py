@@ -19,10 +19,10 @@ from sqlalchemy import Table, event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.sql import Select, Update
 
-from engine.models import CaseInstance, CaseTask, Resident
+from engine.models import CaseInstance, CaseSearchKey, CaseTask, Resident
 
 TENANT_KEY = "jichi.tenant"
-TENANT_MODELS: tuple[type[Any], ...] = (CaseInstance, CaseTask, Resident)
+TENANT_MODELS: tuple[type[Any], ...] = (CaseInstance, CaseTask, Resident, CaseSearchKey)
 _TABLES: frozenset[Table] = frozenset(model.__table__ for model in TENANT_MODELS)
 
 

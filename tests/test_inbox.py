@@ -100,3 +100,34 @@ def test_open_days_walked_once_match_the_calendar(today: dt.date, days: set[dt.d
         except OutOfCalendarRange:  # holidays not published yet: no count rather than a guess
             expected[d] = None
     assert open_days_from(calendar, today, days) == expected
+
+
+def test_a_name_entered_in_a_case_finds_it_however_it_is_typed(database_url: str) -> None:
+    with environment(database_url) as env:
+        yamada, other = env.start("Process_KojinBango"), env.start("Process_KojinBango")
+        env.complete(yamada, "受付", {"氏名": "山﨑 ﾊﾅｺ"})  # 異体字 and half-width kana, kept as typed
+        env.complete(other, "受付", {"氏名": "川崎 太郎"})
+        for typed in ("はなこ", "ハナコ", "山崎", "ﾊﾅｺ"):
+            assert [r.case_id for r in _inbox(env, "窓口A", list="group", who=typed).rows] == [yamada], typed
+        assert _inbox(env, "窓口A", list="group", who="%").total == 0  # LIKE wildcards are literal
+        with env.session() as s:
+            assert env.cases.get_case(s, yamada).data["氏名"] == "山﨑 ﾊﾅｺ"
+            assert [r.case_id for r in inbox(s, person="x", municipalities=["272078"],
+                                              query=InboxFilter(list="group", who="はなこ"),
+                                              calendar_of=env.cases.registry.calendar).rows] == []
+
+
+def test_erasing_a_case_erases_its_name_keys(database_url: str) -> None:
+    from sqlalchemy import func, select
+
+    from engine.audit_erase import erase_case
+    from engine.models import CaseSearchKey
+
+    with environment(database_url) as env:
+        case_id = env.start("Process_KojinBango")
+        env.complete(case_id, "受付", {"氏名": "山田 花子"})
+        env.complete(case_id, "確認", {})
+        with env.session() as s:
+            assert s.scalar(select(func.count()).select_from(CaseSearchKey)) == 1
+            erase_case(s, case_id, actor="tester", reason="保存年限")
+            assert s.scalar(select(func.count()).select_from(CaseSearchKey)) == 0

@@ -123,11 +123,13 @@ def _inbox_filter(args: MultiDict[str, str]) -> InboxFilter:
     return InboxFilter(list=chosen if chosen in LISTS else "mine",
                        process_id=process if process and len(process) <= 200 else None,
                        due=args.get("due") if args.get("due") in DUE_FILTERS else None,
-                       claimed=args.get("claimed") if args.get("claimed") in CLAIM_FILTERS else None, page=page)
+                       claimed=args.get("claimed") if args.get("claimed") in CLAIM_FILTERS else None,
+                       who=(args.get("who") or "")[:MAX_QUERY] or None, page=page)
 
 
 def _query_string(query: InboxFilter, **changes: Any) -> str:
     values = {"list": query.list, "process": query.process_id, "due": query.due, "claimed": query.claimed,
+              "who": query.who,
               "page": query.page if query.page > 1 else None, **changes}
     return urlencode({k: v for k, v in values.items() if v})
 

@@ -74,6 +74,12 @@ def test_a_jido_teate_claim_decided_by_daiketsu(page: Any, live: Any, axe: Any, 
         sign_in(page, live, "sato")
         assert page.get_by_role("link", name="決裁").count() == 1
         axe(page, "inbox-daiketsu")
+        # the child's name was typed 川崎 たろう: katakana finds it, another name does not
+        page.get_by_label("氏名・カナ").fill("タロウ")
+        page.wait_for_url("**who=*")
+        assert page.get_by_role("link", name="決裁").count() == 1
+        page.get_by_label("氏名・カナ").fill("はなこ")
+        page.locator("p.empty").wait_for()
         _open_from_inbox(page, live, "決裁")
         page.get_by_label("判断（承認・差戻し・却下）").fill("承認")
         _complete(page)
