@@ -21,7 +21,7 @@ from engine.bpmn.validate import ValidatedModel
 from engine.forms import Variation
 from engine.hooks import HOOK_ATTRIBUTE
 from engine.packs import Pack
-from standard_core.diagnostics import DiagnosticError, Span
+from standard_core.diagnostics import DiagnosticError, Span, error
 
 KINDS = {
     "parameter": "開放パラメータの設定",
@@ -199,3 +199,29 @@ def fit_gap(root: Path, pack: Pack, models: Sequence[ValidatedModel], hooks: dic
     _forms(result, variations)
     _calendar(result, pack)
     return result
+
+
+def report_for(registry: Any, root: Path, pack_id: str, municipality: str | None = None) -> FitGap:
+    """The fit & gap of a pack of a loaded registry (`jichi pack diff PACK`, the studio's page), optionally only
+    what applies to one of its municipalities. PCK630 for an unknown pack, PCK631 for a municipality it does not
+    serve."""
+    from engine.hooks import core_hooks
+    from engine.manifest import core_version
+
+    pack = next((p for p in registry.packs if p.id == pack_id), None)
+    if pack is None:
+        known = "、".join(p.id for p in registry.packs) or "（なし）"
+        raise DiagnosticError([error("PCK630", f"パック「{pack_id}」はありません", Span("<入力>", 1, 1), f"パック: {known}")])
+    directory = pack.directory.resolve()
+    own = [m for m in [*registry.models, *registry.hook_implementations.get(pack.id, {}).values()]
+           if m.path.resolve().is_relative_to(directory)]
+    hooks = {pid: h.name for pid, h in core_hooks(m for m in registry.models
+                                                   if not m.path.resolve().is_relative_to(root / "local_rules")).items()}
+    report = fit_gap(root, pack, own, hooks, registry.variations.get(pack.id, []), core_version(root))
+    if municipality is not None:
+        if not pack.serves(municipality):
+            raise DiagnosticError([error("PCK631", f"パック「{pack_id}」は団体「{municipality}」を受け持っていません",
+                                         Span("<入力>", 1, 1), f"このパックの municipalities: {'、'.join(pack.municipalities)}")])
+        report.municipality = municipality
+        report.items = [i for i in report.items if i.get("municipality") in (None, municipality)]
+    return report

@@ -135,3 +135,11 @@ def test_the_case_page_shows_the_timeline_and_the_diagram_source(app: Flask) -> 
     assert "受付（案件の開始）" in page and "完了: 受付" in page and "令和8年4月1日" in page
     diagram = client.get(case.split("?")[0] + "/diagram.bpmn", base_url=HTTPS)
     assert diagram.status_code == 200 and 'id="Process_JuminhyoKofu"' in diagram.get_data(as_text=True)
+
+
+def test_the_studio_is_for_analysts_only(app: Flask) -> None:
+    client, csrf = signed_in(app, "madoguchi")  # a clerk of A, not an analyst
+    for path in (f"/studio/{A}/simulate", f"/studio/{A}/fitgap/162108-nanto"):
+        assert client.get(path, base_url=HTTPS).status_code == 404, path
+    assert client.post(f"/studio/{A}/simulate", base_url=HTTPS, data={"csrf_token": csrf}).status_code == 404
+    assert "業務分析" in client.get("/studio/", base_url=HTTPS).get_data(as_text=True)  # says who may use it

@@ -55,7 +55,8 @@ def _routes(app: Flask) -> list[tuple[str, str, set[str]]]:
     return found
 
 
-OTHER_PARAMETERS = {"action": "claim", "filename": "jichi.css", "notice_id": "jido_teate.nintei_tsuchi"}
+OTHER_PARAMETERS = {"action": "claim", "filename": "jichi.css", "notice_id": "jido_teate.nintei_tsuchi",
+                    "code": "141305", "pack_id": "141305-kawasaki"}
 
 
 def _path(rule: str, values: dict[str, str]) -> str:

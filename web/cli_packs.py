@@ -183,34 +183,14 @@ def pack_diff(pack_id: str, new: str | None, as_json: bool, as_html: bool, only:
     if new is not None:
         _release_diff(pack_id, new, as_json)
         return
-    from engine.fitgap import fit_gap
-    from engine.hooks import core_hooks
-    from engine.manifest import core_version
+    from engine.fitgap import report_for
     from engine.paths import project_root
     from engine.registry import Registry
-    from standard_core.diagnostics import DiagnosticError, Span, error
+    from standard_core.diagnostics import DiagnosticError
 
     root = project_root()
     try:
-        registry = Registry.load(root)
-        pack = next((p for p in registry.packs if p.id == pack_id), None)
-        if pack is None:
-            known = "、".join(p.id for p in registry.packs) or "（なし）"
-            raise DiagnosticError([error("PCK630", f"パック「{pack_id}」はありません", Span("<入力>", 1, 1),
-                                         f"パック: {known}")])
-        directory = pack.directory.resolve()
-        own = [m for m in [*registry.models, *registry.hook_implementations.get(pack.id, {}).values()]
-               if m.path.resolve().is_relative_to(directory)]
-        hooks = {pid: h.name for pid, h in core_hooks(m for m in registry.models
-                                                       if not m.path.resolve().is_relative_to(root / "local_rules")).items()}
-        report = fit_gap(root, pack, own, hooks, registry.variations.get(pack.id, []), core_version(root))
-        if only is not None:
-            if not pack.serves(only):
-                raise DiagnosticError([error("PCK631", f"パック「{pack_id}」は団体「{only}」を受け持っていません",
-                                             Span("<入力>", 1, 1),
-                                             f"このパックの municipalities: {'、'.join(pack.municipalities)}")])
-            report.municipality = only
-            report.items = [i for i in report.items if i.get("municipality") in (None, only)]
+        report = report_for(Registry.load(root), root, pack_id, only)
     except DiagnosticError as e:
         _fail(e, as_json)
         return

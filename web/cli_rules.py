@@ -162,6 +162,14 @@ def evaluate(expression: str | None, code: str, on_text: str | None, *, procedur
     return _run(result, rules, given, on, calendar, expression, procedure, [])
 
 
+def evaluate_with(rules: RuleSet, calendar: Any, data: object, on: dt.date, procedure: str) -> Evaluation:
+    """A decision of given rules (a pack on disk, or a stored version) on the given input and reference date:
+    the analyst's simulation. Problems come back as diagnostics."""
+    result = Evaluation()
+    given = _check_input(data, rules, result.diagnostics, "input")
+    return _run(result, rules, given, on, calendar, None, procedure, [])
+
+
 def _run(result: Evaluation, rules: RuleSet | None, data: dict[str, object], on: dt.date,
          calendar: Any, expression: str | None, procedure: str | None, found: list[Diagnostic]) -> Evaluation:
     result.diagnostics.extend(found)

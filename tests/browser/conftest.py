@@ -46,6 +46,7 @@ USERS = {
     "tanaka": ("田中 花子", "clerk", "tanaka"),  # 児童手当係長
     "suzuki": ("鈴木 一郎", "approver", "suzuki"),  # こども家庭課長 (until 2026-03-31)
     "sato": ("佐藤 次郎", "approver", "sato"),  # 課長補佐: the first 代決者 of the 課長
+    "bunseki": ("分析 三子", "analyst", None),
 }
 
 
@@ -92,6 +93,8 @@ def _repository(root: Path) -> Path:
     (tests/fixtures/organisation/senketsu.rules; no sample pack ships one)."""
     shutil.copytree(ROOT / "processes", root / "processes")
     shutil.copytree(ROOT / "standard_core" / "rules", root / "standard_core" / "rules")
+    for name in ("VERSION", "extension_points.json"):  # the standard's version and its manifest
+        shutil.copy(ROOT / "standard_core" / name, root / "standard_core" / name)
     shutil.copytree(ROOT / "local_rules", root / "local_rules")
     shutil.copy(ROOT / "tests" / "fixtures" / "organisation" / "senketsu.rules",
                 root / "local_rules" / "141305-kawasaki" / "rules" / "senketsu.rules")

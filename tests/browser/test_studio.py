@@ -1,0 +1,55 @@
+"""The analyst's studio in a real browser: simulate a decision with the draft rules on disk beside the version in
+force (a co-pay parameter changed in the draft), read the explanation, and open the printable fit & gap."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from engine import rule_versions
+from engine.db import make_engine, make_session_factory
+from tests.browser.conftest import MUNICIPALITY, sign_in
+
+INPUT = '{"診療日": "2025-06-02", "生年月日": "2015-06-01", "区分": "通院", "所得割非課税世帯": false, "保険診療の自己負担額": 1260}'
+
+
+def test_an_analyst_compares_a_changed_co_pay_with_the_version_in_force(page: Any, live: Any, axe: Any,
+                                                                       shot: Any, console: Any) -> None:
+    console.expected.append("status of 404")  # another municipality's studio, asked for on purpose
+    root = Path(live.app.config["PROJECT_ROOT"])
+    engine = make_engine(live.database_url)
+    with make_session_factory(engine)() as s:
+        rule_versions.activate(s, root, pack_id="141305-kawasaki", version="0.4.0", municipality=MUNICIPALITY,
+                               effective_from=dt.date(2023, 9, 1), actor="admin")
+    engine.dispose()
+    rules = root / "local_rules" / "141305-kawasaki" / "rules" / "kodomo_iryohi.rules"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("2026-08-31 まで 500円", "2026-08-31 まで 400円"),
+                     encoding="utf-8")  # the analyst's draft: a lower cap
+
+    sign_in(page, live, "bunseki")
+    page.get_by_role("link", name="分析").click()
+    axe(page, "studio")
+    page.get_by_role("link", name="判定のシミュレーション").click()
+    page.get_by_label("決定・表").select_option("窓口負担額")
+    page.get_by_label("基準日").fill("R7.6.2")
+    page.get_by_label("入力（JSON）").fill(INPUT)
+    page.get_by_role("button", name="評価する").click()
+    page.locator("section.result").nth(1).wait_for()
+    draft, active = (page.locator("section.result").nth(i).inner_text() for i in (0, 1))
+    assert "ディスクの規則" in draft and "= 400" in draft and "通院一部負担上限" in draft
+    assert "有効な版" in active and "= 500" in active
+    axe(page, "simulation")
+    shot(page, "simulation")
+
+    page.get_by_label("入力（JSON）").fill("{ 壊れた")
+    page.get_by_role("button", name="評価する").click()
+    page.get_by_text("JSON として読めません").wait_for()
+
+    page.goto(live.url("/studio/"))
+    page.get_by_role("link", name="フィット・アンド・ギャップ: 川崎市 0.4.0").click()
+    assert "通院一部負担上限" in page.locator("body").inner_text()
+    axe(page, "fitgap")
+    shot(page, "fitgap")
+    # another municipality's studio is not there at all
+    assert page.goto(live.url("/studio/272078/simulate")).status == 404

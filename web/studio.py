@@ -1,0 +1,141 @@
+"""The analyst's studio (業務分析): the fit & gap of a municipality's packs, and the simulation of a decision — the
+rules on disk (the draft) side by side with the version in force, on the same input and reference date.
+
+Open to the roles 業務分析 (analyst) and 管理者 (admin) of the municipality in the URL; any other municipality is a
+404. Nothing here changes data: rules are read from the packs and the stored versions, never executed as code.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from dsl.rules.explain import explain
+from dsl.values import json_value
+from engine import clock, rule_versions
+from engine.calendars import pack_for, resolve_calendar
+from engine.fitgap import KINDS, report_for
+from engine.paths import project_root
+from engine.rulesets import RuleSets
+from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
+from standard_core.wareki import INPUT_EXAMPLES, WarekiError, format_wareki, parse_date_input
+from web.api import cases
+from web.cli_rules import Evaluation, evaluate_with
+from web.db import get_session
+
+bp = Blueprint("studio", __name__, url_prefix="/studio")
+
+STUDIO_ROLES = frozenset({"analyst", "admin"})
+MAX_INPUT = 100_000  # characters of JSON a simulation accepts
+
+
+@bp.before_request
+def _signed_in() -> ResponseReturnValue | None:
+    if g.get("user") is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+def studio_municipalities() -> list[str]:
+    return sorted(code for code, held in g.roles.items() if held & STUDIO_ROLES)
+
+
+def _allowed(code: str) -> None:
+    if code not in studio_municipalities():
+        abort(404)  # like a municipality that does not exist: nothing confirms it
+
+
+def _root() -> Any:
+    return current_app.config.get("PROJECT_ROOT") or project_root()
+
+
+@bp.get("/")
+def home() -> ResponseReturnValue:
+    registry = cases().registry
+    packs = {code: [p for p in registry.packs if p.serves(code)] for code in studio_municipalities()}
+    return render_template("studio/home.html", packs=packs)
+
+
+@bp.get("/<code>/fitgap/<pack_id>")
+def fitgap(code: str, pack_id: str) -> ResponseReturnValue:
+    """The pack's fit & gap for the municipality, as the printable report of `jichi pack diff --html`."""
+    _allowed(code)
+    registry = cases().registry
+    if not any(p.id == pack_id and p.serves(code) for p in registry.packs):
+        abort(404)
+    try:
+        report = report_for(registry, _root(), pack_id, code)
+    except DiagnosticError:
+        abort(404)
+    return render_template("reports/fitgap.html", report=report.to_json(), kinds=KINDS, back=url_for("studio.home"),
+                           icon=url_for("static", filename="favicon.svg"))
+
+
+@bp.route("/<code>/simulate", methods=["GET", "POST"])
+def simulate(code: str) -> ResponseReturnValue:
+    """A decision on an input and a reference date, under the rules on disk and under the version in force."""
+    _allowed(code)
+    root = _root()
+    draft, problems = RuleSets(root).for_municipality(code)
+    calendar, calendar_problems = resolve_calendar(code, root)
+    problems = [d for d in [*problems, *calendar_problems] if d.is_error]
+    names = sorted(draft.evaluable()) if draft is not None else []
+    form = {"procedure": request.form.get("procedure", ""), "on": request.form.get("on", ""),
+            "input": request.form.get("input", "{}")}
+    results: list[tuple[str, Evaluation, str]] = []
+    status = 200
+    if request.method == "POST" and draft is not None and not problems:
+        evaluations, problems = _simulate(code, draft, calendar, form)
+        results = [(label, e, _explained(e)) for label, e in evaluations]
+        status = 422 if problems or any(e.diagnostics for _, e in evaluations) else 200
+    pack, _, _ = pack_for(code, cases().registry.packs)
+    return render_template("studio/simulate.html", code=code, names=names, form=form, results=results,
+                           problems=problems, pack=pack, examples=INPUT_EXAMPLES), status
+
+
+def _simulate(code: str, draft: Any, calendar: Any, form: dict[str, str]) -> tuple[list[tuple[str, Evaluation]],
+                                                                                  list[Diagnostic]]:
+    problems: list[Diagnostic] = []
+    if form["procedure"] not in draft.evaluable():
+        problems.append(error("INP805", "決定・表を一覧から選んでください", Span("決定", 1, 1), ""))
+    try:
+        on = parse_date_input(form["on"]) if form["on"].strip() else clock.today()
+    except WarekiError as e:
+        problems.append(error("INP802", f"基準日を日付として読めません（{e}）", Span("基準日", 1, 1), f"例: {INPUT_EXAMPLES}"))
+        on = clock.today()
+    data: object = None
+    if len(form["input"]) > MAX_INPUT:
+        problems.append(error("INP806", "入力が長すぎます", Span("入力", 1, 1), f"{MAX_INPUT} 文字までにしてください。"))
+    else:
+        try:
+            data = json.loads(form["input"] or "{}")
+        except json.JSONDecodeError as e:
+            problems.append(error("INP806", f"入力が JSON として読めません: {e.msg}", Span("入力", e.lineno, e.colno),
+                                  '例: {"学年": 4, "診療日": "2025-06-01"}'))
+    if problems:
+        return [], problems
+    evaluations = [(f"ディスクの規則（下書き）・基準日 {format_wareki(on)}", evaluate_with(draft, calendar, data, on,
+                                                                             form["procedure"]))]
+    digest = rule_versions.active_rule_set(get_session(), code, on)
+    if digest is not None:
+        active = rule_versions.load(get_session(), digest)
+        if form["procedure"] in active.evaluable():
+            evaluations.append((f"有効な版（{digest[:12]}）", evaluate_with(active, calendar, data, on, form["procedure"])))
+    return evaluations, []
+
+
+def _explained(evaluation: Evaluation) -> str:
+    if evaluation.trace is None:
+        return ""
+    return explain(evaluation.trace, str(evaluation.type) if evaluation.type else None)
+
+
+def shown(evaluation: Evaluation) -> str:
+    """The value as the page shows it (the JSON form: dates as ISO text, money as an integer of yen)."""
+    return json.dumps(json_value(evaluation.value), ensure_ascii=False)
+
+
+bp.add_app_template_filter(shown, "evaluation_value")
