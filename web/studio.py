@@ -12,17 +12,21 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from dsl.rules.explain import explain
+from dsl.rules.testing import run_tests
 from dsl.values import json_value
 from engine import clock, rule_versions
 from engine.calendars import pack_for, resolve_calendar
 from engine.fitgap import KINDS, report_for
+from engine.models import RuleActivation
+from engine.models import RuleSet as RuleSetRow
 from engine.paths import project_root
 from engine.rulesets import RuleSets
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.wareki import INPUT_EXAMPLES, WarekiError, format_wareki, parse_date_input
-from web.api import cases
+from web.api import actor, cases
 from web.cli_rules import Evaluation, evaluate_with
 from web.db import get_session
 
@@ -125,6 +129,77 @@ def _simulate(code: str, draft: Any, calendar: Any, form: dict[str, str]) -> tup
         if form["procedure"] in active.evaluable():
             evaluations.append((f"有効な版（{digest[:12]}）", evaluate_with(active, calendar, data, on, form["procedure"])))
     return evaluations, []
+
+
+# --- tests and activation ----------------------------------------------------------------------------------
+
+def _tests(code: str) -> tuple[list[Any], list[Diagnostic]]:
+    """The rule files' own tests (テスト 「…」 { … }) for the municipality, as `jichi pack test` runs them."""
+    root = _root()
+    rules, problems = RuleSets(root).for_municipality(code)
+    calendar, calendar_problems = resolve_calendar(code, root)
+    errors = [d for d in [*problems, *calendar_problems] if d.is_error]
+    if rules is None or errors:
+        return [], errors or problems
+    return run_tests(rules, calendar), []
+
+
+def _activation_page(code: str, problems: list[Diagnostic], status: int = 200,
+                     results: list[Any] | None = None) -> ResponseReturnValue:
+    pack, _, _ = pack_for(code, cases().registry.packs)
+    chain = [p for p in cases().registry.packs if pack is not None and p.id in pack.layers]
+    history = get_session().execute(
+        select(RuleActivation, RuleSetRow.pack_id, RuleSetRow.pack_version)
+        .join(RuleSetRow, RuleSetRow.hash == RuleActivation.rule_set_hash)
+        .where(RuleActivation.municipality_code == code)
+        .order_by(RuleActivation.effective_from.desc(), RuleActivation.id.desc())).all()
+    may_activate = "admin" in g.roles.get(code, set())
+    return render_template("studio/activate.html", code=code, chain=chain, history=history, problems=problems,
+                           results=results, may_activate=may_activate, examples=INPUT_EXAMPLES), status
+
+
+@bp.get("/<code>/activate")
+def activation(code: str) -> ResponseReturnValue:
+    """The versions in force for the municipality (history), the packs on disk, their tests, and activation."""
+    _allowed(code)
+    results = None
+    if request.args.get("tests") == "run":
+        results, problems = _tests(code)
+        if problems:
+            return _activation_page(code, problems, 422)
+    return _activation_page(code, [], results=results)
+
+
+@bp.post("/<code>/activate")
+def activate(code: str) -> ResponseReturnValue:
+    """Activate the pack's version on disk from a date (管理者 only). Its tests must pass first; audited
+    (pack.activated) like `jichi pack activate`."""
+    _allowed(code)
+    if "admin" not in g.roles.get(code, set()):
+        abort(403)
+    pack_id = request.form.get("pack", "")
+    pack = next((p for p in cases().registry.packs if p.id == pack_id and p.serves(code)), None)
+    if pack is None:
+        abort(404)
+    problems: list[Diagnostic] = []
+    try:
+        effective_from = parse_date_input(request.form.get("from", ""))
+    except WarekiError as e:
+        return _activation_page(code, [error("INP802", f"有効にする日を日付として読めません（{e}）", Span("有効にする日", 1, 1),
+                                             f"例: {INPUT_EXAMPLES}")], 422)
+    results, problems = _tests(code)
+    failed = [r for r in results if not r.passed]
+    if problems or failed:
+        problems = problems or [error("PCK651", f"規則のテストが {len(failed)} 件失敗しているため、有効にしません",
+                                      Span(failed[0].file, failed[0].line, 1), "失敗したテストを直してから有効にしてください。")]
+        return _activation_page(code, problems, 422, results)
+    try:
+        rule_versions.activate(get_session(), _root(), pack_id=pack.id, version=pack.version, municipality=code,
+                               effective_from=effective_from, actor=actor())
+    except DiagnosticError as e:
+        get_session().rollback()
+        return _activation_page(code, e.diagnostics, 422)
+    return redirect(url_for("studio.activation", code=code), 303)
 
 
 def _explained(evaluation: Evaluation) -> str:

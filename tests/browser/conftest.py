@@ -47,6 +47,7 @@ USERS = {
     "suzuki": ("鈴木 一郎", "approver", "suzuki"),  # こども家庭課長 (until 2026-03-31)
     "sato": ("佐藤 次郎", "approver", "sato"),  # 課長補佐: the first 代決者 of the 課長
     "bunseki": ("分析 三子", "analyst", None),
+    "kanri": ("管理 四郎", "admin", None),
 }
 
 
@@ -149,7 +150,8 @@ def console() -> Console:
 
 
 @pytest.fixture
-def page(browser: Any, console: Console) -> Iterator[Any]:
+def page(browser: Any, console: Console, live: Live) -> Iterator[Any]:
+    """Depends on `live` so that the server stops only after the page is closed (no request cut off)."""
     context = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 1280, "height": 900})
     opened = context.new_page()
     opened.on("console", lambda m: console.errors.append(f"{m.text} @ {m.location}") if m.type == "error" else None)

@@ -53,3 +53,34 @@ def test_an_analyst_compares_a_changed_co_pay_with_the_version_in_force(page: An
     shot(page, "fitgap")
     # another municipality's studio is not there at all
     assert page.goto(live.url("/studio/272078/simulate")).status == 404
+
+
+def test_activation_waits_for_the_tests_and_is_recorded(page: Any, live: Any, axe: Any, shot: Any) -> None:
+    root = Path(live.app.config["PROJECT_ROOT"])
+    # the illustrative 専決 別表 the browser fixture adds for 決裁 changes the core's 決裁 tests: not wanted here
+    (root / "local_rules" / "141305-kawasaki" / "rules" / "senketsu.rules").unlink()
+    rules = root / "local_rules" / "141305-kawasaki" / "rules" / "kodomo_iryohi.rules"
+    original = rules.read_text(encoding="utf-8")
+    rules.write_text(original.replace("2026-08-31 まで 500円", "2026-08-31 まで 400円"), encoding="utf-8")
+
+    sign_in(page, live, "bunseki", then=f"/studio/{MUNICIPALITY}/activate")
+    assert "管理者" in page.locator("main").inner_text()  # an analyst prepares; the administrator activates
+    page.context.clear_cookies()
+
+    sign_in(page, live, "kanri", then=f"/studio/{MUNICIPALITY}/activate")
+    page.get_by_role("link", name="規則のテストを実行する").click()
+    results = page.locator("#test-results").inner_text()
+    assert "失敗 2 件" in results and "小4・課税世帯の通院は500円" in results, results  # the draft broke two tests
+    page.get_by_label("有効にする日").fill("令和8年4月1日")
+    page.get_by_role("button", name="有効にする").click()
+    page.get_by_text("PCK651").wait_for()  # refused: nothing activated
+    assert "まだ有効にした版はありません" in page.locator("main").inner_text()
+
+    rules.write_text(original, encoding="utf-8")  # the rule fixed back
+    page.get_by_label("有効にする日").fill("R8.4.1")
+    page.get_by_role("button", name="有効にする").click()
+    page.wait_for_load_state("networkidle")
+    history = page.locator("table").inner_text()
+    assert "令和8年4月1日" in history and "141305-kawasaki 0.4.0" in history and "kanri" in history
+    axe(page, "activation")
+    shot(page, "activation")
