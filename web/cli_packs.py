@@ -361,3 +361,50 @@ def pack_install(archive: Path, actor: str | None, as_json: bool) -> None:
         return
     click.echo(f"{verified.pack} {verified.version} を取り込みました（署名 鍵 {verified.key_id[:16]}…、"
                f"団体 {'、'.join(verified.municipalities)}）。jichi pack activate で版を有効にできます。")
+
+
+@pack_group.command("impact")
+@click.option("--municipality", required=True, help="団体コード（6桁）。")
+@click.option("--closed-from", default=None, help="完了した案件も含める: この日以降に完了したもの（和暦も可）。")
+@click.option("--closed-to", default=None, help="完了した案件も含める: この日までに完了したもの。")
+@click.option("--csv", "as_csv", is_flag=True, help="変わる判定を CSV で出力します。")
+def pack_impact(municipality: str, closed_from: str | None, closed_to: str | None, as_csv: bool) -> None:
+    """影響分析: ディスクの規則（有効にする前の版）で、進行中の案件（と指定した期間に完了した案件）がすでに受けた
+    判定を評価し直し、変わるものを「案件・判定・変更前・変更後・違いの元」で示します。"""
+    import csv
+    import sys
+
+    from engine.calendars import resolve_calendar
+    from engine.db import database_url, make_engine, make_session_factory
+    from engine.impact import csv_rows, impact
+    from engine.paths import project_root
+    from engine.rulesets import RuleSets
+    from standard_core.diagnostics import DiagnosticError, Span, error
+    from standard_core.wareki import WarekiError, parse_date_input
+
+    root = project_root()
+    try:
+        window = [parse_date_input(d) if d else None for d in (closed_from, closed_to)]
+    except WarekiError as e:
+        _fail(DiagnosticError([error("INP802", f"日付を読めません: {e}", Span("<入力>", 1, 1), "例: 2026-04-01、R8.4.1")]),
+              False)
+        return
+    rules, problems = RuleSets(root).for_municipality(municipality)
+    calendar, found = resolve_calendar(municipality, root)
+    errors = [d for d in [*problems, *found] if d.is_error]
+    if rules is None or errors:
+        _fail(DiagnosticError(errors or problems), False)
+        return
+    engine = make_engine(database_url())
+    try:
+        with make_session_factory(engine)() as session:
+            changes, counts = impact(session, municipality, rules, calendar, closed_from=window[0], closed_to=window[1])
+    finally:
+        engine.dispose()
+    if as_csv:
+        csv.writer(sys.stdout).writerows(csv_rows(changes))
+        return
+    for ch in changes:
+        click.echo(f"{ch.case_id}  {ch.decision}（基準日 {ch.on}）: {ch.before} → {ch.after}  {ch.because}")
+    click.echo(f"案件 {counts.cases} 件、判定 {counts.decisions} 件を評価し直し、変わるもの {counts.changed} 件"
+               f"（評価できないもの {counts.skipped} 件）")

@@ -1,0 +1,68 @@
+"""Impact analysis (engine/impact.py): the decisions existing cases got, re-evaluated under changed rules from the
+inputs their traces recorded; each change with its before, after and what made the difference."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Any
+
+from engine import clock
+from engine.calendars import resolve_calendar
+from engine.impact import csv_rows, impact, inputs_of
+from engine.registry import Registry
+from engine.rulesets import RuleSets
+from tests.engine_support import copy_core, environment
+
+ROOT = Path(__file__).resolve().parent.parent
+NANTO = "162108"
+DAY = dt.datetime(2026, 4, 1, 1, tzinfo=dt.UTC)
+
+
+def _repository(root: Path) -> Path:
+    copy_core(root)
+    shutil.copytree(ROOT / "local_rules" / "162108-nanto", root / "local_rules" / "162108-nanto")
+    return root
+
+
+def _juminhyo(env: Any, copies: int) -> str:
+    with env.session() as s:
+        case_id: str = env.cases.start_case(s, process_id="Process_JuminhyoKofu", municipality=NANTO, data={},
+                                            actor="窓口").id
+    env.complete(case_id, "受付", {"受付日": "2026-04-01", "請求者区分": "本人", "郵送請求": False, "請求通数": copies})
+    env.complete(case_id, "本人確認", {"本人確認書類": [{"種別": "マイナンバーカード", "有効期限": "2030-01-01"}]})
+    return case_id
+
+
+def test_a_changed_fee_shows_in_each_case_that_used_it(database_url: str, tmp_path: Path) -> None:
+    root = _repository(tmp_path / "repo")
+    with clock.frozen(DAY), environment(database_url, Registry.load(root)) as env:
+        two, three = _juminhyo(env, 2), _juminhyo(env, 3)
+        rules_file = root / "local_rules" / "162108-nanto" / "rules" / next(
+            p.name for p in (root / "local_rules" / "162108-nanto" / "rules").glob("*.rules"))
+        unchanged, _ = RuleSets(root).for_municipality(NANTO)
+        calendar, _ = resolve_calendar(NANTO, root)
+        with env.session() as s:
+            assert unchanged is not None
+            changes, counts = impact(s, NANTO, unchanged, calendar)
+        assert changes == [] and counts.decisions >= 2 and counts.skipped == 0
+        rules_file.write_text(rules_file.read_text(encoding="utf-8").replace("から 300円", "から 350円"),
+                              encoding="utf-8")
+        changed, _ = RuleSets(root).for_municipality(NANTO)
+        assert changed is not None
+        with env.session() as s:
+            changes, counts = impact(s, NANTO, changed, calendar)
+    fees = {(c.case_id, c.decision): (c.before, c.after) for c in changes}
+    assert fees == {(two, "住民票の写しの手数料"): (600, 700), (three, "住民票の写しの手数料"): (900, 1050)}
+    assert all("住民票の写しの手数料単価: 300" in c.because and "350" in c.because for c in changes)
+    assert counts.changed == 2 and counts.cases == 2
+    rows = list(csv_rows(changes))
+    assert rows[0] == ["案件", "判定", "基準日", "変更前", "変更後", "違いの元"] and len(rows) == 3
+
+
+def test_inputs_come_from_the_trace_at_any_depth() -> None:
+    trace = {"kind": "decision", "name": "a", "uses": [
+        {"kind": "input", "name": "x", "value": 1},
+        {"kind": "decision", "name": "b", "uses": [{"kind": "input", "name": "y", "value": "2026-04-01"}]}]}
+    assert inputs_of(trace) == {"x": 1, "y": "2026-04-01"}
