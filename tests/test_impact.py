@@ -66,3 +66,15 @@ def test_inputs_come_from_the_trace_at_any_depth() -> None:
         {"kind": "input", "name": "x", "value": 1},
         {"kind": "decision", "name": "b", "uses": [{"kind": "input", "name": "y", "value": "2026-04-01"}]}]}
     assert inputs_of(trace) == {"x": 1, "y": "2026-04-01"}
+
+
+def test_jichi_pack_impact_runs_on_an_empty_database(database_url: str) -> None:
+    from tests.test_engine_cli import jichi
+
+    jichi(database_url, "demo", "load")
+    out = jichi(database_url, "pack", "impact", "--municipality", NANTO).stdout
+    assert "案件 0 件、判定 0 件を評価し直し、変わるもの 0 件" in out
+    csv = jichi(database_url, "pack", "impact", "--municipality", NANTO, "--csv").stdout
+    assert csv.splitlines() == ["案件,判定,基準日,変更前,変更後,違いの元"]
+    bad = jichi(database_url, "pack", "impact", "--municipality", NANTO, "--closed-from", "きのう", ok=False)
+    assert bad.returncode == 1 and "INP802" in bad.stderr
