@@ -461,3 +461,22 @@ class CaseSearchKey(Base):
         Index("ix_case_search_key_key", "municipality_code", "key"),
         Index("ix_case_search_key_case", "case_id", "item"),
     )
+
+
+class RuleDraft(Base):
+    """A rule file of a pack as an analyst edited it in the studio and it checked clean: numbered per file, kept in
+    the database so that every app server sees it. Activation still goes through the pack on disk (a draft is
+    copied into the pack and released as a version)."""
+
+    __tablename__ = "rule_draft"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pack_id: Mapped[str] = mapped_column(String(100))
+    file: Mapped[str] = mapped_column(String(300))  # the file as shown in diagnostics (local_rules/…/x.rules)
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (UniqueConstraint("pack_id", "file", "number", name="uq_rule_draft_number"),)

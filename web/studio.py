@@ -8,6 +8,7 @@ Open to the roles 業務分析 (analyst) and 管理者 (admin) of the municipali
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from dsl.rules.explain import explain
 from dsl.rules.testing import run_tests
 from dsl.values import json_value
-from engine import clock, rule_versions
+from engine import clock, rule_drafts, rule_versions
 from engine.calendars import pack_for, resolve_calendar
 from engine.fitgap import KINDS, report_for
 from engine.models import RuleActivation
@@ -200,6 +201,78 @@ def activate(code: str) -> ResponseReturnValue:
         get_session().rollback()
         return _activation_page(code, e.diagnostics, 422)
     return redirect(url_for("studio.activation", code=code), 303)
+
+
+# --- the rule editor ---------------------------------------------------------------------------------------
+
+def _file_of(code: str, given: str) -> tuple[str, str]:
+    """(pack id, file) when `given` is a rule file of the municipality's own pack; 404 otherwise (no path is ever
+    opened from what the browser sends)."""
+    pack_id, files = rule_drafts.editable(_root(), code)
+    if pack_id is None or given not in files:
+        abort(404)
+    return pack_id, given
+
+
+def _marked(text: str, diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
+    """Each diagnostic with its source line split around the column it points at (the page marks it)."""
+    lines = text.splitlines()
+    shown = []
+    for d in diagnostics:
+        line = lines[d.span.line - 1] if 0 < d.span.line <= len(lines) else ""
+        at = max(0, min(len(line), d.span.column - 1))
+        if d.span.end_line == d.span.line and d.span.end_column is not None and d.span.end_column > d.span.column:
+            end = min(len(line), d.span.end_column - 1)
+        else:  # no end: mark the word it points at
+            rest = line[at:].split()
+            end = min(len(line), at + (len(rest[0]) if rest else 1))
+        shown.append({"d": d, "before": line[:at], "mark": line[at:end], "after": line[end:]})
+    return shown
+
+
+@bp.get("/<code>/rules")
+def rules_list(code: str) -> ResponseReturnValue:
+    _allowed(code)
+    pack_id, files = rule_drafts.editable(_root(), code)
+    return render_template("studio/rules.html", code=code, pack_id=pack_id, files=files)
+
+
+@bp.get("/<code>/rules/edit")
+def rules_edit(code: str) -> ResponseReturnValue:
+    _allowed(code)
+    pack_id, file = _file_of(code, request.args.get("file", ""))
+    saved = rule_drafts.drafts(get_session(), pack_id, file)
+    text = saved[0].text if saved else (Path(_root()) / file).read_text(encoding="utf-8")
+    checked = rule_drafts.check(Path(_root()), code, file, text)
+    return render_template("studio/edit.html", code=code, pack_id=pack_id, file=file, text=text, drafts=saved,
+                           checked=checked, marked=_marked(text, checked.diagnostics), results=None, saved=None)
+
+
+@bp.post("/<code>/rules/<action>")
+def rules_action(code: str, action: str) -> ResponseReturnValue:
+    """check (live diagnostics), test (the files' own tests) or save (a new draft when it checks clean)."""
+    _allowed(code)
+    if action not in ("check", "test", "save"):
+        abort(404)
+    _, file = _file_of(code, request.form.get("file", ""))
+    text = request.form.get("text", "").replace("\r\n", "\n")
+    root = Path(_root())
+    checked = rule_drafts.check(root, code, file, text)
+    context: dict[str, Any] = {"code": code, "file": file, "checked": checked,
+                               "marked": _marked(text, checked.diagnostics), "results": None, "saved": None}
+    status = 200
+    if action == "test":
+        calendar, _ = resolve_calendar(code, root)
+        context["results"] = rule_drafts.tests(checked, calendar)
+    elif action == "save":
+        try:
+            context["saved"] = rule_drafts.save(get_session(), root, code, file, text, actor())
+        except DiagnosticError:
+            get_session().rollback()
+            status = 422
+    if any(d.is_error for d in [*checked.diagnostics, *checked.others]):
+        status = 422 if action == "save" else 200
+    return render_template("studio/_check.html", **context), status
 
 
 def _explained(evaluation: Evaluation) -> str:

@@ -84,3 +84,33 @@ def test_activation_waits_for_the_tests_and_is_recorded(page: Any, live: Any, ax
     assert "令和8年4月1日" in history and "141305-kawasaki 0.4.0" in history and "kanri" in history
     axe(page, "activation")
     shot(page, "activation")
+
+
+def test_an_analyst_fixes_a_broken_rule_guided_by_live_diagnostics(page: Any, live: Any, axe: Any, shot: Any) -> None:
+    (Path(live.app.config["PROJECT_ROOT"]) / "local_rules" / "141305-kawasaki" / "rules" / "senketsu.rules").unlink()
+    sign_in(page, live, "bunseki", then=f"/studio/{MUNICIPALITY}/rules")
+    page.get_by_role("link", name="local_rules/141305-kawasaki/rules/kodomo_iryohi.rules").click()
+    editor = page.get_by_label("規則（jichi の DSL）")
+    good = editor.input_value()
+    assert "エラーはありません" in page.locator("#diagnostics").inner_text()
+    # a typo: the parameter's name misspelt where the decision uses it
+    editor.fill(good.replace("最小(通院一部負担上限,", "最小(通院一部負担の上限,"))
+    page.locator("#diagnostics ul.diagnostics").wait_for()  # live, without pressing anything
+    shown = page.locator("#diagnostics").inner_text()
+    assert "42 行" in shown and "通院一部負担の上限" in page.locator("#diagnostics mark").first.inner_text()
+    axe(page, "rule-editor-error")
+    shot(page, "rule-editor-error")
+    page.get_by_role("button", name="下書きとして保存する").click()  # refused while there is an error
+    page.locator("#diagnostics ul.diagnostics").wait_for()
+    assert page.locator("#saved").count() == 0
+    editor.fill(good.replace("2026-08-31 まで 500円", "2026-08-31 まで 400円"))  # fixed, and the cap changed
+    page.locator("#diagnostics p.ok").wait_for()
+    page.get_by_role("button", name="テストを実行する").click()
+    page.locator("#tests").wait_for()
+    assert "失敗 2 件" in page.locator("#tests").inner_text()  # the file's own tests still expect 500円
+    page.get_by_role("button", name="下書きとして保存する").click()
+    page.locator("#saved").wait_for()
+    assert "下書き 1 を保存しました" in page.locator("#saved").inner_text()
+    page.reload()
+    assert "400円" in page.get_by_label("規則（jichi の DSL）").input_value()  # the draft, from the database
+    assert "下書き 1" in page.locator("main").inner_text()
