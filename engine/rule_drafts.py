@@ -86,3 +86,20 @@ def save(session: Session, root: Path, code: str, file: str, text: str, actor: s
 def drafts(session: Session, pack_id: str, file: str) -> list[RuleDraft]:
     return list(session.scalars(select(RuleDraft).where(RuleDraft.pack_id == pack_id, RuleDraft.file == file)
                                 .order_by(RuleDraft.number.desc())))
+
+
+def with_drafts(session: Session, root: Path, code: str) -> tuple[RuleSet | None, list[RuleDraft]]:
+    """The municipality's rules with each file of its pack replaced by its latest saved draft (None when no draft
+    exists, or when they do not load together), and the drafts used."""
+    pack_id, files = editable(root, code)
+    latest = [d for f in files if (d := next(iter(drafts(session, pack_id or "", f)), None)) is not None]
+    if not latest:
+        return None, []
+    packs, _ = discover_packs(root / "local_rules")
+    scope, _ = scope_for(code, root, packs)
+    if scope is None:
+        return None, latest
+    sources, problems = read_sources(scope.files, root)
+    replaced = {d.file: d.text for d in latest}
+    rules, _ = load_rules([(name, replaced.get(name, text)) for name, text in sources])
+    return (None if problems else rules), latest

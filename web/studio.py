@@ -124,6 +124,10 @@ def _simulate(code: str, draft: Any, calendar: Any, form: dict[str, str]) -> tup
         return [], problems
     evaluations = [(f"ディスクの規則（下書き）・基準日 {format_wareki(on)}", evaluate_with(draft, calendar, data, on,
                                                                              form["procedure"]))]
+    saved, used = rule_drafts.with_drafts(get_session(), _root(), code)
+    if saved is not None and form["procedure"] in saved.evaluable():
+        numbers = "、".join(f"{Path(d.file).name} 下書き {d.number}" for d in used)
+        evaluations.append((f"保存した下書き（{numbers}）", evaluate_with(saved, calendar, data, on, form["procedure"])))
     digest = rule_versions.active_rule_set(get_session(), code, on)
     if digest is not None:
         active = rule_versions.load(get_session(), digest)

@@ -114,3 +114,13 @@ def test_an_analyst_fixes_a_broken_rule_guided_by_live_diagnostics(page: Any, li
     page.reload()
     assert "400円" in page.get_by_label("規則（jichi の DSL）").input_value()  # the draft, from the database
     assert "下書き 1" in page.locator("main").inner_text()
+    # the saved draft can be simulated beside the rules on disk (unchanged: still 500円)
+    page.goto(live.url(f"/studio/{MUNICIPALITY}/simulate"))
+    page.get_by_label("決定・表").select_option("窓口負担額")
+    page.get_by_label("基準日").fill("R7.6.2")
+    page.get_by_label("入力（JSON）").fill(INPUT)
+    page.get_by_role("button", name="評価する").click()
+    page.locator("section.result").nth(1).wait_for()
+    disk, draft = (page.locator("section.result").nth(i).inner_text() for i in (0, 1))
+    assert "ディスクの規則" in disk and "= 500" in disk
+    assert "保存した下書き（kodomo_iryohi.rules 下書き 1）" in draft and "= 400" in draft
