@@ -40,6 +40,7 @@ class Change:
 
 @dataclass
 class Progress:
+    total: int = 0  # cases to look at
     cases: int = 0
     decisions: int = 0
     changed: int = 0
@@ -125,7 +126,9 @@ def impact(session: Session, municipality: str, rules: RuleSet, calendar: Munici
     ids = list(session.scalars(select(c.id).where(c.municipality_code == municipality,
                                                   or_(c.status == "running", *window)).order_by(c.started_at, c.id)))
     changes: list[Change] = []
-    counts = Progress()
+    counts = Progress(total=len(ids))
+    if progress is not None:
+        progress(counts)
     for offset in range(0, len(ids), BATCH):
         batch = ids[offset:offset + BATCH]
         for case_id, entry, inputs in _decided(session, municipality, batch):
@@ -157,3 +160,48 @@ def csv_rows(changes: Sequence[Change]) -> Iterator[list[str]]:
     for ch in changes:
         yield [ch.case_id, ch.decision, ch.on or "", json.dumps(ch.before, ensure_ascii=False),
                json.dumps(ch.after, ensure_ascii=False), ch.because]
+
+
+def csv_text(changes: Sequence[Change]) -> str:
+    """The changes as CSV text (UTF-8 with a BOM, so that spreadsheet software reads the Japanese right)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    out.write("\ufeff")
+    csv.writer(out).writerows(csv_rows(changes))
+    return out.getvalue()
+
+
+def run_stored(sessions: Callable[[], Session], run_id: int, municipality: str, rules: RuleSet,
+               calendar: MunicipalCalendar | None, closed_from: dt.date | None, closed_to: dt.date | None) -> None:
+    """Run an impact analysis for a stored ImpactRun row, writing its progress after each batch and its CSV at the
+    end (status done, or failed with nothing half-written). Meant for a background thread of the app."""
+    from engine import clock
+    from engine.models import ImpactRun
+
+    with sessions() as session:
+        def report(p: Progress) -> None:
+            with sessions() as s:
+                row = s.get(ImpactRun, run_id)
+                if row is not None:
+                    row.cases_total, row.cases_done, row.decisions = p.total, p.cases, p.decisions
+                    row.changed, row.skipped = p.changed, p.skipped
+                    s.commit()
+
+        try:
+            changes, counts = impact(session, municipality, rules, calendar, closed_from=closed_from,
+                                     closed_to=closed_to, progress=report)
+        except Exception:  # reported on the page as failed; the analysis changes nothing, so nothing to undo
+            session.rollback()
+            row = session.get(ImpactRun, run_id)
+            if row is not None:
+                row.status, row.finished_at = "failed", clock.now()
+                session.commit()
+            raise
+        row = session.get(ImpactRun, run_id)
+        if row is not None:
+            row.status, row.finished_at, row.result_csv = "done", clock.now(), csv_text(changes)
+            row.cases_total, row.cases_done, row.decisions = counts.total, counts.total, counts.decisions
+            row.changed, row.skipped = counts.changed, counts.skipped
+            session.commit()

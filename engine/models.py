@@ -480,3 +480,23 @@ class RuleDraft(Base):
     created_by: Mapped[str] = mapped_column(String(100))
 
     __table_args__ = (UniqueConstraint("pack_id", "file", "number", name="uq_rule_draft_number"),)
+
+
+class ImpactRun(Base):
+    """An impact analysis started from the studio (engine/impact.py): its progress, readable by every app server
+    while it runs, and its result as CSV once done."""
+
+    __tablename__ = "impact_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    status: Mapped[str] = mapped_column(String(20))  # running | done | failed
+    cases_total: Mapped[int] = mapped_column(Integer)
+    cases_done: Mapped[int] = mapped_column(Integer)
+    decisions: Mapped[int] = mapped_column(Integer)
+    changed: Mapped[int] = mapped_column(Integer)
+    skipped: Mapped[int] = mapped_column(Integer)
+    result_csv: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_by: Mapped[str] = mapped_column(String(100))

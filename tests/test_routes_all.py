@@ -56,7 +56,7 @@ def _routes(app: Flask) -> list[tuple[str, str, set[str]]]:
 
 
 OTHER_PARAMETERS = {"action": "claim", "filename": "jichi.css", "notice_id": "jido_teate.nintei_tsuchi",
-                    "code": "141305", "pack_id": "141305-kawasaki"}
+                    "code": "141305", "pack_id": "141305-kawasaki", "run_id": "1"}
 
 
 def _path(rule: str, values: dict[str, str]) -> str:

@@ -7,7 +7,10 @@ Open to the roles 業務分析 (analyst) and 管理者 (admin) of the municipali
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,10 @@ from dsl.rules.testing import run_tests
 from dsl.values import json_value
 from engine import clock, rule_drafts, rule_versions
 from engine.calendars import pack_for, resolve_calendar
+from engine.db import make_session_factory
 from engine.fitgap import KINDS, report_for
-from engine.models import RuleActivation
+from engine.impact import run_stored
+from engine.models import ImpactRun, RuleActivation
 from engine.models import RuleSet as RuleSetRow
 from engine.paths import project_root
 from engine.rulesets import RuleSets
@@ -29,7 +34,7 @@ from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.wareki import INPUT_EXAMPLES, WarekiError, format_wareki, parse_date_input
 from web.api import actor, cases
 from web.cli_rules import Evaluation, evaluate_with
-from web.db import get_session
+from web.db import get_engine, get_session
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
@@ -277,6 +282,80 @@ def rules_action(code: str, action: str) -> ResponseReturnValue:
     if any(d.is_error for d in [*checked.diagnostics, *checked.others]):
         status = 422 if action == "save" else 200
     return render_template("studio/_check.html", **context), status
+
+
+# --- impact analysis ---------------------------------------------------------------------------------------
+
+@bp.get("/<code>/impact")
+def impact_page(code: str) -> ResponseReturnValue:
+    _allowed(code)
+    runs = list(get_session().scalars(select(ImpactRun).where(ImpactRun.municipality_code == code)
+                                      .order_by(ImpactRun.id.desc()).limit(20)))
+    return render_template("studio/impact.html", code=code, runs=runs, problems=[], examples=INPUT_EXAMPLES)
+
+
+@bp.post("/<code>/impact")
+def impact_start(code: str) -> ResponseReturnValue:
+    """Start an impact analysis of the rules on disk (or, when chosen, the saved drafts) in the background; the
+    page then follows its progress."""
+    _allowed(code)
+    root = Path(_root())
+    problems: list[Diagnostic] = []
+    window: list[Any] = []
+    for name, label in (("closed_from", "完了の期間の始め"), ("closed_to", "完了の期間の終わり")):
+        given = request.form.get(name, "").strip()
+        try:
+            window.append(parse_date_input(given) if given else None)
+        except WarekiError as e:
+            problems.append(error("INP802", f"{label}を日付として読めません（{e}）", Span(label, 1, 1), f"例: {INPUT_EXAMPLES}"))
+    if request.form.get("rules") == "drafts":
+        rules, _ = rule_drafts.with_drafts(get_session(), root, code)
+        if rules is None:
+            problems.append(error("PCK630", "保存した下書きがありません", Span("規則", 1, 1), "規則ファイルの編集で保存してください。"))
+    else:
+        rules, found = RuleSets(root).for_municipality(code)
+        problems.extend(d for d in found if d.is_error)
+    calendar, found = resolve_calendar(code, root)
+    problems.extend(d for d in found if d.is_error)
+    if problems or rules is None:
+        runs = list(get_session().scalars(select(ImpactRun).where(ImpactRun.municipality_code == code)
+                                          .order_by(ImpactRun.id.desc()).limit(20)))
+        return render_template("studio/impact.html", code=code, runs=runs, problems=problems,
+                               examples=INPUT_EXAMPLES), 422
+    db = get_session()
+    run = ImpactRun(municipality_code=code, status="running", cases_total=0, cases_done=0, decisions=0, changed=0,
+                    skipped=0, started_at=clock.now(), started_by=actor())
+    db.add(run)
+    db.commit()
+    sessions = make_session_factory(get_engine())
+    threading.Thread(target=run_stored, args=(sessions, run.id, code, rules, calendar, window[0], window[1]),
+                     name=f"impact-{run.id}", daemon=True).start()
+    return redirect(url_for("studio.impact_run", code=code, run_id=run.id), 303)
+
+
+def _run_of(code: str, run_id: int) -> ImpactRun:
+    _allowed(code)
+    run = get_session().get(ImpactRun, run_id)
+    if run is None or run.municipality_code != code:
+        abort(404)
+    return run
+
+
+@bp.get("/<code>/impact/<int:run_id>")
+def impact_run(code: str, run_id: int) -> ResponseReturnValue:
+    run = _run_of(code, run_id)
+    rows = list(csv.reader(io.StringIO(run.result_csv.lstrip("\ufeff"))))[1:201] if run.result_csv else []
+    template = "studio/_impact_run.html" if request.headers.get("HX-Request") == "true" else "studio/impact_run.html"
+    return render_template(template, code=code, run=run, rows=rows)
+
+
+@bp.get("/<code>/impact/<int:run_id>.csv")
+def impact_csv(code: str, run_id: int) -> ResponseReturnValue:
+    run = _run_of(code, run_id)
+    if run.result_csv is None:
+        abort(404)
+    return run.result_csv, 200, {"Content-Type": "text/csv; charset=utf-8",
+                                 "Content-Disposition": f'attachment; filename="impact-{code}-{run.id}.csv"'}
 
 
 def _explained(evaluation: Evaluation) -> str:

@@ -124,3 +124,44 @@ def test_an_analyst_fixes_a_broken_rule_guided_by_live_diagnostics(page: Any, li
     disk, draft = (page.locator("section.result").nth(i).inner_text() for i in (0, 1))
     assert "ディスクの規則" in disk and "= 500" in disk
     assert "保存した下書き（kodomo_iryohi.rules 下書き 1）" in draft and "= 400" in draft
+
+
+def test_impact_of_a_changed_fee_before_activation(page: Any, live: Any, axe: Any, shot: Any) -> None:
+    from engine import accounts, clock
+    from engine.cases import Cases
+    from engine.registry import Registry
+    from tests.browser.conftest import NANTO
+
+    root = Path(live.app.config["PROJECT_ROOT"])
+    engine = make_engine(live.database_url)
+    sessions = make_session_factory(engine)
+    clock.install_spiff_clock()
+    service = Cases(Registry.load(root))
+    with sessions() as s:
+        accounts.grant(s, login="bunseki", municipality=NANTO, role="analyst", actor="admin")
+        s.commit()
+        for copies in (2, 3):  # two 住民票 requests whose fee was decided at 本人確認
+            case = service.start_case(s, process_id="Process_JuminhyoKofu", municipality=NANTO, data={}, actor="窓口")
+            for name, data in (("受付", {"受付日": "2026-04-01", "請求者区分": "本人", "郵送請求": False, "請求通数": copies}),
+                               ("本人確認", {"本人確認書類": [{"種別": "マイナンバーカード", "有効期限": "2030-01-01"}]})):
+                task = next(t for t in service.get_case(s, case.id).tasks if t.name == name)
+                service.complete_task(s, task.id, data, "窓口")
+    engine.dispose()
+    fee = next((root / "local_rules" / "162108-nanto" / "rules").glob("*.rules"))
+    fee.write_text(fee.read_text(encoding="utf-8").replace("から 300円", "から 350円"), encoding="utf-8")
+
+    sign_in(page, live, "bunseki", then=f"/studio/{NANTO}/impact")
+    axe(page, "impact")
+    page.get_by_role("button", name="影響分析を始める").click()
+    page.wait_for_url("**/impact/*")
+    page.get_by_text("完了:").wait_for()  # the page follows the progress until the run is done
+    assert page.locator("#run-progress").get_attribute("value") == page.locator("#run-progress").get_attribute("max")
+    table = page.locator("table.impact").inner_text()
+    assert "住民票の写しの手数料" in table and "600" in table and "700" in table and "1050" in table
+    assert "住民票の写しの手数料単価" in table  # what made the difference
+    axe(page, "impact-run")
+    shot(page, "impact-run")
+    csv = page.request.get(live.url(page.get_by_role("link", name="CSV をダウンロード").get_attribute("href")))
+    assert csv.ok and csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text().lstrip("\ufeff").splitlines()
+    assert lines[0] == "案件,判定,基準日,変更前,変更後,違いの元" and len(lines) == 3
