@@ -53,8 +53,7 @@ _MISSING = object()
 
 # Events about a case that do not change its state, so its version stays: who holds a task (the inbox), and a
 # notice printed from its data.
-ASSIGNMENT_ACTIONS = frozenset({"task.claimed", "task.released"})
-NON_STATE_ACTIONS = ASSIGNMENT_ACTIONS | {"notice.printed"}
+NON_STATE_ACTIONS = frozenset({"task.claimed", "task.released", "notice.printed"})
 
 
 def event(

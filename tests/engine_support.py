@@ -117,3 +117,14 @@ def assert_one_event_per_state_change(engine: Engine) -> None:
         assert {case_id: events.get(case_id, 0) for case_id in versions} == versions, "one event per state change"
         report = verify(connection)
     assert report.findings == [], [f.format() for f in report.findings]
+
+
+def take_juminhyo(cases: Cases, session: Session, municipality: str, copies: int) -> str:
+    """A 住民票の写し request taken through 受付 and 本人確認, where its fee is decided (a business rule task)."""
+    case_id: str = cases.start_case(session, process_id="Process_JuminhyoKofu", municipality=municipality, data={},
+                                    actor="窓口").id
+    for name, data in (("受付", {"受付日": "2026-04-01", "請求者区分": "本人", "郵送請求": False, "請求通数": copies}),
+                       ("本人確認", {"本人確認書類": [{"種別": "マイナンバーカード", "有効期限": "2030-01-01"}]})):
+        task = next(t for t in cases.get_case(session, case_id).tasks if t.name == name)
+        cases.complete_task(session, task.id, data, "窓口")
+    return case_id

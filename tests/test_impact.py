@@ -13,7 +13,7 @@ from engine.calendars import resolve_calendar
 from engine.impact import csv_rows, impact, inputs_of
 from engine.registry import Registry
 from engine.rulesets import RuleSets
-from tests.engine_support import copy_core, environment
+from tests.engine_support import copy_core, environment, take_juminhyo
 
 ROOT = Path(__file__).resolve().parent.parent
 NANTO = "162108"
@@ -28,11 +28,7 @@ def _repository(root: Path) -> Path:
 
 def _juminhyo(env: Any, copies: int) -> str:
     with env.session() as s:
-        case_id: str = env.cases.start_case(s, process_id="Process_JuminhyoKofu", municipality=NANTO, data={},
-                                            actor="窓口").id
-    env.complete(case_id, "受付", {"受付日": "2026-04-01", "請求者区分": "本人", "郵送請求": False, "請求通数": copies})
-    env.complete(case_id, "本人確認", {"本人確認書類": [{"種別": "マイナンバーカード", "有効期限": "2030-01-01"}]})
-    return case_id
+        return take_juminhyo(env.cases, s, NANTO, copies)
 
 
 def test_a_changed_fee_shows_in_each_case_that_used_it(database_url: str, tmp_path: Path) -> None:

@@ -78,10 +78,12 @@ def test_only_open_user_tasks_can_be_claimed(database_url: str) -> None:
         (task,) = env.ready(case_id)
         env.complete(case_id, "起案", {"起案回数": 1}, actor="担当A")
         with env.session() as s:
-            for claim in (lambda: env.cases.claim(s, task.id, "担当A"), lambda: env.cases.claim(s, "nope", "x")):
-                with pytest.raises(CaseError) as caught:
-                    claim()
-                assert _code(caught) in {"ENG511", "ENG514"}
+            with pytest.raises(CaseError) as caught:
+                env.cases.claim(s, task.id, "担当A")  # already completed
+            assert _code(caught) == "ENG511"
+            with pytest.raises(CaseError) as caught:
+                env.cases.claim(s, "nope", "x")
+            assert _code(caught) == "ENG514"
         assert [a for a, _ in _events(env, case_id)].count("task.claimed") == 0
 
 

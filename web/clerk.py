@@ -55,23 +55,13 @@ def wareki_datetime(value: dt.datetime | None) -> str:
 @bp.app_template_filter("shown_value")
 def shown_value(value: Any) -> str:
     """A case data value in plain Japanese: dates in 和暦, true/false as はい/いいえ, lists and records flat."""
-    if isinstance(value, bool):
-        return "はい" if value else "いいえ"
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        try:
-            return format_wareki(value)
-        except WarekiError:
-            return value.isoformat()
-    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
-        try:
-            return format_wareki(dt.date.fromisoformat(value))
-        except (ValueError, WarekiError):
-            return value
     if isinstance(value, list):
         return "、".join(shown_value(v) for v in value) or "（なし）"
     if isinstance(value, dict):
         return "、".join(f"{k}: {shown_value(v)}" for k, v in value.items())
-    return "" if value is None else str(value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = value.isoformat()
+    return formatted(value, None)  # as notices print it: ISO dates in 和暦, はい/いいえ
 
 
 @bp.app_template_filter("field_id")

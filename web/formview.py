@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsl.types import EnumType, ListType, RecordType, Type
-from engine.forms import LOCAL, Form, FormField
+from engine.forms import LOCAL, Form
 from engine.restricted import RESTRICTED
 from standard_core.wareki import INPUT_EXAMPLES, WarekiError, format_wareki, parse_date_input
 
@@ -212,6 +212,3 @@ def posted_values(form: Form, posted: Mapping[str, str]) -> dict[str, Any]:
     values[LOCAL] = {f.key: tree.get(f.name) for f in form.fields if f.local}
     return values
 
-
-def field_named(form: Form, label_or_name: str) -> FormField | None:
-    return next((f for f in form.fields if label_or_name in (f.name, f.label)), None)

@@ -278,9 +278,7 @@ def rules_action(code: str, action: str) -> ResponseReturnValue:
             context["saved"] = rule_drafts.save(get_session(), root, code, file, text, actor())
         except DiagnosticError:
             get_session().rollback()
-            status = 422
-    if any(d.is_error for d in [*checked.diagnostics, *checked.others]):
-        status = 422 if action == "save" else 200
+            status = 422  # refused: the diagnostics say why
     return render_template("studio/_check.html", **context), status
 
 

@@ -14,6 +14,17 @@ from tests.browser.conftest import MUNICIPALITY, sign_in
 INPUT = '{"診療日": "2025-06-02", "生年月日": "2015-06-01", "区分": "通院", "所得割非課税世帯": false, "保険診療の自己負担額": 1260}'
 
 
+def _simulate_co_pay(page: Any) -> tuple[str, str]:
+    """Evaluate 窓口負担額 for INPUT on R7.6.2 on the simulation page: the texts of the first two result columns."""
+    page.get_by_label("決定・表").select_option("窓口負担額")
+    page.get_by_label("基準日").fill("R7.6.2")
+    page.get_by_label("入力（JSON）").fill(INPUT)
+    page.get_by_role("button", name="評価する").click()
+    page.locator("section.result").nth(1).wait_for()
+    first, second = (page.locator("section.result").nth(i).inner_text() for i in (0, 1))
+    return first, second
+
+
 def test_an_analyst_compares_a_changed_co_pay_with_the_version_in_force(page: Any, live: Any, axe: Any,
                                                                        shot: Any, console: Any) -> None:
     console.expected.append("status of 404")  # another municipality's studio, asked for on purpose
@@ -31,12 +42,7 @@ def test_an_analyst_compares_a_changed_co_pay_with_the_version_in_force(page: An
     page.get_by_role("link", name="分析").click()
     axe(page, "studio")
     page.get_by_role("link", name="判定のシミュレーション").click()
-    page.get_by_label("決定・表").select_option("窓口負担額")
-    page.get_by_label("基準日").fill("R7.6.2")
-    page.get_by_label("入力（JSON）").fill(INPUT)
-    page.get_by_role("button", name="評価する").click()
-    page.locator("section.result").nth(1).wait_for()
-    draft, active = (page.locator("section.result").nth(i).inner_text() for i in (0, 1))
+    draft, active = _simulate_co_pay(page)
     assert "ディスクの規則" in draft and "= 400" in draft and "通院一部負担上限" in draft
     assert "有効な版" in active and "= 500" in active
     axe(page, "simulation")
@@ -116,12 +122,7 @@ def test_an_analyst_fixes_a_broken_rule_guided_by_live_diagnostics(page: Any, li
     assert "下書き 1" in page.locator("main").inner_text()
     # the saved draft can be simulated beside the rules on disk (unchanged: still 500円)
     page.goto(live.url(f"/studio/{MUNICIPALITY}/simulate"))
-    page.get_by_label("決定・表").select_option("窓口負担額")
-    page.get_by_label("基準日").fill("R7.6.2")
-    page.get_by_label("入力（JSON）").fill(INPUT)
-    page.get_by_role("button", name="評価する").click()
-    page.locator("section.result").nth(1).wait_for()
-    disk, draft = (page.locator("section.result").nth(i).inner_text() for i in (0, 1))
+    disk, draft = _simulate_co_pay(page)
     assert "ディスクの規則" in disk and "= 500" in disk
     assert "保存した下書き（kodomo_iryohi.rules 下書き 1）" in draft and "= 400" in draft
 
@@ -131,6 +132,7 @@ def test_impact_of_a_changed_fee_before_activation(page: Any, live: Any, axe: An
     from engine.cases import Cases
     from engine.registry import Registry
     from tests.browser.conftest import NANTO
+    from tests.engine_support import take_juminhyo
 
     root = Path(live.app.config["PROJECT_ROOT"])
     engine = make_engine(live.database_url)
@@ -141,11 +143,7 @@ def test_impact_of_a_changed_fee_before_activation(page: Any, live: Any, axe: An
         accounts.grant(s, login="bunseki", municipality=NANTO, role="analyst", actor="admin")
         s.commit()
         for copies in (2, 3):  # two 住民票 requests whose fee was decided at 本人確認
-            case = service.start_case(s, process_id="Process_JuminhyoKofu", municipality=NANTO, data={}, actor="窓口")
-            for name, data in (("受付", {"受付日": "2026-04-01", "請求者区分": "本人", "郵送請求": False, "請求通数": copies}),
-                               ("本人確認", {"本人確認書類": [{"種別": "マイナンバーカード", "有効期限": "2030-01-01"}]})):
-                task = next(t for t in service.get_case(s, case.id).tasks if t.name == name)
-                service.complete_task(s, task.id, data, "窓口")
+            take_juminhyo(service, s, NANTO, copies)
     engine.dispose()
     fee = next((root / "local_rules" / "162108-nanto" / "rules").glob("*.rules"))
     fee.write_text(fee.read_text(encoding="utf-8").replace("から 300円", "から 350円"), encoding="utf-8")
