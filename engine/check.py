@@ -8,12 +8,12 @@ when a clerk starts a case.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from engine.bpmn.spiff import bind
-from engine.bpmn.validate import ValidatedModel, validate_bpmn, validate_set
+from engine.bpmn.validate import ValidatedModel, validate_bpmn, validate_set, validate_source
 from engine.forms import pack_variations
 from engine.hooks import hook_conformance
 from engine.notices import load_notices, unknown_processes
@@ -22,12 +22,15 @@ from engine.rulesets import RuleSets, core_rule_files, pack_rule_files
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 
 
-def check_paths(paths: list[Path], root: Path) -> list[Diagnostic]:
+def check_paths(paths: list[Path], root: Path, overrides: Mapping[Path, bytes] | None = None) -> list[Diagnostic]:
     """Check `paths` (files or folders; [] means the whole repository at `root`), sorted by file/line/col.
 
+    `overrides` maps BPMN files (existing or not) to the text to check in place of the file's: the studio's
+    modeler checks an edited diagram exactly as `jichi check` would check it once saved in the pack.
     File names in diagnostics are relative to `root` when the file lies under it. Never raises on bad input.
     """
     root = root.resolve()
+    replaced = {path.resolve(): data for path, data in (overrides or {}).items()}
     cache: dict[Path, tuple[ValidatedModel | None, list[Diagnostic]]] = {}
     checked_files: set[Path] = set()
     rule_sets = RuleSets(root)
@@ -37,7 +40,10 @@ def check_paths(paths: list[Path], root: Path) -> list[Diagnostic]:
         for file in files:
             key = file.resolve()
             if key not in cache:
-                cache[key] = validate_bpmn(key, _display(key, root), rule_sets.for_file(key))
+                if key in replaced:
+                    cache[key] = validate_source(replaced[key], _display(key, root), rule_sets.for_file(key), path=key)
+                else:
+                    cache[key] = validate_bpmn(key, _display(key, root), rule_sets.for_file(key))
             if checked:
                 checked_files.add(key)
             model = cache[key][0]
@@ -59,7 +65,7 @@ def check_paths(paths: list[Path], root: Path) -> list[Diagnostic]:
     else:
         core = load(core_files)
         for path in paths:
-            files, missing = _expand(path, root)
+            files, missing = ([path], []) if path.resolve() in replaced else _expand(path, root)
             diagnostics.extend(missing)
             owner = _pack_of(path, packs)
             context = core + (load(_base_files(owner, by_id) + list(owner.process_files)) if owner else [])

@@ -23,10 +23,10 @@ PACK_TOML = 'id = "141305-kawasaki"\nversion = "1.0.0"\nmunicipalities = ["14130
 SHOWN = "local_rules/141305-kawasaki/processes/tennyu_hook.bpmn"
 
 
-def _intake(env: Env, case_id: str) -> None:
+def _intake(env: Env, case_id: str, members: int = 2) -> None:
     complete = env.complete
     complete(case_id, "受付", {"氏名": "山田 太郎", "転入日": "2026-03-02", "届出日": "2026-03-10",
-                              "前住所": "東京都", "世帯員数": 1})
+                              "前住所": "東京都", "世帯員数": members})
     complete(case_id, "本人確認", {"本人確認済": True})
     complete(case_id, "住民票の記載", {"住民票コード": "12345678901"})
 
@@ -39,8 +39,15 @@ def test_the_pack_hook_runs_only_for_its_municipality(database_url: str) -> None
                                             actor="窓口").id
             naha = env.cases.start_case(s, process_id="Process_Tennyu", municipality="472018", data={},
                                         actor="窓口").id
+            alone = env.cases.start_case(s, process_id="Process_Tennyu", municipality="141305", data={},
+                                         actor="窓口").id
         _intake(env, kawasaki)
         _intake(env, naha)
+        _intake(env, alone, members=1)
+        # The hook's own condition (世帯員数 >= 2, from the core's intake form): one person is not guided.
+        assert env.case(alone).status == "completed"
+        with env.session() as s:
+            assert "医療費助成の案内状況" not in env.cases.get_case(s, alone).data
         # 那覇市 has no implementation: the core's default hook does nothing and the case is done.
         assert env.case(naha).status == "completed"
         assert [t.name for t in env.ready(kawasaki)] == ["小児医療費助成の案内"]

@@ -25,10 +25,27 @@ def test_each_package_keeps_its_licence_and_htmx_is_2_0() -> None:
     packages = MANIFEST["packages"]
     assert re.fullmatch(r"2\.0\.\d+", packages["htmx.org"])  # htmx 4 changed error swapping and inheritance
     folders = {name[:name.index("/", name.index("vendor/") + len("vendor/"))] for name in MANIFEST["files"]}
-    assert len(folders) == 3
-    for folder in folders:
+    modeler = f"web/static/vendor/bpmn-modeler-{packages['bpmn-js']}"
+    assert len(folders) == 4 and modeler in folders
+    for folder in folders - {modeler}:
         assert f"{folder}/LICENSE" in MANIFEST["files"], folder
     assert "bpmn.io" in (ROOT / "web/static/vendor" / f"bpmn-js-{packages['bpmn-js']}" / "LICENSE").read_text()
+
+
+def test_the_modeler_bundle_lists_the_licence_of_each_bundled_package() -> None:
+    """The studio's modeler is one esbuild bundle (tools/modeler): its licence file names every package pinned
+    there, each with the version the bundle was built from and its licence text."""
+    packages = MANIFEST["packages"]
+    licences = (ROOT / f"web/static/vendor/bpmn-modeler-{packages['bpmn-js']}/THIRD-PARTY-LICENSES.txt").read_text(
+        encoding="utf-8")
+    lock = json.loads((ROOT / "tools/modeler/package-lock.json").read_text(encoding="utf-8"))["packages"]
+    assert MANIFEST["modeler"]["bpmn-js"] == packages["bpmn-js"]  # the viewer and the modeler are one version
+    for name, version in MANIFEST["modeler"].items():
+        assert lock[f"node_modules/{name}"]["version"] == version, name
+        assert f"==== {name} {version} " in licences, name
+    for bundled in ("preact", "diagram-js", "bpmn-moddle", "min-dash"):  # transitive packages are listed too
+        assert re.search(rf"^==== {re.escape(bundled)} \d", licences, re.M), bundled
+    assert licences.count("Permission is hereby granted") >= 10
 
 
 def test_templates_load_nothing_from_another_site() -> None:

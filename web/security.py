@@ -105,6 +105,9 @@ def _headers(response: Response) -> Response:
         "connect-src 'self'; "
         "form-action 'self'; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        # bpmn-js's modeler writes style attributes into its markup (its label editor, the properties panel):
+        # the studio's modeler page alone allows style attributes, never style elements or scripts.
+        + ("; style-src-attr 'unsafe-inline'" if g.get("csp_style_attributes") else "")
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"

@@ -14,14 +14,25 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from dsl.rules.explain import explain
 from dsl.rules.testing import run_tests
 from dsl.values import json_value
-from engine import clock, rule_drafts, rule_versions
+from engine import clock, process_drafts, rule_drafts, rule_versions
 from engine.calendars import pack_for, resolve_calendar
 from engine.db import make_session_factory
 from engine.fitgap import KINDS, report_for
@@ -33,6 +44,7 @@ from engine.rulesets import RuleSets
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.wareki import INPUT_EXAMPLES, WarekiError, format_wareki, parse_date_input
 from web.api import actor, cases
+from web.clerk import wareki_datetime
 from web.cli_rules import Evaluation, evaluate_with
 from web.db import get_engine, get_session
 
@@ -280,6 +292,89 @@ def rules_action(code: str, action: str) -> ResponseReturnValue:
             get_session().rollback()
             status = 422  # refused: the diagnostics say why
     return render_template("studio/_check.html", **context), status
+
+
+# --- BPMN modeler ------------------------------------------------------------------------------------------
+
+@bp.get("/<code>/processes")
+def processes_list(code: str) -> ResponseReturnValue:
+    _allowed(code)
+    root = Path(_root())
+    pack = process_drafts.own_pack(root, code)
+    return render_template("studio/processes.html", code=code, pack=pack,
+                           files=process_drafts.files(get_session(), root, code), hooks=process_drafts.hooks(root))
+
+
+def _process_file(code: str, file: str) -> process_drafts.ProcessFile:
+    known = {f.file: f for f in process_drafts.files(get_session(), Path(_root()), code)}
+    if file not in known:
+        abort(404)
+    return known[file]
+
+
+@bp.get("/<code>/processes/edit")
+def process_edit(code: str) -> ResponseReturnValue:
+    """The modeler for a process of the municipality's pack; a core process opens in the read-only viewer."""
+    _allowed(code)
+    shown = _process_file(code, request.args.get("file", ""))
+    pack = process_drafts.own_pack(Path(_root()), code)
+    saved = process_drafts.drafts(get_session(), pack.id, shown.file) if pack is not None and shown.editable else []
+    g.csp_style_attributes = shown.editable  # the modeler (see web/security.py); the core's viewer needs none
+    return render_template("studio/process_edit.html", code=code, shown=shown, drafts=saved)
+
+
+@bp.get("/<code>/processes/source")
+def process_source(code: str) -> ResponseReturnValue:
+    """The diagram to open: the latest draft, else the file in the pack (or the core). Plain text: never rendered
+    by the browser as a document."""
+    _allowed(code)
+    shown = _process_file(code, request.args.get("file", ""))
+    text, _ = process_drafts.source(get_session(), Path(_root()), code, shown.file)
+    if text is None:
+        abort(404)
+    return Response(text, mimetype="text/plain")
+
+
+@bp.post("/<code>/processes/new")
+def process_new(code: str) -> ResponseReturnValue:
+    """A new process of the pack from a template (a hook implementation or a procedure of its own), opened."""
+    _allowed(code)
+    name = request.form.get("name", "").strip()
+    try:
+        draft = process_drafts.new(get_session(), Path(_root()), code, name, request.form.get("hook", ""), actor())
+    except DiagnosticError as e:
+        get_session().rollback()
+        root = Path(_root())
+        return render_template("studio/processes.html", code=code, pack=process_drafts.own_pack(root, code),
+                               files=process_drafts.files(get_session(), root, code), hooks=process_drafts.hooks(root),
+                               problems=e.diagnostics), 422
+    return redirect(url_for("studio.process_edit", code=code, file=draft.file))
+
+
+@bp.post("/<code>/processes/<action>")
+def process_action(code: str, action: str) -> ResponseReturnValue:
+    """check (diagnostics placed on the diagram's elements) or save (a new draft when it checks clean)."""
+    _allowed(code)
+    if action not in ("check", "save"):
+        abort(404)
+    root = Path(_root())
+    file = request.form.get("file", "")
+    text = request.form.get("xml", "")
+    try:
+        process_drafts.editable(get_session(), root, code, file)
+    except DiagnosticError as e:
+        return jsonify(saved=None, diagnostics=[{**d.to_json(), "element": None} for d in e.diagnostics]), 422
+    placed = process_drafts.check(root, code, file, text)
+    body = [{**p.diagnostic.to_json(), "element": p.element} for p in placed]
+    if action == "check":
+        return jsonify(saved=None, diagnostics=body)
+    try:
+        draft = process_drafts.save(get_session(), root, code, file, text, actor())
+    except DiagnosticError:
+        get_session().rollback()
+        return jsonify(saved=None, diagnostics=body), 422  # refused: the diagnostics say why
+    return jsonify(saved={"number": draft.number, "sha256": draft.sha256, "by": draft.created_by,
+                          "at": wareki_datetime(draft.created_at)}, diagnostics=body)
 
 
 # --- impact analysis ---------------------------------------------------------------------------------------

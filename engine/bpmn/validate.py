@@ -60,11 +60,12 @@ def validate_bpmn(path: Path, display: str | None = None,
     return _validate(path, source, diagnostics, rules)
 
 
-def validate_source(data: bytes, display: str,
-                    rules: RuleSet | None = None) -> tuple[ValidatedModel | None, list[Diagnostic]]:
-    """Validate BPMN held in memory (e.g. a spec stored in the database) exactly as validate_bpmn does."""
+def validate_source(data: bytes, display: str, rules: RuleSet | None = None,
+                    path: Path | None = None) -> tuple[ValidatedModel | None, list[Diagnostic]]:
+    """Validate BPMN held in memory (a spec stored in the database, a diagram edited in the studio) exactly as
+    validate_bpmn does; `path` is where the file lives or would live (in its pack), when it has one."""
     source, diagnostics = parse_source(data, display)
-    return _validate(Path(display), source, diagnostics, rules)
+    return _validate(path or Path(display), source, diagnostics, rules)
 
 
 def _validate(
