@@ -408,3 +408,45 @@ def pack_impact(municipality: str, closed_from: str | None, closed_to: str | Non
         click.echo(f"{ch.case_id}  {ch.decision}（基準日 {ch.on}）: {ch.before} → {ch.after}  {ch.because}")
     click.echo(f"案件 {counts.cases} 件、判定 {counts.decisions} 件を評価し直し、変わるもの {counts.changed} 件"
                f"（評価できないもの {counts.skipped} 件）")
+
+
+@pack_group.command("drafts")
+@click.argument("pack_id")
+@click.option("--apply", "apply_version", default=None, metavar="VERSION",
+              help="下書きをパックのフォルダに反映し、この版にします（CHANGELOG に記録、検査とテストに通らなければ何も変えない）。")
+@click.option("--note", default="", help="CHANGELOG に書く変更の説明。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def pack_drafts(pack_id: str, apply_version: str | None, note: str, actor: str | None, as_json: bool) -> None:
+    """分析の画面で保存した、パック PACK_ID の下書き（規則ファイルと BPMN）の一覧。--apply で新しい版にします。
+
+    反映したフォルダは、ほかの版と同じく jichi pack build で署名し、jichi pack activate で有効にします。
+    """
+    from engine.draft_release import apply, pack_named, pending
+    from web.cli_cases import _default_actor, _session
+
+    root = project_root()
+    try:
+        pack_named(root, pack_id)
+        with _session() as session:
+            if apply_version is None:
+                found = pending(session, root, pack_id)
+            else:
+                found = apply(session, root, pack_id, apply_version, note, actor or _default_actor())
+            rows = [{"file": p.draft.file, "draft": p.draft.number, "by": p.draft.created_by,
+                     "at": p.draft.created_at.isoformat(timespec="seconds"), "sha256": p.draft.sha256,
+                     "changed": p.changed} for p in found]
+    except DiagnosticError as e:
+        _fail(e, as_json)
+        return
+    if as_json:
+        click.echo(json.dumps({"pack": pack_id, "applied": apply_version, "drafts": rows}, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        state = "" if row["changed"] else "（フォルダと同じ）"
+        click.echo(f"{row['file']}  下書き {row['draft']}  {row['by']}  {row['at']}  {row['sha256'][:12]}{state}")
+    if apply_version is not None:
+        click.echo(f"{len(rows)} 件の下書きを反映し、{pack_id} を {apply_version} にしました。"
+                   f"次は jichi pack build {pack_id} --key … で署名し、jichi pack activate で有効にします。")
+    elif not rows:
+        click.echo(f"パック {pack_id} の下書きはありません。")

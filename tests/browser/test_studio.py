@@ -31,7 +31,7 @@ def test_an_analyst_compares_a_changed_co_pay_with_the_version_in_force(page: An
     root = Path(live.app.config["PROJECT_ROOT"])
     engine = make_engine(live.database_url)
     with make_session_factory(engine)() as s:
-        rule_versions.activate(s, root, pack_id="141305-kawasaki", version="0.4.0", municipality=MUNICIPALITY,
+        rule_versions.activate(s, root, pack_id="141305-kawasaki", version="0.5.0", municipality=MUNICIPALITY,
                                effective_from=dt.date(2023, 9, 1), actor="admin")
     engine.dispose()
     rules = root / "local_rules" / "141305-kawasaki" / "rules" / "kodomo_iryohi.rules"
@@ -53,7 +53,7 @@ def test_an_analyst_compares_a_changed_co_pay_with_the_version_in_force(page: An
     page.get_by_text("JSON として読めません").wait_for()
 
     page.goto(live.url("/studio/"))
-    page.get_by_role("link", name="フィット・アンド・ギャップ: 川崎市 0.4.0").click()
+    page.get_by_role("link", name="フィット・アンド・ギャップ: 川崎市 0.5.0").click()
     assert "通院一部負担上限" in page.locator("body").inner_text()
     axe(page, "fitgap")
     shot(page, "fitgap")
@@ -87,7 +87,7 @@ def test_activation_waits_for_the_tests_and_is_recorded(page: Any, live: Any, ax
     page.get_by_role("button", name="有効にする").click()
     page.wait_for_load_state("networkidle")
     history = page.locator("table").inner_text()
-    assert "令和8年4月1日" in history and "141305-kawasaki 0.4.0" in history and "kanri" in history
+    assert "令和8年4月1日" in history and "141305-kawasaki 0.5.0" in history and "kanri" in history
     axe(page, "activation")
     shot(page, "activation")
 
