@@ -119,6 +119,18 @@ def assert_one_event_per_state_change(engine: Engine) -> None:
     assert report.findings == [], [f.format() for f in report.findings]
 
 
+def take_shokan(cases: Cases, session: Session, paid: int, born: str = "2015-06-01",
+                treated: str = "2025-06-02") -> str:
+    """A 川崎市 小児医療費の払い戻し application taken through its intake, where the 窓口負担額 is decided (the
+    pack's rule file) and the refund computed; the case then waits at 払い戻しの決定."""
+    case_id: str = cases.start_case(session, process_id="Process_Kawasaki_ShokanBarai", municipality="141305",
+                                    data={}, actor="窓口").id
+    task = next(t for t in cases.get_case(session, case_id).tasks if t.name == "払い戻し申請の受付")
+    cases.complete_task(session, task.id, {"診療日": treated, "生年月日": born, "区分": "通院",
+                                           "所得割非課税世帯": False, "保険診療の自己負担額": paid}, "窓口")
+    return case_id
+
+
 def take_juminhyo(cases: Cases, session: Session, municipality: str, copies: int) -> str:
     """A 住民票の写し request taken through 受付 and 本人確認, where its fee is decided (a business rule task)."""
     case_id: str = cases.start_case(session, process_id="Process_JuminhyoKofu", municipality=municipality, data={},

@@ -13,7 +13,7 @@ from engine.calendars import resolve_calendar
 from engine.impact import csv_rows, impact, inputs_of
 from engine.registry import Registry
 from engine.rulesets import RuleSets
-from tests.engine_support import copy_core, environment, take_juminhyo
+from tests.engine_support import copy_core, environment, take_juminhyo, take_shokan
 
 ROOT = Path(__file__).resolve().parent.parent
 NANTO = "162108"
@@ -55,6 +55,31 @@ def test_a_changed_fee_shows_in_each_case_that_used_it(database_url: str, tmp_pa
     assert counts.changed == 2 and counts.cases == 2
     rows = list(csv_rows(changes))
     assert rows[0] == ["案件", "判定", "基準日", "変更前", "変更後", "違いの元"] and len(rows) == 3
+
+
+def test_a_changed_co_pay_cap_shows_in_the_refunds_waiting_for_payment(database_url: str, tmp_path: Path) -> None:
+    """川崎市's 払い戻し (償還払い): the 窓口負担額 decided at intake from the pack's rule file; a lower cap for
+    小4〜中3 changes the cases above the cap only, and names the parameter."""
+    root = tmp_path / "repo"
+    copy_core(root)
+    shutil.copytree(ROOT / "local_rules" / "141305-kawasaki", root / "local_rules" / "141305-kawasaki")
+    with clock.frozen(DAY), environment(database_url, Registry.load(root)) as env:
+        with env.session() as s:
+            above, below, young = (take_shokan(env.cases, s, 1260), take_shokan(env.cases, s, 300),
+                                   take_shokan(env.cases, s, 1260, born="2019-06-01"))
+            refund = env.cases.get_case(s, above).data
+        assert (refund["窓口負担額"], refund["払い戻し額"]) == (500, 760)
+        rules = root / "local_rules" / "141305-kawasaki" / "rules" / "kodomo_iryohi.rules"
+        rules.write_text(rules.read_text(encoding="utf-8").replace("2026-08-31 まで 500円", "2026-08-31 まで 400円"),
+                         encoding="utf-8")
+        changed, _ = RuleSets(root).for_municipality("141305")
+        calendar, _ = resolve_calendar("141305", root)
+        assert changed is not None
+        with env.session() as s:
+            changes, counts = impact(s, "141305", changed, calendar)
+    assert [(c.case_id, c.decision, c.before, c.after) for c in changes] == [(above, "窓口負担額", 500, 400)]
+    assert "通院一部負担上限" in changes[0].because
+    assert counts.cases == 3 and {below, young}.isdisjoint({c.case_id for c in changes})
 
 
 def test_inputs_come_from_the_trace_at_any_depth() -> None:

@@ -39,6 +39,7 @@ from engine.fitgap import KINDS, report_for
 from engine.impact import run_stored
 from engine.models import ImpactRun, RuleActivation
 from engine.models import RuleSet as RuleSetRow
+from engine.packs import Pack, discover_packs
 from engine.paths import project_root
 from engine.rulesets import RuleSets
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
@@ -166,10 +167,18 @@ def _tests(code: str) -> tuple[list[Any], list[Diagnostic]]:
     return run_tests(rules, calendar), []
 
 
+def _disk_packs() -> list[Pack]:
+    """The packs as they are on disk now (activation snapshots the rule files from disk, so the version shown and
+    activated is the folder's, e.g. just raised by `jichi pack drafts --apply`, not the one loaded at start-up)."""
+    packs, _ = discover_packs(Path(_root()) / "local_rules")
+    return packs
+
+
 def _activation_page(code: str, problems: list[Diagnostic], status: int = 200,
                      results: list[Any] | None = None) -> ResponseReturnValue:
-    pack, _, _ = pack_for(code, cases().registry.packs)
-    chain = [p for p in cases().registry.packs if pack is not None and p.id in pack.layers]
+    packs = _disk_packs()
+    pack, _, _ = pack_for(code, packs)
+    chain = [p for p in packs if pack is not None and p.id in pack.layers]
     history = get_session().execute(
         select(RuleActivation, RuleSetRow.pack_id, RuleSetRow.pack_version)
         .join(RuleSetRow, RuleSetRow.hash == RuleActivation.rule_set_hash)
@@ -200,7 +209,7 @@ def activate(code: str) -> ResponseReturnValue:
     if "admin" not in g.roles.get(code, set()):
         abort(403)
     pack_id = request.form.get("pack", "")
-    pack = next((p for p in cases().registry.packs if p.id == pack_id and p.serves(code)), None)
+    pack = next((p for p in _disk_packs() if p.id == pack_id and p.serves(code)), None)
     if pack is None:
         abort(404)
     problems: list[Diagnostic] = []
