@@ -3,6 +3,7 @@ rows added and removed without JavaScript, read-only roles, claimed tasks, hosti
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 
@@ -20,7 +21,8 @@ PASSWORD = "窓口の長いパスフレーズです"
 
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
-    users = {"clerk": ("madoguchi", f"{A}:clerk"), "other": ("tonari", f"{A}:clerk"), "audit": ("kansa", f"{A}:auditor")}
+    users = {"clerk": ("madoguchi", f"{A}:clerk"), "other": ("tonari", f"{A}:clerk"), "audit": ("kansa", f"{A}:auditor"),
+             "analyst": ("bunseki", f"{A}:analyst")}
     for flask_app, _ in api_app(database_url, users):
         engine = make_engine(database_url)
         with make_session_factory(engine)() as s:
@@ -143,3 +145,28 @@ def test_the_studio_is_for_analysts_only(app: Flask) -> None:
         assert client.get(path, base_url=HTTPS).status_code == 404, path
     assert client.post(f"/studio/{A}/simulate", base_url=HTTPS, data={"csrf_token": csrf}).status_code == 404
     assert "業務分析" in client.get("/studio/", base_url=HTTPS).get_data(as_text=True)  # says who may use it
+
+
+def test_the_simulation_form_reads_lists_and_refuses_what_it_cannot_read(app: Flask) -> None:
+    """The standard data of 児童手当の月額 is a list of 児童情報: rows are added and removed on the server, each row's
+    fields are typed (和暦 dates, yes/no), and a hostile or unreadable post is a diagnostic, never an evaluation."""
+    client, csrf = signed_in(app, "bunseki")
+    url = f"/studio/{A}/simulate"
+    base = {"csrf_token": csrf, "procedure": "児童手当の月額", "on": "R8.4.1", "mode": "form"}
+    shown = client.post(url, base_url=HTTPS, data={**base, "_show": "1"}).get_data(as_text=True)
+    assert "「児童手当の月額」が読む標準のデータ" in shown and 'name="_add" value="児童"' in shown
+    added = client.post(url, base_url=HTTPS, data={**base, "_add": "児童"}).get_data(as_text=True)
+    assert 'name="児童/0/生年月日"' in added and 'name="児童/0/監護"' in added
+    row = {"児童/0/名前": "一郎", "児童/0/生年月日": "R5.5.1", "児童/0/監護": "true", "児童/0/生計費負担": "false"}
+    two = client.post(url, base_url=HTTPS, data={**base, **row, "_add": "児童"}).get_data(as_text=True)
+    assert 'name="児童/1/生年月日"' in two and 'value="R5.5.1"' in two  # kept as typed
+    removed = client.post(url, base_url=HTTPS, data={**base, **row, "_remove": "児童/0"}).get_data(as_text=True)
+    assert 'name="児童/0/生年月日"' not in removed
+    evaluated = client.post(url, base_url=HTTPS, data={**base, **row})
+    page = html.unescape(evaluated.get_data(as_text=True))
+    assert evaluated.status_code == 200 and "<output>" in page and '"生年月日": "2023-05-01"' in page
+    bad = client.post(url, base_url=HTTPS, data={**base, **row, "児童/0/生年月日": "令和5年13月1日",
+                                                  "児童/99999/名前": "x", "<script>": "1"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "INP809" in text and "<output>" not in text and "Traceback" not in text
+    assert client.post(url, base_url=HTTPS, data={**base, "mode": "json", "input": "[" * 200_001}).status_code == 422

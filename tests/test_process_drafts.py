@@ -80,7 +80,8 @@ def test_only_clean_diagrams_of_the_own_pack_are_saved(database_url: str) -> Non
             ["process.draft_saved"] * 2
         files = process_drafts.files(s, ROOT, "141305")
         assert [f.file for f in files if f.editable] == [
-            "local_rules/141305-kawasaki/processes/iryosho_shinsei.bpmn", HOOK]
+            "local_rules/141305-kawasaki/processes/iryosho_shinsei.bpmn",
+            "local_rules/141305-kawasaki/processes/shokan_barai.bpmn", HOOK]
         assert "processes/tennyu/tennyu.bpmn" in [f.file for f in files if not f.editable]
     assert (ROOT / HOOK).read_text(encoding="utf-8") == TEXT  # the pack on disk is never written
 

@@ -340,7 +340,7 @@ def complete(task_id: str) -> ResponseReturnValue:
                             status)
     posted = {k: v for k, v in request.form.items() if k not in ("csrf_token", "_add", "_remove")}
     if form is not None and ("_add" in request.form or "_remove" in request.form):
-        values = _rows_changed(form, posted, request.form.get("_add"), request.form.get("_remove"))
+        values = rows_changed(form, posted, request.form.get("_add"), request.form.get("_remove"))
         return _render_task(row, view, form, values, {}, [])
     data: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -364,7 +364,7 @@ def complete(task_id: str) -> ResponseReturnValue:
     return _back(target)
 
 
-def _rows_changed(form: Form, posted: dict[str, str], add: str | None, remove: str | None) -> dict[str, Any]:
+def rows_changed(form: Form, posted: dict[str, str], add: str | None, remove: str | None) -> dict[str, Any]:
     """The posted values with a row added to the list `add`, or the row `remove` ("児童/1") taken out."""
     values = posted_values(form, posted)
     if add:

@@ -29,6 +29,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from dsl.rules.analysis import inputs_read
 from dsl.rules.explain import explain
 from dsl.rules.testing import run_tests
 from dsl.values import json_value
@@ -36,6 +37,7 @@ from engine import clock, process_drafts, rule_drafts, rule_versions
 from engine.calendars import pack_for, resolve_calendar
 from engine.db import make_session_factory
 from engine.fitgap import KINDS, report_for
+from engine.forms import Form, FormField
 from engine.impact import run_stored
 from engine.models import ImpactRun, RuleActivation
 from engine.models import RuleSet as RuleSetRow
@@ -45,9 +47,10 @@ from engine.rulesets import RuleSets
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.wareki import INPUT_EXAMPLES, WarekiError, format_wareki, parse_date_input
 from web.api import actor, cases
-from web.clerk import wareki_datetime
+from web.clerk import rows_changed, wareki_datetime
 from web.cli_rules import Evaluation, evaluate_with
 from web.db import get_engine, get_session
+from web.formview import posted_values, read_post, widgets
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
@@ -97,30 +100,66 @@ def fitgap(code: str, pack_id: str) -> ResponseReturnValue:
                            icon=url_for("static", filename="favicon.svg"))
 
 
+CONTROLS = frozenset({"csrf_token", "procedure", "on", "input", "mode", "_add", "_remove", "_show"})
+
+
+def input_form(rules: Any, procedure: str) -> Form | None:
+    """The standard data a decision reads (its inputs and those of the definitions it uses), as a form of typed
+    fields — the same widgets as a clerk's task form (和暦 dates, 列挙 selects, lists with rows)."""
+    if rules is None or procedure not in rules.evaluable():
+        return None
+    declared = {name: i for i, name in enumerate(rules.inputs)}  # the order of the rule files' 入力 blocks
+    read = sorted(inputs_read(rules, procedure).items(), key=lambda item: (declared.get(item[0], len(declared)), item[0]))
+    fields = tuple(FormField(name, t, name) for name, t in read)
+    return Form(process_id="simulation", task_id=procedure, task_name=procedure, fields=fields)
+
+
 @bp.route("/<code>/simulate", methods=["GET", "POST"])
 def simulate(code: str) -> ResponseReturnValue:
-    """A decision on an input and a reference date, under the rules on disk and under the version in force."""
+    """A decision on an input (a form of its standard data, or JSON) and a reference date, under the rules on disk,
+    the saved drafts and the version in force."""
     _allowed(code)
     root = _root()
     draft, problems = RuleSets(root).for_municipality(code)
     calendar, calendar_problems = resolve_calendar(code, root)
     problems = [d for d in [*problems, *calendar_problems] if d.is_error]
     names = sorted(draft.evaluable()) if draft is not None else []
-    form = {"procedure": request.form.get("procedure", ""), "on": request.form.get("on", ""),
-            "input": request.form.get("input", "{}")}
+    source = request.form if request.method == "POST" else request.args
+    form = {"procedure": source.get("procedure", ""), "on": source.get("on", ""),
+            "input": source.get("input", "{}"), "mode": "json" if source.get("mode") == "json" else "form"}
+    inputs = input_form(draft, form["procedure"])
+    posted = {k: v for k, v in request.form.items() if k not in CONTROLS}
+    values: dict[str, Any] = posted_values(inputs, posted) if inputs is not None else {}
+    errors: dict[str, str] = {}
     results: list[tuple[str, Evaluation, str]] = []
     status = 200
-    if request.method == "POST" and draft is not None and not problems:
-        evaluations, problems = _simulate(code, draft, calendar, form)
-        results = [(label, e, _explained(e)) for label, e in evaluations]
-        status = 422 if problems or any(e.diagnostics for _, e in evaluations) else 200
-    pack, _, _ = pack_for(code, cases().registry.packs)
+    if inputs is not None and ("_add" in request.form or "_remove" in request.form):
+        values = rows_changed(inputs, posted, request.form.get("_add"), request.form.get("_remove"))
+    elif request.method == "POST" and "_show" not in request.form and draft is not None and not problems:
+        data: object = None
+        if form["mode"] == "form" and inputs is not None:
+            data, errors = read_post(inputs, posted)
+            if errors:
+                problems = [error("INP809", "入力の様式に読めない項目があります", Span("入力", 1, 1),
+                                  "項目の下の説明に従って直してください。")]
+            else:
+                form["input"] = json.dumps(data, ensure_ascii=False, indent=2)  # the same input, as JSON
+        if not problems:
+            evaluations, problems = _simulate(code, draft, calendar, form, data)
+            results = [(label, e, _explained(e)) for label, e in evaluations]
+        status = 422 if problems or any(e.diagnostics for _, e, _ in results) else 200
+    pack, _, _ = pack_for(code, _disk_packs())
+    fields = widgets(inputs, values, errors) if inputs is not None else []
+    first_error = next(iter(errors), "")
     return render_template("studio/simulate.html", code=code, names=names, form=form, results=results,
-                           problems=problems, pack=pack, examples=INPUT_EXAMPLES), status
+                           problems=problems, pack=pack, examples=INPUT_EXAMPLES, fields=fields,
+                           first_error=first_error), status
 
 
-def _simulate(code: str, draft: Any, calendar: Any, form: dict[str, str]) -> tuple[list[tuple[str, Evaluation]],
-                                                                                  list[Diagnostic]]:
+def _simulate(code: str, draft: Any, calendar: Any, form: dict[str, str],
+              data: object = None) -> tuple[list[tuple[str, Evaluation]], list[Diagnostic]]:
+    """The evaluations of the chosen decision; `data` is the form's input when it came from the form, else the
+    JSON of the page is read."""
     problems: list[Diagnostic] = []
     if form["procedure"] not in draft.evaluable():
         problems.append(error("INP805", "決定・表を一覧から選んでください", Span("決定", 1, 1), ""))
@@ -129,15 +168,15 @@ def _simulate(code: str, draft: Any, calendar: Any, form: dict[str, str]) -> tup
     except WarekiError as e:
         problems.append(error("INP802", f"基準日を日付として読めません（{e}）", Span("基準日", 1, 1), f"例: {INPUT_EXAMPLES}"))
         on = clock.today()
-    data: object = None
-    if len(form["input"]) > MAX_INPUT:
-        problems.append(error("INP806", "入力が長すぎます", Span("入力", 1, 1), f"{MAX_INPUT} 文字までにしてください。"))
-    else:
-        try:
-            data = json.loads(form["input"] or "{}")
-        except json.JSONDecodeError as e:
-            problems.append(error("INP806", f"入力が JSON として読めません: {e.msg}", Span("入力", e.lineno, e.colno),
-                                  '例: {"学年": 4, "診療日": "2025-06-01"}'))
+    if data is None and form["mode"] == "json":
+        if len(form["input"]) > MAX_INPUT:
+            problems.append(error("INP806", "入力が長すぎます", Span("入力", 1, 1), f"{MAX_INPUT} 文字までにしてください。"))
+        else:
+            try:
+                data = json.loads(form["input"] or "{}")
+            except json.JSONDecodeError as e:
+                problems.append(error("INP806", f"入力が JSON として読めません: {e.msg}", Span("入力", e.lineno, e.colno),
+                                      '例: {"学年": 4, "診療日": "2025-06-01"}'))
     if problems:
         return [], problems
     evaluations = [(f"ディスクの規則（下書き）・基準日 {format_wareki(on)}", evaluate_with(draft, calendar, data, on,

@@ -14,10 +14,17 @@ from tests.browser.conftest import MUNICIPALITY, sign_in
 INPUT = '{"診療日": "2025-06-02", "生年月日": "2015-06-01", "区分": "通院", "所得割非課税世帯": false, "保険診療の自己負担額": 1260}'
 
 
+def _choose(page: Any, procedure: str) -> None:
+    """Pick the decision; the page then shows the form of the standard data it reads."""
+    page.get_by_label("決定・表").select_option(procedure)
+    page.locator("fieldset.simulation-input").wait_for()
+
+
 def _simulate_co_pay(page: Any) -> tuple[str, str]:
-    """Evaluate 窓口負担額 for INPUT on R7.6.2 on the simulation page: the texts of the first two result columns."""
-    page.get_by_label("決定・表").select_option("窓口負担額")
+    """Evaluate 窓口負担額 for INPUT (as JSON) on R7.6.2 on the simulation page: the first two result columns."""
+    _choose(page, "窓口負担額")
     page.get_by_label("基準日").fill("R7.6.2")
+    page.get_by_label("JSON", exact=True).check()
     page.get_by_label("入力（JSON）").fill(INPUT)
     page.get_by_role("button", name="評価する").click()
     page.locator("section.result").nth(1).wait_for()
@@ -51,6 +58,27 @@ def test_an_analyst_compares_a_changed_co_pay_with_the_version_in_force(page: An
     page.get_by_label("入力（JSON）").fill("{ 壊れた")
     page.get_by_role("button", name="評価する").click()
     page.get_by_text("JSON として読めません").wait_for()
+
+    # The same decision from the form of its standard data: 和暦 dates, the 列挙 as a select, yes/no as radios.
+    page.get_by_label("様式（標準のデータの項目）").check()
+    inputs = page.locator("fieldset.simulation-input")
+    assert inputs.locator("legend").first.inner_text() == "「窓口負担額」が読む標準のデータ"
+    inputs.get_by_label("診療日").fill("令和7年6月2日")
+    inputs.get_by_label("生年月日").fill("H27.6.1")
+    inputs.get_by_label("区分").select_option("通院")
+    inputs.get_by_role("group", name="所得割非課税世帯").get_by_label("いいえ").check()
+    inputs.get_by_label("保険診療の自己負担額").fill("１，２６０")
+    page.get_by_role("button", name="評価する").click()
+    page.locator("section.result").nth(1).wait_for()
+    assert "= 400" in page.locator("section.result").nth(0).inner_text()
+    assert '"診療日": "2025-06-02"' in page.get_by_label("入力（JSON）").input_value()  # the same input, as JSON
+    axe(page, "simulation-form")
+    shot(page, "simulation-form")
+    inputs.get_by_label("診療日").fill("令和7年13月1日")  # an unreadable date: shown at its field, nothing evaluated
+    page.get_by_role("button", name="評価する").click()
+    page.get_by_text("入力の様式に読めない項目があります").wait_for()
+    assert page.locator("section.result").count() == 0
+    assert page.locator(".field-error").count() == 1
 
     page.goto(live.url("/studio/"))
     page.get_by_role("link", name="フィット・アンド・ギャップ: 川崎市 0.5.0").click()
