@@ -27,7 +27,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dsl.rules.analysis import inputs_read
 from dsl.rules.explain import explain
@@ -100,7 +100,22 @@ def fitgap(code: str, pack_id: str) -> ResponseReturnValue:
                            icon=url_for("static", filename="favicon.svg"))
 
 
-CONTROLS = frozenset({"csrf_token", "procedure", "on", "input", "mode", "_add", "_remove", "_show"})
+CONTROLS = frozenset({"csrf_token", "procedure", "on", "input", "mode", "versions", "_add", "_remove", "_show"})
+MAX_VERSIONS = 4  # stored versions one simulation may add beside the others
+
+
+def stored_versions(code: str) -> list[dict[str, Any]]:
+    """The rule versions stored for the municipality (each activation stores one), newest first: what the
+    simulation can put side by side whatever the date."""
+    rows = get_session().execute(
+        select(RuleSetRow.hash, RuleSetRow.pack_id, RuleSetRow.pack_version, RuleSetRow.core_version,
+               func.min(RuleActivation.effective_from))
+        .join(RuleActivation, RuleActivation.rule_set_hash == RuleSetRow.hash)
+        .where(RuleSetRow.municipality_code == code)
+        .group_by(RuleSetRow.hash, RuleSetRow.pack_id, RuleSetRow.pack_version, RuleSetRow.core_version)
+        .order_by(func.min(RuleActivation.effective_from).desc())).all()
+    return [{"hash": h, "label": f"{pack or '標準'} {version or ''}（標準 {core}、{format_wareki(first)} から、{h[:12]}）"}
+            for h, pack, version, core, first in rows]
 
 
 def input_form(rules: Any, procedure: str) -> Form | None:
@@ -127,6 +142,9 @@ def simulate(code: str) -> ResponseReturnValue:
     source = request.form if request.method == "POST" else request.args
     form = {"procedure": source.get("procedure", ""), "on": source.get("on", ""),
             "input": source.get("input", "{}"), "mode": "json" if source.get("mode") == "json" else "form"}
+    versions = stored_versions(code)
+    known = {v["hash"]: v["label"] for v in versions}
+    chosen = [h for h in dict.fromkeys(source.getlist("versions")) if h in known][:MAX_VERSIONS]
     inputs = input_form(draft, form["procedure"])
     posted = {k: v for k, v in request.form.items() if k not in CONTROLS}
     values: dict[str, Any] = posted_values(inputs, posted) if inputs is not None else {}
@@ -145,7 +163,7 @@ def simulate(code: str) -> ResponseReturnValue:
             else:
                 form["input"] = json.dumps(data, ensure_ascii=False, indent=2)  # the same input, as JSON
         if not problems:
-            evaluations, problems = _simulate(code, draft, calendar, form, data)
+            evaluations, problems = _simulate(code, draft, calendar, form, data, [(h, known[h]) for h in chosen])
             results = [(label, e, _explained(e)) for label, e in evaluations]
         status = 422 if problems or any(e.diagnostics for _, e, _ in results) else 200
     pack, _, _ = pack_for(code, _disk_packs())
@@ -153,11 +171,11 @@ def simulate(code: str) -> ResponseReturnValue:
     first_error = next(iter(errors), "")
     return render_template("studio/simulate.html", code=code, names=names, form=form, results=results,
                            problems=problems, pack=pack, examples=INPUT_EXAMPLES, fields=fields,
-                           first_error=first_error), status
+                           first_error=first_error, versions=versions, chosen=chosen), status
 
 
-def _simulate(code: str, draft: Any, calendar: Any, form: dict[str, str],
-              data: object = None) -> tuple[list[tuple[str, Evaluation]], list[Diagnostic]]:
+def _simulate(code: str, draft: Any, calendar: Any, form: dict[str, str], data: object = None,
+              versions: list[tuple[str, str]] | None = None) -> tuple[list[tuple[str, Evaluation]], list[Diagnostic]]:
     """The evaluations of the chosen decision; `data` is the form's input when it came from the form, else the
     JSON of the page is read."""
     problems: list[Diagnostic] = []
@@ -190,6 +208,13 @@ def _simulate(code: str, draft: Any, calendar: Any, form: dict[str, str],
         active = rule_versions.load(get_session(), digest)
         if form["procedure"] in active.evaluable():
             evaluations.append((f"有効な版（{digest[:12]}）", evaluate_with(active, calendar, data, on, form["procedure"])))
+    for chosen, label in versions or []:
+        stored = rule_versions.load(get_session(), chosen)
+        if form["procedure"] in stored.evaluable():
+            evaluations.append((f"版 {label}", evaluate_with(stored, calendar, data, on, form["procedure"])))
+        else:
+            evaluations.append((f"版 {label}", Evaluation(diagnostics=[error(
+                "INP805", f"この版には「{form['procedure']}」がありません", Span("版", 1, 1), "")])))
     return evaluations, []
 
 

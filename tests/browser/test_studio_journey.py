@@ -107,3 +107,23 @@ def test_fix_test_simulate_model_analyse_and_activate(page: Any, live: Any, axe:
     assert "令和8年4月1日" in history and f"{PACK} 0.6.0" in history and "kanri" in history
     axe(page, "journey-activation")
     shot(page, "7-activation")
+
+    # 8. The two versions side by side on the same standard data, whatever the reference date
+    page.goto(live.url(f"/studio/{MUNICIPALITY}/simulate"))
+    page.get_by_label("決定・表").select_option("窓口負担額")
+    inputs = page.locator("fieldset.simulation-input")
+    inputs.wait_for()
+    for label, value in (("診療日", "R7.6.2"), ("生年月日", "2015-06-01"), ("保険診療の自己負担額", "1260")):
+        inputs.get_by_label(label).fill(value)
+    inputs.get_by_label("区分").select_option("通院")
+    inputs.get_by_role("group", name="所得割非課税世帯").get_by_label("いいえ").check()
+    page.get_by_label("基準日").fill("R7.6.2")
+    page.get_by_label(f"{PACK} 0.5.0", exact=False).check()
+    page.get_by_label(f"{PACK} 0.6.0", exact=False).check()
+    page.get_by_role("button", name="評価する").click()
+    old = page.locator("section.result", has_text=f"版 {PACK} 0.5.0")
+    new = page.locator("section.result", has_text=f"版 {PACK} 0.6.0")
+    new.wait_for()
+    assert "= 500" in old.inner_text() and "= 400" in new.inner_text()
+    axe(page, "journey-versions")
+    shot(page, "8-versions")
