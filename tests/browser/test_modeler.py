@@ -6,6 +6,7 @@ moved outside the declared hook are refused with their diagnostics shown. Core p
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,53 @@ def test_core_processes_open_read_only_and_new_processes_start_from_a_template(p
     shot(page, "new-process")
     page.get_by_role("link", name="プロセス").click()
     assert "local_rules/141305-kawasaki/processes/kodomo_annai.bpmn（下書きだけ）" in page.locator("main").inner_text()
+
+
+def test_an_analyst_adds_a_form_field_and_is_stopped_by_a_wrong_decision(page: Any, live: Any, axe: Any,
+                                                                         shot: Any) -> None:
+    """The jichi lists of the properties panel: a field added to a user task (its type checked against the rule
+    files' types), and the decision a business rule task calls (checked against the rule files)."""
+    shokan = "local_rules/141305-kawasaki/processes/shokan_barai.bpmn"
+    sign_in(page, live, "bunseki", then=f"/studio/{MUNICIPALITY}/processes")
+    page.get_by_role("link", name=shokan).click()
+    page.locator('#modeler[data-ready="true"]').wait_for()
+    page.locator('.djs-element[data-element-id="UserTask_Kawasaki_Shiharai"]').first.click(force=True)
+    fields = page.locator('[data-group-id="group-jichiFields"]')
+    fields.get_by_title("追加").click()
+    item = page.locator('[data-entry-id="jichiFields-1"]')
+    if not item.locator(".bio-properties-panel-collapsible-entry-entries.open").count():
+        item.locator(".bio-properties-panel-collapsible-entry-header").click()
+    item.get_by_label("名前").fill("振込口座を確認した")
+    item.get_by_label("型").fill("真偽値")
+    item.get_by_label("見出し").fill("振込先の口座を通帳で確かめた")
+    item.get_by_label("必須").check()
+    press(page, "検査する", "check-refused")
+    assert ("BPM451", "UserTask_Kawasaki_Shiharai") in diagnostics(page), diagnostics(page)
+    shot(page, "field-type-wrong")
+    item.get_by_label("型").fill("真偽")
+
+    page.locator('.djs-element[data-element-id="RuleTask_Kawasaki_Futan"]').first.click(force=True)
+    group = page.locator('[data-group-id="group-jichiDecision"]')
+    if not group.locator(".bio-properties-panel-list.open").count():
+        group.locator(".bio-properties-panel-group-header").click()
+    decision = page.locator('[data-entry-id="jichiDecision-0"]')
+    if not decision.locator(".bio-properties-panel-collapsible-entry-entries.open").count():
+        decision.locator(".bio-properties-panel-collapsible-entry-header").click()
+    name = decision.get_by_label("判定（決定・表の名前）")
+    assert name.input_value() == "窓口負担額"
+    name.fill("窓口負担")
+    press(page, "下書きとして保存する", "save-refused")
+    assert ("BPM461", "RuleTask_Kawasaki_Futan") in diagnostics(page), diagnostics(page)
+    name.fill("窓口負担額")
+    press(page, "下書きとして保存する", "saved")
+    axe(page, "modeler-lists")
+    shot(page, "field-added")
+
+    engine = make_engine(live.database_url)
+    with make_session_factory(engine)() as s:
+        saved = s.scalars(select(RuleDraft).where(RuleDraft.file == shokan)).one()
+    engine.dispose()
+    added = re.search(r"<jichi:field [^>]*name=\"振込口座を確認した\"[^>]*/>", saved.text)
+    assert added is not None, saved.text
+    assert 'type="真偽"' in added.group() and 'required="true"' in added.group()
+    assert '<jichi:decision name="窓口負担額"' in saved.text
