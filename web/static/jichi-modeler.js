@@ -97,6 +97,11 @@
         return fetch(url, { method: "POST", body: body, credentials: "same-origin",
                             headers: { "X-CSRF-Token": box.dataset.csrf } });
       }).then(function (response) {
+        if (response.status === 413) {  // the server's limit on a posted form
+          return { status: 413, answer: { saved: null, diagnostics: [{
+            code: "BPM403", severity: "error", message: "図が大きすぎて送れません", file: box.dataset.file, line: 1,
+            column: 1, hint: "呼び出しアクティビティで手続きを分けてください。" }] } };
+        }
         return response.json().then(function (answer) { return { status: response.status, answer: answer }; });
       });
     }
