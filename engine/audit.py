@@ -51,9 +51,14 @@ def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict[s
 
 _MISSING = object()
 
-# Events about a case that do not change its state, so its version stays: who holds a task (the inbox), and a
-# notice printed from its data.
-NON_STATE_ACTIONS = frozenset({"task.claimed", "task.released", "notice.printed"})
+# Read access (engine/access_log.py): who saw which residents' data, through which screen or API call.
+READ_ACTIONS = frozenset({
+    "case.viewed", "task.viewed", "case.diagram_downloaded", "resident.searched", "notice.printed",
+    "impact.downloaded", "audit.searched", "audit.exported",
+})
+# Events about a case that do not change its state, so its version stays: who holds a task (the inbox), and every
+# read of its data.
+NON_STATE_ACTIONS = frozenset({"task.claimed", "task.released"}) | READ_ACTIONS
 
 
 def event(

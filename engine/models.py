@@ -163,6 +163,20 @@ class AuditEvent(Base):
     )
 
 
+class AuditAccessSubject(Base):
+    """The 宛名番号 of the residents a read-access event showed (engine/access_log.py), for finding every access to
+    one resident. Derived from the event's erasable payload and erased with it; the payload, committed to by the
+    chain, is what a bundle proves."""
+
+    __tablename__ = "audit_access_subject"
+
+    municipality_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    atena_number: Mapped[str] = mapped_column(String(15), primary_key=True)
+
+    __table_args__ = (Index("ix_audit_access_subject_resident", "municipality_code", "atena_number", "seq"),)
+
+
 class AuditPersonal(Base):
     """The personal payload of an audit event, kept apart so that it can be erased past its 保存年限.
 

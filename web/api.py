@@ -34,6 +34,7 @@ from engine.paths import project_root
 from engine.registry import Registry
 from engine.restricted import may_see, redact
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
+from web.access import record_read
 from web.db import get_session
 from web.errors import MESSAGES
 
@@ -145,9 +146,11 @@ def start_case() -> ResponseReturnValue:
 @bp.get("/cases/<case_id>")
 def read_case(case_id: str) -> ResponseReturnValue:
     try:
-        return shown(cases().get_case(get_session(), case_id))
+        view = cases().get_case(get_session(), case_id)
     except DiagnosticError as e:
         return problem(e)
+    record_read("case.viewed", view.municipality, case_id=view.id)
+    return shown(view)
 
 
 @bp.get("/tasks")

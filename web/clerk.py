@@ -19,7 +19,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from dsl.rules.explain import explain
-from engine import audit, clock, store
+from engine import clock, store
 from engine.cases import CaseView
 from engine.db import Municipality
 from engine.forms import Form
@@ -32,6 +32,7 @@ from engine.restricted import may_see, redact
 from engine.timeline import timeline
 from standard_core.diagnostics import DiagnosticError, Span, error
 from standard_core.wareki import INPUT_EXAMPLES, WarekiError, format_wareki, parse_date_input
+from web.access import record_read
 from web.api import OPERATING_ROLES, actor, cases
 from web.db import get_session
 from web.formview import Widget, posted_values, read_post, widgets
@@ -219,6 +220,11 @@ def residents_page() -> ResponseReturnValue:
     """住民の検索: 氏名・カナの一部で（ひらがな・カタカナ、全角・半角、よくある異体字を区別しない）。"""
     query = request.args.get("q", "")[:MAX_QUERY]
     found = search(get_session(), query, operating()) if query.strip() else []
+    if query.strip():
+        # one event per municipality searched, naming the residents of it that were shown (none is an access too)
+        for code in operating():
+            record_read("resident.searched", code, residents=[f.atena_number for f in found if f.municipality == code],
+                        query=query)
     context = {"query": query, "found": found, "searched": bool(query.strip())}
     if htmx() and request.headers.get("HX-Target") == "results":
         return render_template("clerk/_residents.html", **context)
@@ -328,6 +334,7 @@ def _render_task(row: Any, view: CaseView, form: Form | None, values: dict[str, 
 def task_page(task_id: str) -> ResponseReturnValue:
     row, view, form = _task_context(task_id)
     values = view.data if _see(view.municipality) else redact(view.data)
+    record_read("task.viewed", view.municipality, case_id=view.id, task_id=task_id)
     return _render_task(row, view, form, values, {}, [])
 
 
@@ -427,6 +434,7 @@ def case_page(case_id: str) -> ResponseReturnValue:
                  if offered(n, view.data)]
     current = sorted({t.bpmn_id for t in view.tasks if t.state in ("ready", "waiting")})
     done = sorted({t.bpmn_id for t in view.history or [] if t.state == "completed"})
+    record_read("case.viewed", view.municipality, case_id=view.id, extra={"restricted_shown": seeing})
     return render_template("clerk/case.html", case=view, data=data, done=request.args.get("done", "")[:200],
                            me=actor(), entries=entries, decisions=decisions, names=procedure.names,
                            current=current, completed=done, notices=printable)
@@ -454,10 +462,8 @@ def notice_page(case_id: str, notice_id: str) -> ResponseReturnValue:
                        [[formatted(lookup(r, field) if isinstance(r, dict) else None, fmt)
                          for _, field, fmt in table.columns] for r in (records if isinstance(records, list) else [])]))
     municipality = db.get(Municipality, view.municipality)
-    store.insert_events(db, [audit.event(municipality=view.municipality, actor=actor(), action="notice.printed",
-                                         case_id=view.id, detail={"notice": notice.id, "title": notice.title,
-                                                                  "source": notice.source})])
-    db.commit()
+    record_read("notice.printed", view.municipality, case_id=view.id,
+                extra={"notice": notice.id, "title": notice.title, "source": notice.source})
     return render_template("clerk/notice.html", notice=notice, case=view, rows=rows, tables=tables,
                            paragraphs=[p for p in fill(notice.text, data).split("\n") if p.strip()],
                            issuer=municipality.name if municipality else view.municipality,
@@ -476,4 +482,5 @@ def case_diagram(case_id: str) -> ResponseReturnValue:
     text = next((t for t in procedure.files.values() if f'id="{view.process_id}"' in t), None)
     if text is None:
         abort(404)
+    record_read("case.diagram_downloaded", view.municipality, case_id=view.id)
     return text, 200, {"Content-Type": "application/xml; charset=utf-8"}

@@ -189,3 +189,75 @@ def audit_erase(case_id: str | None, municipality: str | None, before: dt.dateti
         click.echo(f"  案件 {erased_id}")
     verb = "消去の対象です（--dry-run のため消去していません）" if dry_run else "の個人データを消去しました"
     click.echo(f"案件 {len(ids)} 件{verb}。")
+
+
+def _moment(text: str | None, what: str, end: bool = False) -> dt.datetime | None:
+    """A date (和暦 too; `end` means the whole day) or an ISO 8601 date-time, as UTC; Tokyo time when none given."""
+    from engine.clock import TOKYO
+    from standard_core.wareki import WarekiError, parse_date_input
+
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=TOKYO)).astimezone(dt.UTC)
+    except ValueError:
+        pass
+    try:
+        day = parse_date_input(text)
+    except WarekiError as e:
+        raise click.UsageError(f"{what}「{text}」を日付として読めません: {e.message}") from None
+    start = dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time(), tzinfo=TOKYO)
+    return start.astimezone(dt.UTC)
+
+
+@audit_group.command("search")
+@click.option("--municipality", "municipalities", multiple=True, required=True, help="団体コード（複数可）。")
+@click.option("--actor", default=None, help="操作した人（ログイン名）。")
+@click.option("--resident", default=None, help="住民の宛名番号: その住民を表示した閲覧と、氏名・カナが一致する案件のイベント。")
+@click.option("--case", "case_id", default=None, help="案件の id。")
+@click.option("--since", default=None, help="この日時から（2026-04-01、令和8年4月1日、2026-04-01T09:00）。")
+@click.option("--until", default=None, help="この日まで（その日を含む）、または日時の直前まで。")
+@click.option("--address", default=None, help="操作した端末のアドレス（閲覧の記録の address）。")
+@click.option("--action", default=None, help="操作の種類（case.viewed、resident.searched、task.completed など）。")
+@click.option("--limit", default=200, show_default=True, help="表示する件数の上限（1000 まで）。")
+@click.option("--as", "actor_name", default=None, help="検索する人（この検索も監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
+def audit_search(municipalities: tuple[str, ...], actor: str | None, resident: str | None, case_id: str | None,
+                 since: str | None, until: str | None, address: str | None, action: str | None, limit: int,
+                 actor_name: str | None, as_json: bool) -> None:
+    """監査ログを、人・住民・案件・期間・端末で検索します（新しい順）。検索したこと自体も記録されます。"""
+    from engine import access_log
+    from engine.audit_search import Query, inert, search
+
+    query = Query(municipalities, actor=actor, resident=resident, case_id=case_id, address=address, action=action,
+                  since=_moment(since, "--since"), until=_moment(until, "--until", end=bool(until and "T" not in until)),
+                  limit=limit)
+    with _session() as session:
+        result = search(session, query)
+        who = actor_name or _default_actor()
+        for code in municipalities:
+            access_log.record(session, municipality=code, actor=who, action="audit.searched", screen="jichi audit search",
+                              via="cli", address="local", query=_described(query),
+                              extra={"found": len(result.events)})
+        session.commit()
+    if as_json:
+        click.echo(json.dumps({"truncated": result.truncated, "resident": result.resident, "events": [
+            {"municipality": e.municipality, "seq": e.seq, "at": e.occurred_at.isoformat(), "actor": e.actor,
+             "action": e.action, "case": e.case_id, "task": e.task_id, "detail": e.detail, "personal": e.personal,
+             "matched_by": e.why or None, "hash": e.hash} for e in result.events]}, ensure_ascii=False, indent=2))
+        return
+    for e in result.events:
+        where = e.detail.get("address", "")
+        residents = ",".join((e.personal or {}).get("personal", {}).get("residents", []))
+        click.echo(inert(f"{e.occurred_at.astimezone(dt.UTC).isoformat(timespec='seconds')}  {e.municipality}#{e.seq}  "
+                         f"{e.actor}  {e.action}  {e.case_id or ''}  {where}  {residents}"
+                         + (f"  （{e.why}で一致）" if e.why else "")))
+    more = "（上限に達したため、ほかにもあります）" if result.truncated else ""
+    click.echo(f"{len(result.events)} 件{more}")
+
+
+def _described(query: object) -> str:
+    """The search as recorded: its criteria, without the municipalities (the event's own)."""
+    fields = {k: v for k, v in vars(query).items() if k != "municipalities" and v not in (None, "")}
+    return json.dumps(fields, ensure_ascii=False, default=str, sort_keys=True)

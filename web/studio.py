@@ -46,6 +46,7 @@ from engine.paths import project_root
 from engine.rulesets import RuleSets
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.wareki import INPUT_EXAMPLES, WarekiError, format_wareki, parse_date_input
+from web.access import record_read
 from web.api import actor, cases
 from web.clerk import rows_changed, wareki_datetime
 from web.cli_rules import Evaluation, evaluate_with
@@ -520,6 +521,7 @@ def impact_csv(code: str, run_id: int) -> ResponseReturnValue:
     run = _run_of(code, run_id)
     if run.result_csv is None:
         abort(404)
+    record_read("impact.downloaded", code, extra={"run": run.id, "changed": run.changed})
     return run.result_csv, 200, {"Content-Type": "text/csv; charset=utf-8",
                                  "Content-Disposition": f'attachment; filename="impact-{code}-{run.id}.csv"'}
 

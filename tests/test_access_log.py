@@ -1,0 +1,136 @@
+"""Read access in the audit log (engine/access_log.py, web/access.py) and the auditor's questions of it
+(engine/audit_search.py, `jichi audit search`): a clerk searches residents, opens a case and its diagram, prints
+nothing yet; the auditor finds it all by resident, by clerk, by time and by address, and the chain still verifies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy import select
+
+from engine import clock
+from engine.audit_search import Query, inert, search
+from engine.audit_verify import verify
+from engine.db import make_engine, make_session_factory
+from engine.models import AuditAccessSubject
+from engine.residents import import_csv
+from tests.api_support import HTTPS
+from tests.test_clerk_web import A, app, signed_in  # noqa: F401  (app is a fixture)
+
+RESIDENTS = """宛名番号,氏名,氏名カナ,生年月日,住所
+2001,山田 太郎,ヤマダ タロウ,1980-04-01,富山県南砺市福光1番地
+2002,山田 花子,ヤマダ ハナコ,1982-05-03,富山県南砺市福光1番地
+2003,佐藤 次郎,サトウ ジロウ,1975-01-10,富山県南砺市城端2番地
+"""
+
+
+def _tennyu(client: object, csrf: str, name: str) -> str:
+    started = client.post("/cases/new", base_url=HTTPS,  # type: ignore[attr-defined]
+                          data={"csrf_token": csrf, "municipality": A, "process": "Process_Tennyu"})
+    task = started.headers["Location"]
+    done = client.post(task, base_url=HTTPS, data={  # type: ignore[attr-defined]
+        "csrf_token": csrf, "氏名": name, "転入日": "R8.4.1", "届出日": "R8.4.3", "前住所": "東京都",
+        "世帯員数": "1"})
+    assert done.status_code in (302, 303), done.get_data(as_text=True)
+    case = re.search(r"/cases/([0-9a-f-]{36})", task + done.headers.get("Location", ""))
+    if case is None:
+        page = client.get(task, base_url=HTTPS).get_data(as_text=True)  # type: ignore[attr-defined]
+        case = re.search(r"/cases/([0-9a-f-]{36})", page)
+    assert case is not None
+    return case.group(1)
+
+
+def test_reads_are_recorded_and_the_auditor_finds_them(app: Flask, database_url: str) -> None:  # noqa: F811
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        import_csv(s, A, RESIDENTS, "residents.csv", "admin")
+        s.commit()
+    start = clock.now()
+    client, csrf = signed_in(app, "madoguchi")
+    assert client.get("/residents?q=やまだ", base_url=HTTPS).status_code == 200
+    case_id = _tennyu(client, csrf, "山田 太郎")
+    assert client.get(f"/cases/{case_id}", base_url=HTTPS).status_code == 200
+    assert client.get(f"/cases/{case_id}/diagram.bpmn", base_url=HTTPS).status_code == 200
+    other = _tennyu(client, csrf, "佐藤 次郎")
+
+    with sessions() as s:
+        by_resident = search(s, Query([A], resident="2001"))
+        assert by_resident.resident == "山田 太郎"
+        found = {(e.action, e.case_id, e.why) for e in by_resident.events}
+        assert ("resident.searched", None, "宛名番号") in found
+        assert ("case.viewed", case_id, "氏名") in found and ("case.diagram_downloaded", case_id, "氏名") in found
+        assert ("task.completed", case_id, "氏名") in found
+        assert all(e.case_id != other for e in by_resident.events)  # 佐藤 次郎's case is not his
+        searched = next(e for e in by_resident.events if e.action == "resident.searched")
+        assert searched.detail == {"screen": "clerk.residents_page", "via": "web", "address": "127.0.0.1",
+                                   "residents": 2}
+        assert searched.personal == {"personal": {"residents": ["2001", "2002"], "query": "やまだ"}}
+        viewed = next(e for e in by_resident.events if e.action == "case.viewed")
+        assert viewed.actor == "madoguchi" and viewed.detail["screen"] == "clerk.case_page"
+
+        mine = search(s, Query([A], actor="madoguchi", action="case.viewed"))
+        assert [e.case_id for e in mine.events] == [case_id]
+        window = search(s, Query([A], actor="madoguchi", since=start, until=clock.now() + dt.timedelta(seconds=1)))
+        assert {"resident.searched", "case.viewed", "case.diagram_downloaded"} <= {e.action for e in window.events}
+        assert search(s, Query([A], actor="madoguchi", until=start)).events == []
+        assert search(s, Query([A], address="127.0.0.1")).events
+        assert search(s, Query([A], address="10.0.0.9")).events == []
+        assert search(s, Query(["472018"], actor="madoguchi")).events == []  # another municipality's log
+        subjects = s.scalars(select(AuditAccessSubject.atena_number).where(
+            AuditAccessSubject.municipality_code == A).order_by(AuditAccessSubject.atena_number)).all()
+        assert subjects == ["2001", "2002"]
+        assert verify(s.connection(), municipality=A).ok  # the read events are in the chain like any other
+    engine.dispose()
+
+
+def test_the_api_records_reads_too(app: Flask, database_url: str) -> None:  # noqa: F811
+    client, csrf = signed_in(app, "madoguchi")
+    case_id = _tennyu(client, csrf, "山田 太郎")
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as s:
+        from engine import accounts
+
+        token = accounts.create_token(s, login="madoguchi", name="test", actor="admin")
+        s.commit()
+    answer = app.test_client().get(f"/api/cases/{case_id}", base_url=HTTPS,
+                                   headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200
+    with make_session_factory(engine)() as s:
+        (event,) = search(s, Query([A], case_id=case_id, action="case.viewed")).events
+        assert event.detail["via"] == "api" and event.detail["screen"] == "GET /api/cases/<case_id>"
+    engine.dispose()
+
+
+def test_hostile_text_stays_one_inert_record(app: Flask, database_url: str) -> None:  # noqa: F811
+    """CR/LF, U+2028 and a bidi override typed into a search are stored as typed, shown inert, one line each."""
+    client, _ = signed_in(app, "madoguchi")
+    typed = "やま\r\nだ\u2028\u202eevil"
+    assert client.get("/residents", query_string={"q": typed}, base_url=HTTPS).status_code == 200
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as s:
+        (event,) = search(s, Query([A], action="resident.searched")).events
+        assert event.personal == {"personal": {"query": typed[:50]}}
+        shown = inert(json.dumps(event.personal, ensure_ascii=False))
+        assert "\n" not in shown and "\u2028" not in shown and "\u202e" not in shown and "\\u202e" in shown
+    engine.dispose()
+
+
+def test_jichi_audit_search_is_itself_recorded(app: Flask, database_url: str,  # noqa: F811
+                                                monkeypatch: object) -> None:
+    from web.cli import cli
+
+    client, _ = signed_in(app, "madoguchi")
+    client.get("/residents?q=さとう", base_url=HTTPS)
+    env = {"JICHI_DATABASE_URL": database_url}
+    shown = CliRunner().invoke(cli, ["audit", "search", "--municipality", A, "--resident", "2003", "--json",
+                                     "--as", "kansa"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert [e["action"] for e in json.loads(shown.output)["events"]] == []  # no residents imported in this test
+    again = CliRunner().invoke(cli, ["audit", "search", "--municipality", A, "--action", "audit.searched",
+                                     "--since", "令和8年1月1日"], env=env)
+    assert again.exit_code == 0 and "kansa  audit.searched" in again.output, again.output
