@@ -62,8 +62,9 @@ class Result:
     resident: str | None = None  # the resident's name, when searched by resident and known
 
 
-def search(session: Session, query: Query) -> Result:
-    limit = max(1, min(query.limit, MAX_LIMIT))
+def search(session: Session, query: Query, cap: int = MAX_LIMIT) -> Result:
+    """The events matching the query, newest first: at most query.limit (itself at most `cap`)."""
+    limit = max(1, min(query.limit, cap))
     municipalities = list(query.municipalities)
     if not municipalities:
         return Result()

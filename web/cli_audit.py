@@ -261,3 +261,50 @@ def _described(query: object) -> str:
     """The search as recorded: its criteria, without the municipalities (the event's own)."""
     fields = {k: v for k, v in vars(query).items() if k != "municipalities" and v not in (None, "")}
     return json.dumps(fields, ensure_ascii=False, default=str, sort_keys=True)
+
+
+@audit_group.command("export")
+@click.option("--municipality", "municipalities", multiple=True, required=True, help="団体コード（複数可）。")
+@click.option("--actor", default=None, help="操作した人（ログイン名）。")
+@click.option("--resident", default=None, help="住民の宛名番号。")
+@click.option("--case", "case_id", default=None, help="案件の id。")
+@click.option("--since", default=None, help="この日時から。")
+@click.option("--until", default=None, help="この日まで（その日を含む）、または日時の直前まで。")
+@click.option("--address", default=None, help="端末のアドレス。")
+@click.option("--action", default=None, help="操作の種類。")
+@click.option("--out", "out", type=PATH, required=True, help="書き出す束（.zip）。")
+@click.option("--checkpoint-dir", "folder", type=PATH, default=None, help="チェックポイントのフォルダ（既定: JICHI_AUDIT_CHECKPOINT_DIR）。")
+@click.option("--key", "key_path", type=PATH, default=None, help="署名鍵（既定: JICHI_AUDIT_KEY）。")
+@click.option("--as", "actor_name", default=None, help="書き出す人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="結果を JSON で出力します。")
+def audit_export(municipalities: tuple[str, ...], actor: str | None, resident: str | None, case_id: str | None,
+                 since: str | None, until: str | None, address: str | None, action: str | None, out: Path,
+                 folder: Path | None, key_path: Path | None, actor_name: str | None, as_json: bool) -> None:
+    """条件に合うイベントを、オフラインで検証できる証拠の束（zip）に書き出します（docs/audit.md「証拠の束」）。
+
+    束には、イベントとそれが監査ログの一部である証明（署名つきチェックポイントまでの連続したイベント）、
+    検証のスクリプト verify.py（Python と cryptography だけで動く）、README が入ります。書き出しも記録されます。
+    """
+    from engine.audit_bundle import export_bundle
+    from engine.audit_search import Query
+
+    query = Query(municipalities, actor=actor, resident=resident, case_id=case_id, address=address, action=action,
+                  since=_moment(since, "--since"), until=_moment(until, "--until", end=bool(until and "T" not in until)))
+    scope = {k: v for k, v in {"municipalities": list(municipalities), "actor": actor, "resident": resident,
+                               "case": case_id, "since": since, "until": until, "address": address,
+                               "action": action}.items() if v}
+    try:
+        with _session() as session:
+            done = export_bundle(session, query, out, checkpoint_dir=folder or default_checkpoint_dir(),
+                                 key_path=key_path or default_key_path(), actor=actor_name or _default_actor(),
+                                 scope=scope)
+    except AuditError as e:
+        _refused(e, as_json)
+        return
+    if as_json:
+        click.echo(json.dumps({"bundle": str(done.path), "sha256": done.sha256, "selected": done.selected,
+                               "included": done.included, "municipalities": done.municipalities}, ensure_ascii=False))
+        return
+    click.echo(f"証拠の束を書き出しました: {done.path}（選ばれたイベント {done.selected} 件、含むイベント {done.included} 件、"
+               f"sha256 {done.sha256}）")
+    click.echo(f"検証: unzip -p {done.path.name} verify.py > verify.py && python3 verify.py {done.path.name}")
