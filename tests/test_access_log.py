@@ -134,3 +134,22 @@ def test_jichi_audit_search_is_itself_recorded(app: Flask, database_url: str,  #
     again = CliRunner().invoke(cli, ["audit", "search", "--municipality", A, "--action", "audit.searched",
                                      "--since", "令和8年1月1日"], env=env)
     assert again.exit_code == 0 and "kansa  audit.searched" in again.output, again.output
+
+
+def test_the_auditor_view_is_for_auditors_and_records_its_searches(app: Flask, database_url: str) -> None:  # noqa: F811
+    clerk, csrf = signed_in(app, "madoguchi")
+    assert clerk.get("/audit/?actor=madoguchi", base_url=HTTPS).status_code == 404
+    assert clerk.post("/audit/export", base_url=HTTPS, data={"csrf_token": csrf, "actor": "x"}).status_code == 404
+    clerk.get("/residents?q=やまだ", base_url=HTTPS)
+    auditor, token = signed_in(app, "kansa")
+    page = auditor.get("/audit/?actor=madoguchi", base_url=HTTPS)
+    assert page.status_code == 200 and "resident.searched" in page.get_data(as_text=True)
+    hostile = auditor.get("/audit/", query_string={"actor": "x\u202e\r\n", "since": "R8.13.1"}, base_url=HTTPS)
+    assert hostile.status_code == 422 and "INP802" in hostile.get_data(as_text=True)
+    empty = auditor.post("/audit/export", base_url=HTTPS, data={"csrf_token": token})
+    assert empty.status_code == 422  # no criterion: nothing exported
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as s:
+        (event,) = search(s, Query([A], action="audit.searched")).events
+        assert event.actor == "kansa" and event.personal == {"personal": {"query": '{"actor": "madoguchi"}'}}
+    engine.dispose()

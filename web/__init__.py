@@ -58,7 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     Htmx(app)
 
-    from web import api, auth, clerk, db, errors, security, studio, views
+    from web import api, auditor, auth, clerk, db, errors, security, studio, views
 
     db.init_app(app)
     errors.init_app(app)
@@ -68,5 +68,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(clerk.bp)
     app.register_blueprint(studio.bp)
+    app.register_blueprint(auditor.bp)
     app.jinja_env.globals["jichi_version"] = jichi_version()
     return app
