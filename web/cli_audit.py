@@ -308,3 +308,77 @@ def audit_export(municipalities: tuple[str, ...], actor: str | None, resident: s
     click.echo(f"証拠の束を書き出しました: {done.path}（選ばれたイベント {done.selected} 件、含むイベント {done.included} 件、"
                f"sha256 {done.sha256}）")
     click.echo(f"検証: unzip -p {done.path.name} verify.py > verify.py && python3 verify.py {done.path.name}")
+
+
+@audit_group.command("feed")
+@click.option("--municipality", "municipalities", multiple=True, required=True, help="団体コード（複数可）。")
+@click.option("--state", "state", type=PATH, default=None,
+              help="送った位置（団体ごとの最後の番号）を記録するファイル。次回はその続きから送ります。")
+@click.option("--after", "after", multiple=True, help="この位置の後から（団体コード:番号。--state より優先）。")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "syslog"]), default="jsonl", show_default=True,
+              help="JSON Lines か syslog（RFC 5424）。")
+@click.option("--send", default=None, help="標準出力ではなく TCP で送る先（tcp://host:port、RFC 6587 の octet counting）。")
+@click.option("--follow", is_flag=True, help="新しいイベントを待って送り続けます（Ctrl-C で止めます）。")
+@click.option("--interval", default=5.0, show_default=True, help="--follow で確かめる間隔（秒）。")
+@click.option("--max", "most", default=0, help="この件数を送ったら終わります（0: 制限なし）。")
+def audit_feed(municipalities: tuple[str, ...], state: Path | None, after: tuple[str, ...], fmt: str,
+               send: str | None, follow: bool, interval: float, most: int) -> None:
+    """監査ログを、団体のセキュリティ監視（SIEM）へ送る形（JSON Lines・syslog）で順に出力します（個人データなし）。
+
+    --state のファイルに送った位置を残すので、止めても次に続きから送れます（最後の一束が重なることはあります。
+    団体と番号で重複を除けます）。
+    """
+    import time
+
+    from engine.audit_feed import jsonl, load_positions, octet_counted, read_after, save_positions, syslog
+    from engine.db import make_engine, make_session_factory
+
+    positions = load_positions(state)
+    for given in after:
+        code, _, seq = given.partition(":")
+        if not seq.isdigit():
+            raise click.UsageError(f"--after「{given}」は 団体コード:番号 の形で指定してください（例: 141305:120）。")
+        positions[code] = int(seq)
+    sink = None
+    if send:
+        host, _, port = send.removeprefix("tcp://").rpartition(":")
+        if not send.startswith("tcp://") or not host or not port.isdigit():
+            raise click.UsageError("--send は tcp://host:port の形で指定してください。")
+        import socket
+
+        try:
+            sink = socket.create_connection((host, int(port)), timeout=10)
+        except OSError as e:
+            click.echo(f"jichi: {send} に接続できません: {e}", err=True)
+            click.get_current_context().exit(1)
+            return
+    engine = make_engine(database_url())
+    sessions = make_session_factory(engine)
+    sent = 0
+    try:
+        while True:
+            with sessions() as session:
+                batch = list(read_after(session.connection(), positions, municipalities))
+                session.rollback()
+            for event in batch:
+                line = jsonl(event) if fmt == "jsonl" else syslog(event)
+                if sink is not None:
+                    sink.sendall(octet_counted(line))
+                else:
+                    click.echo(line)
+                positions[str(event["municipality"])] = int(event["seq"])  # type: ignore[call-overload]
+                sent += 1
+                if most and sent >= most:
+                    break
+            if state is not None and batch:
+                save_positions(state, positions)  # only after the lines went out
+            if (most and sent >= most) or (not batch and not follow):
+                break
+            if not batch:
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if sink is not None:
+            sink.close()
+        engine.dispose()
