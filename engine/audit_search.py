@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from engine.clock import TOKYO
 from engine.models import AuditAccessSubject, AuditEvent, AuditPersonal, CaseSearchKey, Resident
 
 MAX_LIMIT = 1000
@@ -60,6 +61,11 @@ class Result:
     events: list[Found] = field(default_factory=list)
     truncated: bool = False
     resident: str | None = None  # the resident's name, when searched by resident and known
+
+
+def day_start(day: dt.date, after: bool = False) -> dt.datetime:
+    """The start of a day in Tokyo (of the next day with `after`, for a range that includes `day`), as UTC."""
+    return dt.datetime.combine(day + dt.timedelta(days=1 if after else 0), dt.time(), tzinfo=TOKYO).astimezone(dt.UTC)
 
 
 def search(session: Session, query: Query, cap: int = MAX_LIMIT) -> Result:

@@ -1,6 +1,11 @@
-"""Helpers for the audit tests: act as an attacker who has the database owner's rights."""
+"""Helpers for the audit tests: act as an attacker who has the database owner's rights; run a bundle's verifier."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 from sqlalchemy import Connection, text
 
@@ -19,3 +24,16 @@ def bypass_protection(connection: Connection) -> None:
         for name in names:
             connection.execute(text(f"DROP TRIGGER {name}"))
         connection.execute(text("PRAGMA foreign_keys = OFF"))
+
+
+def run_bundle_verifier(bundle: Path, *keys: Path, source: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """An evidence bundle's verify.py (from the bundle, or from `source` when the bundle itself is damaged), alone in
+    a folder, in an isolated interpreter (-I: no PYTHONPATH, no user site): it cannot import jichi."""
+    folder = bundle.parent / "offline"
+    folder.mkdir(exist_ok=True)
+    with zipfile.ZipFile(source or bundle) as archive:
+        (folder / "verify.py").write_bytes(archive.read("verify.py"))
+    args = [sys.executable, "-I", "verify.py", str(bundle)]
+    for key in keys:
+        args += ["--public-key", str(key)]
+    return subprocess.run(args, cwd=folder, capture_output=True, text=True, timeout=60, check=False)

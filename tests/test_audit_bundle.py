@@ -8,7 +8,6 @@ from __future__ import annotations
 import ast
 import io
 import json
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -21,23 +20,11 @@ from engine.audit_checkpoint import keygen
 from engine.db import make_engine, make_session_factory
 from engine.residents import import_csv
 from tests.api_support import HTTPS
+from tests.audit_support import run_bundle_verifier
 from tests.test_access_log import RESIDENTS, _tennyu
 from tests.test_clerk_web import A, app, signed_in  # noqa: F401  (app is a fixture)
 
 VERIFIER = Path(__file__).resolve().parent.parent / "engine" / "audit_bundle_verifier.py"
-
-
-def _verify(bundle: Path, *keys: Path, source: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """verify.py from the bundle (or `source`), alone in a folder, in isolated mode (-I: no PYTHONPATH, no user
-    site)."""
-    folder = bundle.parent / "offline"
-    folder.mkdir(exist_ok=True)
-    with zipfile.ZipFile(source or bundle) as archive:
-        (folder / "verify.py").write_bytes(archive.read("verify.py"))
-    args = [sys.executable, "-I", "verify.py", str(bundle)]
-    for key in keys:
-        args += ["--public-key", str(key)]
-    return subprocess.run(args, cwd=folder, capture_output=True, text=True, timeout=60, check=False)
 
 
 @pytest.fixture
@@ -68,11 +55,11 @@ def bundle(app: Flask, database_url: str, tmp_path: Path) -> tuple[Path, Path]: 
 
 def test_the_standalone_verifier_accepts_the_bundle_and_says_what_it_proves(bundle: tuple[Path, Path]) -> None:
     out, key = bundle
-    result = _verify(out)
+    result = run_bundle_verifier(out)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "合格" in result.stdout and f"証明できること: 団体 {A}" in result.stdout
     assert "証明できないこと" in result.stdout and "束に入っていた鍵" in result.stdout
-    pinned = _verify(out, Path(str(key) + ".pub"))
+    pinned = run_bundle_verifier(out, Path(str(key) + ".pub"))
     assert pinned.returncode == 0 and "指定された公開鍵" in pinned.stdout
     with zipfile.ZipFile(out) as archive:
         names = set(archive.namelist())
@@ -94,7 +81,7 @@ def test_another_key_is_refused(bundle: tuple[Path, Path], database_url: str, tm
         keygen(s, other, actor="admin")
         s.commit()
     engine.dispose()
-    result = _verify(out, Path(str(other) + ".pub"))
+    result = run_bundle_verifier(out, Path(str(other) + ".pub"))
     assert result.returncode == 1 and "指定された公開鍵で署名されていません" in result.stdout
 
 
@@ -123,16 +110,16 @@ def test_one_changed_byte_anywhere_is_rejected(bundle: tuple[Path, Path]) -> Non
     with zipfile.ZipFile(out) as archive:
         names = [n for n in archive.namelist() if n != "verify.py"]  # the verifier itself is run from outside
     for name in names:
-        result = _verify(_rezip(out, name, b"x"))
+        result = run_bundle_verifier(_rezip(out, name, b"x"))
         assert result.returncode == 1 and "不合格" in result.stdout, (name, result.stdout)
-    assert _verify(_rezip(out, f"checkpoints/{A}.json", None)).returncode == 1
+    assert run_bundle_verifier(_rezip(out, f"checkpoints/{A}.json", None)).returncode == 1
     raw = out.read_bytes()
     for position in (40, len(raw) // 3, len(raw) // 2, len(raw) - 30):  # bytes of the zip itself
         damaged = out.with_name(f"raw-{position}.zip")
         data = bytearray(raw)
         data[position] ^= 0x01
         damaged.write_bytes(bytes(data))
-        result = _verify(damaged, source=out)
+        result = run_bundle_verifier(damaged, source=out)
         assert result.returncode == 1, (position, result.stdout, result.stderr)
 
 

@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from engine import clock
 from engine.audit_bundle import export_bundle
 from engine.audit_checkpoint import AuditError, default_checkpoint_dir, default_key_path
-from engine.audit_search import Query, inert, search
+from engine.audit_search import Query, day_start, inert, search
 from engine.audit_verify import verify
 from standard_core.diagnostics import Diagnostic, Span, error
 from standard_core.wareki import INPUT_EXAMPLES, WarekiError, format_wareki, parse_date_input
@@ -59,7 +59,7 @@ def _moment(text: str, what: str, end: bool, problems: list[Diagnostic]) -> dt.d
     except WarekiError as e:
         problems.append(error("INP802", f"{what}を日付として読めません（{e}）", Span(what, 1, 1), f"例: {INPUT_EXAMPLES}"))
         return None
-    return dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time(), tzinfo=clock.TOKYO).astimezone(dt.UTC)
+    return day_start(day, after=end)
 
 
 def _query(form: Any, problems: list[Diagnostic]) -> tuple[Query, dict[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -193,6 +194,7 @@ def audit_erase(case_id: str | None, municipality: str | None, before: dt.dateti
 
 def _moment(text: str | None, what: str, end: bool = False) -> dt.datetime | None:
     """A date (和暦 too; `end` means the whole day) or an ISO 8601 date-time, as UTC; Tokyo time when none given."""
+    from engine.audit_search import day_start
     from engine.clock import TOKYO
     from standard_core.wareki import WarekiError, parse_date_input
 
@@ -207,19 +209,28 @@ def _moment(text: str | None, what: str, end: bool = False) -> dt.datetime | Non
         day = parse_date_input(text)
     except WarekiError as e:
         raise click.UsageError(f"{what}「{text}」を日付として読めません: {e.message}") from None
-    start = dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time(), tzinfo=TOKYO)
-    return start.astimezone(dt.UTC)
+    return day_start(day, after=end)
+
+
+def _criteria(command: Any) -> Any:
+    """The options that choose events, shared by search and export."""
+    for option in reversed((
+        click.option("--municipality", "municipalities", multiple=True, required=True, help="団体コード（複数可）。"),
+        click.option("--actor", default=None, help="操作した人（ログイン名）。"),
+        click.option("--resident", default=None,
+                     help="住民の宛名番号: その住民を表示した閲覧と、氏名・カナが一致する案件のイベント。"),
+        click.option("--case", "case_id", default=None, help="案件の id。"),
+        click.option("--since", default=None, help="この日時から（2026-04-01、令和8年4月1日、2026-04-01T09:00）。"),
+        click.option("--until", default=None, help="この日まで（その日を含む）、または日時の直前まで。"),
+        click.option("--address", default=None, help="操作した端末のアドレス（閲覧の記録の address）。"),
+        click.option("--action", default=None, help="操作の種類（case.viewed、resident.searched、task.completed など）。"),
+    )):
+        command = option(command)
+    return command
 
 
 @audit_group.command("search")
-@click.option("--municipality", "municipalities", multiple=True, required=True, help="団体コード（複数可）。")
-@click.option("--actor", default=None, help="操作した人（ログイン名）。")
-@click.option("--resident", default=None, help="住民の宛名番号: その住民を表示した閲覧と、氏名・カナが一致する案件のイベント。")
-@click.option("--case", "case_id", default=None, help="案件の id。")
-@click.option("--since", default=None, help="この日時から（2026-04-01、令和8年4月1日、2026-04-01T09:00）。")
-@click.option("--until", default=None, help="この日まで（その日を含む）、または日時の直前まで。")
-@click.option("--address", default=None, help="操作した端末のアドレス（閲覧の記録の address）。")
-@click.option("--action", default=None, help="操作の種類（case.viewed、resident.searched、task.completed など）。")
+@_criteria
 @click.option("--limit", default=200, show_default=True, help="表示する件数の上限（1000 まで）。")
 @click.option("--as", "actor_name", default=None, help="検索する人（この検索も監査ログに記録）。")
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
@@ -264,14 +275,7 @@ def _described(query: object) -> str:
 
 
 @audit_group.command("export")
-@click.option("--municipality", "municipalities", multiple=True, required=True, help="団体コード（複数可）。")
-@click.option("--actor", default=None, help="操作した人（ログイン名）。")
-@click.option("--resident", default=None, help="住民の宛名番号。")
-@click.option("--case", "case_id", default=None, help="案件の id。")
-@click.option("--since", default=None, help="この日時から。")
-@click.option("--until", default=None, help="この日まで（その日を含む）、または日時の直前まで。")
-@click.option("--address", default=None, help="端末のアドレス。")
-@click.option("--action", default=None, help="操作の種類。")
+@_criteria
 @click.option("--out", "out", type=PATH, required=True, help="書き出す束（.zip）。")
 @click.option("--checkpoint-dir", "folder", type=PATH, default=None, help="チェックポイントのフォルダ（既定: JICHI_AUDIT_CHECKPOINT_DIR）。")
 @click.option("--key", "key_path", type=PATH, default=None, help="署名鍵（既定: JICHI_AUDIT_KEY）。")

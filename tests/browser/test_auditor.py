@@ -6,8 +6,6 @@ it once one byte is changed."""
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,19 +14,12 @@ from engine import accounts, clock
 from engine.audit_checkpoint import keygen
 from engine.db import make_engine, make_session_factory
 from engine.residents import import_csv
+from tests.audit_support import run_bundle_verifier
 from tests.browser.conftest import MUNICIPALITY, PASSWORD, sign_in
+from tests.browser.test_kessai import fill_jido_teate_intake
 
 DAY = dt.datetime(2025, 6, 2, 1, 0, tzinfo=dt.UTC)  # a Monday, 10:00 in Tokyo
 CHILD = "宛名番号,氏名,氏名カナ,生年月日,住所\n9001,川崎 たろう,カワサキ タロウ,2023-04-01,神奈川県川崎市川崎区宮本町1番地\n"
-
-
-def _verify(bundle: Path, source: Path) -> subprocess.CompletedProcess[str]:
-    folder = bundle.parent / "offline"
-    folder.mkdir(exist_ok=True)
-    with zipfile.ZipFile(source) as archive:
-        (folder / "verify.py").write_bytes(archive.read("verify.py"))
-    return subprocess.run([sys.executable, "-I", "verify.py", str(bundle)], cwd=folder, capture_output=True,
-                          text=True, timeout=60, check=False)
 
 
 def _claim_and_print(page: Any, live: Any) -> None:
@@ -36,20 +27,7 @@ def _claim_and_print(page: Any, live: Any) -> None:
     sign_in(page, live, "tanaka", then="/residents")
     page.get_by_label("氏名・カナ").fill("かわさき")
     page.get_by_text("9001").first.wait_for()
-    page.goto(live.url("/cases/new"))
-    region = page.get_by_role("region", name=f"団体 {MUNICIPALITY}")
-    region.get_by_label("担当の組織").select_option("kodomo.katei.teate")
-    region.get_by_role("button", name="児童手当 認定請求を受け付ける").click()
-    page.wait_for_url("**/tasks/*")
-    page.get_by_label("認定請求日").fill("令和7年6月2日")
-    page.get_by_role("button", name="養育している子（全員）を追加").click()
-    page.get_by_label("名前").fill("川崎 たろう")
-    page.get_by_label("生年月日").fill("R5.4.1")
-    page.get_by_role("group", name="監護").get_by_label("はい").check()
-    page.get_by_role("group", name="生計費負担").get_by_label("いいえ").check()
-    page.get_by_role("group", name="小児医療費助成の申請も同時に受け付けた").get_by_label("はい").check()
-    page.get_by_role("group", name="請求者が公務員である").get_by_label("いいえ").check()
-    page.get_by_label("15日特例の事由（出生・転入・特例なし）").select_option("特例なし")
+    fill_jido_teate_intake(page, live)
     before = page.url
     page.get_by_role("button", name="完了して次の手順へ").click()
     page.wait_for_url(lambda url: url != before)
@@ -117,7 +95,7 @@ def test_the_auditor_finds_a_residents_accesses_and_exports_verifiable_evidence(
         page.goto(live.url("/audit/?action=audit.exported"))
         assert "kansa" in page.locator("table.audit-events").inner_text()
 
-    accepted = _verify(bundle, bundle)
+    accepted = run_bundle_verifier(bundle)
     assert accepted.returncode == 0 and "合格" in accepted.stdout, accepted.stdout + accepted.stderr
     with zipfile.ZipFile(bundle) as archive:
         files = {n: archive.read(n) for n in archive.namelist()}
@@ -129,5 +107,5 @@ def test_the_auditor_finds_a_residents_accesses_and_exports_verifiable_evidence(
     with zipfile.ZipFile(tampered, "w") as archive:
         for name, data in files.items():
             archive.writestr(name, bytes(changed) if name == f"events/{MUNICIPALITY}.jsonl" else data)
-    rejected = _verify(tampered, bundle)
+    rejected = run_bundle_verifier(tampered, source=bundle)
     assert rejected.returncode == 1 and "不合格" in rejected.stdout, rejected.stdout

@@ -26,6 +26,26 @@ def _open_from_inbox(page: Any, live: Any, task: str) -> None:
     page.wait_for_url("**/tasks/*")
 
 
+def fill_jido_teate_intake(page: Any, live: Any) -> None:
+    """A 児童手当 claim for 川崎 たろう (born R5.4.1), filed R7.6.2 at 川崎市's こども家庭課: the intake filled in,
+    not yet completed."""
+    page.goto(live.url("/cases/new"))
+    region = page.get_by_role("region", name=f"団体 {MUNICIPALITY}")
+    region.get_by_label("担当の組織").select_option("kodomo.katei.teate")
+    region.get_by_role("button", name="児童手当 認定請求を受け付ける").click()
+    page.wait_for_url("**/tasks/*")
+    page.get_by_label("認定請求日").fill("令和7年6月2日")
+    page.get_by_role("button", name="養育している子（全員）を追加").click()
+    page.get_by_label("名前").wait_for()
+    page.get_by_label("名前").fill("川崎 たろう")
+    page.get_by_label("生年月日").fill("R5.4.1")
+    page.get_by_role("group", name="監護").get_by_label("はい").check()
+    page.get_by_role("group", name="生計費負担").get_by_label("いいえ").check()
+    page.get_by_role("group", name="小児医療費助成の申請も同時に受け付けた").get_by_label("はい").check()
+    page.get_by_role("group", name="請求者が公務員である").get_by_label("いいえ").check()
+    page.get_by_label("15日特例の事由（出生・転入・特例なし）").select_option("特例なし")
+
+
 def test_a_jido_teate_claim_decided_by_daiketsu(page: Any, live: Any, axe: Any, shot: Any) -> None:
     with clock.frozen(DAY):
         # the 課長 records a business trip without naming a substitute: the 代決者 order applies
@@ -41,21 +61,7 @@ def test_a_jido_teate_claim_decided_by_daiketsu(page: Any, live: Any, axe: Any, 
 
         # the 児童手当係長 takes the claim: intake with a child and 川崎市's own field, then the 起案
         sign_in(page, live, "tanaka")
-        page.goto(live.url("/cases/new"))
-        region = page.get_by_role("region", name=f"団体 {MUNICIPALITY}")
-        region.get_by_label("担当の組織").select_option("kodomo.katei.teate")
-        region.get_by_role("button", name="児童手当 認定請求を受け付ける").click()
-        page.wait_for_url("**/tasks/*")
-        page.get_by_label("認定請求日").fill("令和7年6月2日")
-        page.get_by_role("button", name="養育している子（全員）を追加").click()
-        page.get_by_label("名前").wait_for()
-        page.get_by_label("名前").fill("川崎 たろう")
-        page.get_by_label("生年月日").fill("R5.4.1")
-        page.get_by_role("group", name="監護").get_by_label("はい").check()
-        page.get_by_role("group", name="生計費負担").get_by_label("いいえ").check()
-        page.get_by_role("group", name="小児医療費助成の申請も同時に受け付けた").get_by_label("はい").check()
-        page.get_by_role("group", name="請求者が公務員である").get_by_label("いいえ").check()
-        page.get_by_label("15日特例の事由（出生・転入・特例なし）").select_option("特例なし")
+        fill_jido_teate_intake(page, live)
         axe(page, "jido-teate-intake")
         _complete(page, "完了して次の手順へ")
         page.get_by_label("件名").fill("児童手当の認定（川崎 たろう）")
