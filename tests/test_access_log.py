@@ -153,3 +153,17 @@ def test_the_auditor_view_is_for_auditors_and_records_its_searches(app: Flask, d
         (event,) = search(s, Query([A], action="audit.searched")).events
         assert event.actor == "kansa" and event.personal == {"personal": {"query": '{"actor": "madoguchi"}'}}
     engine.dispose()
+
+
+def test_jichi_case_show_is_a_recorded_read(app: Flask, database_url: str) -> None:  # noqa: F811
+    from web.cli import cli
+
+    client, csrf = signed_in(app, "madoguchi")
+    case_id = _tennyu(client, csrf, "山田 太郎")
+    shown = CliRunner().invoke(cli, ["case", "show", case_id, "--json"], env={"JICHI_DATABASE_URL": database_url})
+    assert shown.exit_code == 0, shown.output
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as s:
+        (event,) = search(s, Query([A], case_id=case_id, action="case.viewed")).events
+        assert event.detail["via"] == "cli" and event.detail["screen"] == "jichi case show"
+    engine.dispose()

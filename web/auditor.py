@@ -7,7 +7,9 @@ audit.exported) before the results are shown. Values are shown inert (control an
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -131,7 +133,10 @@ def export() -> ResponseReturnValue:
                              scope=scope, address=request.remote_addr or "unknown", via="web")
     except AuditError as e:
         get_session().rollback()
+        shutil.rmtree(folder, ignore_errors=True)
         return render_template("auditor/home.html", given=given, municipalities=audited(), actions=ACTIONS,
                                result=None, problems=e.diagnostics, examples=INPUT_EXAMPLES,
                                status=current_app.extensions.get("jichi.audit_status", {})), 422
-    return send_file(done.path, mimetype="application/zip", as_attachment=True, download_name=done.path.name)
+    data = done.path.read_bytes()
+    shutil.rmtree(folder, ignore_errors=True)  # the bundle holds personal data: no copy stays on the app server
+    return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=done.path.name)

@@ -175,10 +175,15 @@ def case_move_rules(case_id: str, target: str, reason: str, actor: str | None, a
 @click.argument("case_id")
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
 def case_show(case_id: str, as_json: bool) -> None:
-    """案件 CASE_ID の状態・データ・タスクを表示します。"""
+    """案件 CASE_ID の状態・データ・タスクを表示します（閲覧として監査ログに記録）。"""
+    from engine import access_log
+
     try:
         with _session() as session:
             view = _cases().get_case(session, _resolve(session, CaseInstance, case_id, "案件"))
+            access_log.record(session, municipality=view.municipality, actor=_default_actor(), action="case.viewed",
+                              screen="jichi case show", via="cli", address="local", case_id=view.id)
+            session.commit()
     except DiagnosticError as e:
         _fail(e, as_json)
         return
