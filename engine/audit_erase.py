@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from engine import audit, clock, store
 from engine.audit_checkpoint import AuditError
-from engine.audit_verify import ERASE_ACTION
-from engine.models import CaseSearchKey
+from engine.audit_verify import ERASE_ACTION, READS_ERASE_ACTION
+from engine.models import AuditAccessSubject, CaseSearchKey
 from engine.store import CASES, EVENTS, PERSONAL
 
 
@@ -97,3 +97,35 @@ def _erase(session: Session, case_id: str, actor: str, reason: str) -> Erased:
         detail={"erased": seqs, "reason": reason,
                 "completed_at": completed.isoformat() if completed is not None else None})])
     return Erased(case_id, municipality, len(seqs), seq)
+
+
+def erase_reads_before(session: Session, municipality: str, before: dt.date, *, actor: str, reason: str,
+                       dry_run: bool = False) -> list[int]:
+    """Erase the personal payloads (residents shown, query typed) of the municipality's read-access events that
+    belong to no case — resident searches, the auditor's searches — recorded before `before` (Tokyo), and their
+    index rows; one `reads.erased` event names the seqs, so the chain still verifies. Reads of a case go with the
+    case (erase_case). Returns the seqs erased (or, with dry_run, that would be); committed here."""
+    cutoff = dt.datetime.combine(before, dt.time(), tzinfo=clock.TOKYO).astimezone(dt.UTC)
+    connection = session.connection()
+    seqs = sorted(connection.execute(select(PERSONAL.c.seq).join(
+        EVENTS, (EVENTS.c.municipality_code == PERSONAL.c.municipality_code) & (EVENTS.c.seq == PERSONAL.c.seq))
+        .where(EVENTS.c.municipality_code == municipality, EVENTS.c.case_id.is_(None),
+               EVENTS.c.action.in_(sorted(audit.READ_ACTIONS)), EVENTS.c.occurred_at < cutoff)).scalars())
+    if dry_run or not seqs:
+        session.rollback()
+        return seqs
+    try:
+        for start in range(0, len(seqs), 500):
+            chunk = seqs[start:start + 500]
+            connection.execute(delete(PERSONAL).where(PERSONAL.c.municipality_code == municipality,
+                                                      PERSONAL.c.seq.in_(chunk)))
+            session.execute(delete(AuditAccessSubject).where(AuditAccessSubject.municipality_code == municipality,
+                                                             AuditAccessSubject.seq.in_(chunk)))
+        store.insert_events(session, [audit.event(municipality=municipality, actor=actor, action=READS_ERASE_ACTION,
+                                                  detail={"erased": seqs, "reason": reason,
+                                                          "before": before.isoformat()})])
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return seqs

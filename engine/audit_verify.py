@@ -21,6 +21,8 @@ from engine.audit_chain import DEPLOYMENT, GENESIS, EventRow, personal_digest, r
 from engine.store import EVENTS, HEADS, PERSONAL
 
 ERASE_ACTION = "case.erased"
+READS_ERASE_ACTION = "reads.erased"  # the payloads of old read-access events (engine/audit_erase.py)
+ERASE_ACTIONS = frozenset({ERASE_ACTION, READS_ERASE_ACTION})
 MAX_SET_ASIDE = 1000  # rows whose seq is behind the walk (duplicates); more means the order is lost
 
 
@@ -114,7 +116,7 @@ class ChainVerifier:
             self._broken = e
         if (row.personal_digest is not None or row.salt is not None) and not self._payload(row, e):
             return False
-        if row.action == ERASE_ACTION:
+        if row.action in ERASE_ACTIONS:
             self.erased.update(_erased_seqs(row.detail))
         for cp in self._at.get(e, ()):
             if cp.head_hash != row.hash:

@@ -167,3 +167,33 @@ def test_jichi_case_show_is_a_recorded_read(app: Flask, database_url: str) -> No
         (event,) = search(s, Query([A], case_id=case_id, action="case.viewed")).events
         assert event.detail["via"] == "cli" and event.detail["screen"] == "jichi case show"
     engine.dispose()
+
+
+def test_old_resident_searches_are_erased_and_the_chain_still_verifies(app: Flask, database_url: str) -> None:  # noqa: F811
+    from web.cli import cli
+
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        import_csv(s, A, RESIDENTS, "residents.csv", "admin")
+        s.commit()
+    client, csrf = signed_in(app, "madoguchi")
+    client.get("/residents?q=やまだ", base_url=HTTPS)
+    case_id = _tennyu(client, csrf, "山田 太郎")
+    client.get(f"/cases/{case_id}", base_url=HTTPS)
+    env = {"JICHI_DATABASE_URL": database_url}
+    tomorrow = (clock.today() + dt.timedelta(days=1)).isoformat()
+    dry = CliRunner().invoke(cli, ["audit", "erase", "--municipality", A, "--reads-before", tomorrow, "--dry-run",
+                                   "--json"], env=env)
+    assert dry.exit_code == 0 and len(json.loads(dry.output)["reads"]) == 1, dry.output
+    done = CliRunner().invoke(cli, ["audit", "erase", "--municipality", A, "--reads-before", tomorrow], env=env)
+    assert done.exit_code == 0 and "閲覧の記録 1 件の個人データを消去しました" in done.output, done.output
+    with sessions() as s:
+        (searched,) = search(s, Query([A], action="resident.searched")).events
+        assert searched.personal is None and searched.detail["residents"] == 2  # the fact stays, the names go
+        assert s.scalars(select(AuditAccessSubject)).all() == []
+        assert [e.case_id for e in search(s, Query([A], resident="2001")).events if e.action == "case.viewed"] \
+            == [case_id]  # the case's own reads are kept with the case
+        assert verify(s.connection(), municipality=A).ok
+        assert search(s, Query([A], action="reads.erased")).events[0].detail["erased"] == [searched.seq]
+    engine.dispose()

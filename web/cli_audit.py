@@ -24,7 +24,7 @@ from engine.audit_checkpoint import (
     public_path,
     read_checkpoints,
 )
-from engine.audit_erase import erase_case, erase_completed_before
+from engine.audit_erase import erase_case, erase_completed_before, erase_reads_before
 from engine.audit_verify import Finding, Report, verify
 from engine.db import database_url, display_url
 from web.cli_cases import _default_actor, _session
@@ -155,19 +155,38 @@ def _print_report(report: Report, checkpoints: int) -> None:
 @click.option("--municipality", default=None, help="--completed-before と組み合わせる団体コード。")
 @click.option("--completed-before", "before", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="この日（東京時間）より前に完了した案件をまとめて消去します（YYYY-MM-DD）。")
+@click.option("--reads-before", "reads_before", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="--municipality と組み合わせ、この日より前の、案件に属さない閲覧の記録（住民の検索など）の"
+                   "個人データ（表示した宛名番号・検索語）を消去します。")
 @click.option("--reason", default="保存年限の経過", show_default=True, help="消去の理由（監査ログに記録）。")
 @click.option("--dry-run", is_flag=True, help="消去せず、対象の案件だけを表示します。")
 @click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
-def audit_erase(case_id: str | None, municipality: str | None, before: dt.datetime | None, reason: str,
-                dry_run: bool, actor: str | None, as_json: bool) -> None:
+def audit_erase(case_id: str | None, municipality: str | None, before: dt.datetime | None,
+                reads_before: dt.datetime | None, reason: str, dry_run: bool, actor: str | None, as_json: bool) -> None:
     """保存年限を過ぎた案件の個人データ（案件のデータと監査イベントの個人データ）を消去します。
 
     監査ログのチェーンは消去後も検証できます。消去そのものも監査イベント（case.erased）になります。
     """
+    actor = actor or _default_actor()
+    if reads_before is not None:
+        if municipality is None or case_id is not None or before is not None:
+            raise click.UsageError("--reads-before は --municipality とだけ組み合わせてください。")
+        try:
+            with _session() as session:
+                seqs = erase_reads_before(session, municipality, reads_before.date(), actor=actor, reason=reason,
+                                          dry_run=dry_run)
+        except AuditError as e:
+            _refused(e, as_json)
+            return
+        if as_json:
+            click.echo(json.dumps({"dry_run": dry_run, "reads": seqs}, ensure_ascii=False))
+        else:
+            verb = "消去の対象です（--dry-run のため消去していません）" if dry_run else "の個人データを消去しました"
+            click.echo(f"閲覧の記録 {len(seqs)} 件{verb}。")
+        return
     if (case_id is None) == (municipality is None or before is None):
         raise click.UsageError("--case か、--municipality と --completed-before の組のどちらか一方を指定してください。")
-    actor = actor or _default_actor()
     try:
         with _session() as session:
             if case_id is not None:
