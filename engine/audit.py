@@ -54,7 +54,7 @@ _MISSING = object()
 # Read access (engine/access_log.py): who saw which residents' data, through which screen or API call.
 READ_ACTIONS = frozenset({
     "case.viewed", "task.viewed", "case.diagram_downloaded", "resident.searched", "notice.printed",
-    "impact.downloaded", "audit.searched", "audit.exported",
+    "impact.viewed", "impact.downloaded", "audit.searched", "audit.exported",
 })
 # Events about a case that do not change its state, so its version stays: who holds a task (the inbox), and every
 # read of its data.

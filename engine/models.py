@@ -177,6 +177,23 @@ class AuditAccessSubject(Base):
     __table_args__ = (Index("ix_audit_access_subject_resident", "municipality_code", "atena_number", "seq"),)
 
 
+class AuditVerification(Base):
+    """A verification of a municipality's chain run from the auditor's page: when, by whom, how many events, and
+    the first finding. Shared by every app server (the page shows the latest per municipality)."""
+
+    __tablename__ = "audit_verification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    verified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    verified_by: Mapped[str] = mapped_column(String(100))
+    events: Mapped[int] = mapped_column(BigInteger)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    finding: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_audit_verification_latest", "municipality_code", "verified_at"),)
+
+
 class AuditPersonal(Base):
     """The personal payload of an audit event, kept apart so that it can be erased past its 保存年限.
 

@@ -148,6 +148,11 @@ def test_the_auditor_view_is_for_auditors_and_records_its_searches(app: Flask, d
     assert hostile.status_code == 422 and "INP802" in hostile.get_data(as_text=True)
     empty = auditor.post("/audit/export", base_url=HTTPS, data={"csrf_token": token})
     assert empty.status_code == 422  # no criterion: nothing exported
+    assert auditor.post("/audit/verify", base_url=HTTPS, data={"csrf_token": token}).status_code == 303
+    shown = auditor.get("/audit/", base_url=HTTPS).get_data(as_text=True)
+    assert "問題なし" in shown and "kansa" in shown  # kept in the database: any app server shows it
+    other, _ = signed_in(app, "kansa")
+    assert "問題なし" in other.get("/audit/", base_url=HTTPS).get_data(as_text=True)
     engine = make_engine(database_url)
     with make_session_factory(engine)() as s:
         (event,) = search(s, Query([A], action="audit.searched")).events

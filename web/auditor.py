@@ -16,14 +16,16 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from engine import clock
 from engine.audit_bundle import export_bundle
 from engine.audit_checkpoint import AuditError, default_checkpoint_dir, default_key_path
 from engine.audit_search import Query, day_start, inert, search
 from engine.audit_verify import verify
+from engine.models import AuditVerification
 from standard_core.diagnostics import Diagnostic, Span, error
-from standard_core.wareki import INPUT_EXAMPLES, WarekiError, format_wareki, parse_date_input
+from standard_core.wareki import INPUT_EXAMPLES, WarekiError, parse_date_input
 from web.access import record_read
 from web.api import actor
 from web.db import get_session
@@ -31,7 +33,8 @@ from web.db import get_session
 bp = Blueprint("auditor", __name__, url_prefix="/audit")
 
 ACTIONS = ("case.viewed", "task.viewed", "resident.searched", "notice.printed", "case.diagram_downloaded",
-           "impact.downloaded", "case.started", "task.completed", "task.claimed", "audit.searched", "audit.exported")
+           "impact.viewed", "impact.downloaded", "case.started", "task.completed", "task.claimed", "case.erased",
+           "reads.erased", "audit.searched", "audit.exported")
 FIELDS = ("municipality", "actor", "resident", "case", "since", "until", "address", "action")
 
 
@@ -92,22 +95,30 @@ def home() -> ResponseReturnValue:
             record_read("audit.searched", code, query=_criteria(given), extra={"found": len(result.events)})
     return render_template("auditor/home.html", given=given, municipalities=audited(), actions=ACTIONS,
                            result=result, problems=problems, examples=INPUT_EXAMPLES,
-                           status=current_app.extensions.get("jichi.audit_status", {})), 422 if problems else 200
+                           status=_status()), 422 if problems else 200
+
+
+def _status() -> dict[str, AuditVerification]:
+    """The latest verification of each of the auditor's municipalities (any app server may have run it)."""
+    latest: dict[str, AuditVerification] = {}
+    for row in get_session().scalars(select(AuditVerification).where(
+            AuditVerification.municipality_code.in_(audited())).order_by(AuditVerification.verified_at)):
+        latest[row.municipality_code] = row
+    return latest
 
 
 @bp.post("/verify")
 def verify_chains() -> ResponseReturnValue:
-    """Recompute every hash of the auditor's municipalities' chains now; the result stays shown on the page."""
-    status = current_app.extensions.setdefault("jichi.audit_status", {})
+    """Recompute every hash of the auditor's municipalities' chains now; the result is kept for every app server."""
     session = get_session()
     for code in audited():
         report = verify(session.connection(), municipality=code)
         chains = [c for c in report.chains if c.municipality == code]
         first = report.findings[0] if report.findings else None
-        status[code] = {"ok": report.ok, "events": chains[0].events if chains else 0,
-                        "at": format_wareki(clock.today()) + clock.now().astimezone(clock.TOKYO).strftime(" %H:%M"),
-                        "finding": f"{first.code} {first.message}" if first else ""}
-    session.rollback()
+        session.add(AuditVerification(municipality_code=code, verified_at=clock.now(), verified_by=actor(),
+                                      events=chains[0].events if chains else 0, ok=report.ok,
+                                      finding=f"{first.code} {first.message}" if first else ""))
+    session.commit()
     return redirect(url_for("auditor.home"), 303)
 
 
@@ -120,7 +131,7 @@ def export() -> ResponseReturnValue:
         problems = problems or [error("INP806", "条件を一つ以上入れてください", Span("条件", 1, 1), "")]
         return render_template("auditor/home.html", given=given, municipalities=audited(), actions=ACTIONS,
                                result=None, problems=problems, examples=INPUT_EXAMPLES,
-                               status=current_app.extensions.get("jichi.audit_status", {})), 422
+                               status=_status()), 422
     config = current_app.config
     folder = Path(tempfile.mkdtemp(prefix="jichi-bundle-"))
     out = folder / f"jichi-evidence-{clock.now().astimezone(clock.TOKYO):%Y%m%d-%H%M%S}.zip"
@@ -136,7 +147,7 @@ def export() -> ResponseReturnValue:
         shutil.rmtree(folder, ignore_errors=True)
         return render_template("auditor/home.html", given=given, municipalities=audited(), actions=ACTIONS,
                                result=None, problems=e.diagnostics, examples=INPUT_EXAMPLES,
-                               status=current_app.extensions.get("jichi.audit_status", {})), 422
+                               status=_status()), 422
     data = done.path.read_bytes()
     shutil.rmtree(folder, ignore_errors=True)  # the bundle holds personal data: no copy stays on the app server
     return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=done.path.name)

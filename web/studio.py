@@ -512,6 +512,8 @@ def _run_of(code: str, run_id: int) -> ImpactRun:
 def impact_run(code: str, run_id: int) -> ResponseReturnValue:
     run = _run_of(code, run_id)
     rows = list(csv.reader(io.StringIO(run.result_csv.lstrip("\ufeff"))))[1:201] if run.result_csv else []
+    if rows:  # the changes name cases and their values: a read, once the table is shown
+        record_read("impact.viewed", code, extra={"run": run.id, "shown": len(rows)})
     template = "studio/_impact_run.html" if request.headers.get("HX-Request") == "true" else "studio/impact_run.html"
     return render_template(template, code=code, run=run, rows=rows)
 

@@ -191,3 +191,11 @@ def test_impact_of_a_changed_fee_before_activation(page: Any, live: Any, axe: An
     assert csv.ok and csv.headers["content-type"].startswith("text/csv")
     lines = csv.text().lstrip("\ufeff").splitlines()
     assert lines[0] == "案件,判定,基準日,変更前,変更後,違いの元" and len(lines) == 3
+    # showing the table of changes and downloading it are reads of those cases' decisions
+    engine = make_engine(live.database_url)
+    with make_session_factory(engine)() as s:
+        from engine.audit_search import Query, search
+
+        actions = [e.action for e in search(s, Query([NANTO], actor="bunseki")).events]
+    engine.dispose()
+    assert "impact.viewed" in actions and "impact.downloaded" in actions
