@@ -18,12 +18,13 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from engine import clock
+from engine import clock, residents
 from engine.audit_bundle import export_bundle
 from engine.audit_checkpoint import AuditError, default_checkpoint_dir, default_key_path
 from engine.audit_search import Query, day_start, inert, search
 from engine.audit_verify import verify
 from engine.models import AuditVerification
+from engine.residents import Found
 from standard_core.diagnostics import Diagnostic, Span, error
 from standard_core.wareki import INPUT_EXAMPLES, WarekiError, parse_date_input
 from web.access import record_read
@@ -89,12 +90,22 @@ def home() -> ResponseReturnValue:
     query, given = _query(request.args, problems)
     searched = any(given[name] for name in FIELDS if name != "municipality") and not problems
     result = None
+    candidates: list[Found] = []
+    if searched and given["resident"] and not given["resident"].isdigit():
+        # a name, not a 宛名番号: the residents it matches, to choose from (the auditor sees names: a read too)
+        candidates = residents.search(get_session(), given["resident"], query.municipalities)
+        for code in query.municipalities:
+            record_read("resident.searched", code, query=given["resident"],
+                        residents=[c.atena_number for c in candidates if c.municipality == code])
+        return render_template("auditor/home.html", given=given, municipalities=audited(), actions=ACTIONS,
+                               result=None, candidates=candidates, problems=problems, examples=INPUT_EXAMPLES,
+                               status=_status())
     if searched:
         result = search(get_session(), query)
         for code in query.municipalities:
             record_read("audit.searched", code, query=_criteria(given), extra={"found": len(result.events)})
     return render_template("auditor/home.html", given=given, municipalities=audited(), actions=ACTIONS,
-                           result=result, problems=problems, examples=INPUT_EXAMPLES,
+                           result=result, candidates=[], problems=problems, examples=INPUT_EXAMPLES,
                            status=_status()), 422 if problems else 200
 
 

@@ -73,7 +73,12 @@ def test_the_auditor_finds_a_residents_accesses_and_exports_verifiable_evidence(
         status = page.locator("table.audit-status").inner_text()
         assert "問題なし" in status and "kansa" in status
 
-        by_resident = _search(page, **{"住民（宛名番号）": "9001"})
+        # the auditor knows the name, not the 宛名番号: the matching residents first, then their accesses
+        page.get_by_label("住民（宛名番号、または氏名・カナ）").fill("カワサキ")
+        page.get_by_role("button", name="検索する").click()
+        page.get_by_role("link", name="川崎 たろう（カワサキ タロウ、宛名番号 9001、団体 141305）").click()
+        page.locator("#r-h").wait_for()
+        by_resident = str(page.locator("main").inner_text())
         assert "川崎 たろう" in page.locator("#r-h").inner_text()
         for expected in ("resident.searched", "case.viewed", "notice.printed", "tanaka", "宛名番号", "氏名"):
             assert expected in by_resident, expected
@@ -86,7 +91,7 @@ def test_the_auditor_finds_a_residents_accesses_and_exports_verifiable_evidence(
         assert "条件に合うイベントはありません" in _search(page, **{"開始日": "令和7年6月3日",
                                                                "終了日（その日を含む）": "令和7年6月30日"})
 
-        _search(page, **{"住民（宛名番号）": "9001"})
+        _search(page, **{"住民（宛名番号、または氏名・カナ）": "9001"})
         with page.expect_download() as download:
             page.get_by_role("button", name="この条件で証拠の束を書き出す（zip）").click()
         bundle = tmp_path / "evidence" / "bundle.zip"
