@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import TOKYO
 from engine.models import AuditAccessSubject, AuditEvent, AuditPersonal, CaseSearchKey, Resident
+from standard_core.wareki import parse_date_input
 
 MAX_LIMIT = 1000
 
@@ -66,6 +67,19 @@ class Result:
 def day_start(day: dt.date, after: bool = False) -> dt.datetime:
     """The start of a day in Tokyo (of the next day with `after`, for a range that includes `day`), as UTC."""
     return dt.datetime.combine(day + dt.timedelta(days=1 if after else 0), dt.time(), tzinfo=TOKYO).astimezone(dt.UTC)
+
+
+def moment(text: str, end: bool = False) -> dt.datetime:
+    """A time bound as an auditor types it, as UTC: an ISO 8601 date-time (Tokyo time when it has no zone) as it is,
+    or a date (和暦 too) as the start of that day — of the next day with `end`, so that the day is included.
+    Raises WarekiError when it is neither."""
+    try:
+        given = dt.datetime.fromisoformat(text)
+        if "T" in text or " " in text.strip():
+            return (given if given.tzinfo else given.replace(tzinfo=TOKYO)).astimezone(dt.UTC)
+    except ValueError:
+        pass
+    return day_start(parse_date_input(text), after=end)
 
 
 def search(session: Session, query: Query, cap: int = MAX_LIMIT) -> Result:

@@ -57,9 +57,8 @@ def _shown(path: Path, root: Path) -> str:
     return path.resolve().relative_to(root.resolve()).as_posix()
 
 
-def files(session: Session, root: Path, code: str) -> list[ProcessFile]:
-    """The pack's processes (on disk, or only drafted so far) then the core's, read-only."""
-    pack = own_pack(root, code)
+def files(session: Session, root: Path, pack: Pack | None) -> list[ProcessFile]:
+    """The processes of the municipality's pack (on disk, or only drafted so far) then the core's, read-only."""
     own: dict[str, bool] = {}
     if pack is not None:
         own = {_shown(p, root): True for p in pack.process_files}
@@ -72,7 +71,7 @@ def files(session: Session, root: Path, code: str) -> list[ProcessFile]:
             + [ProcessFile(f, False, True) for f in core])
 
 
-def editable(session: Session, root: Path, code: str, file: str) -> Pack:
+def editable(root: Path, code: str, file: str) -> Pack:
     """The municipality's pack when `file` is one of its processes (existing or new); else PCK632."""
     pack = own_pack(root, code)
     folder = f"{_shown(pack.directory, root)}/processes/" if pack is not None else None
@@ -83,19 +82,14 @@ def editable(session: Session, root: Path, code: str, file: str) -> Pack:
     return pack
 
 
-def source(session: Session, root: Path, code: str, file: str) -> tuple[str | None, RuleDraft | None]:
-    """The text to open: the latest draft of the file, else the file on disk (core files: always the disk)."""
-    pack = own_pack(root, code)
-    draft = None
-    if pack is not None:
-        draft = next(iter(drafts(session, pack.id, file)), None)
+def source(session: Session, root: Path, pack: Pack | None, shown: ProcessFile) -> tuple[str | None, RuleDraft | None]:
+    """The text to open of a file listed by `files`: the latest draft of a file of the pack, else the file on disk
+    (core files: always the disk)."""
+    draft = next(iter(drafts(session, pack.id, shown.file)), None) if pack is not None and shown.editable else None
     if draft is not None:
         return draft.text, draft
-    known = {f.file for f in files(session, root, code)}
-    if file not in known:
-        return None, None
     try:
-        return (root / file).read_text(encoding="utf-8"), None
+        return (root / shown.file).read_text(encoding="utf-8"), None
     except (OSError, UnicodeDecodeError):
         return None, None
 
@@ -145,7 +139,7 @@ def _element_lines(data: bytes, file: str):  # type: ignore[no-untyped-def]
 
 def save(session: Session, root: Path, code: str, file: str, text: str, actor: str) -> RuleDraft:
     """Store the diagram as the next draft of the file when it checks without error; audited."""
-    pack = editable(session, root, code, file)
+    pack = editable(root, code, file)
     placed = check(root, code, file, text)
     errors = [p.diagnostic for p in placed if p.diagnostic.is_error]
     if errors:
@@ -214,7 +208,7 @@ def new(session: Session, root: Path, code: str, name: str, hook_id: str, actor:
     pack = own_pack(root, code)
     folder = f"{_shown(pack.directory, root)}/processes/" if pack is not None else "local_rules/"
     file = folder + name
-    pack = editable(session, root, code, file)
+    pack = editable(root, code, file)
     if (root / file).exists() or drafts(session, pack.id, file):
         raise DiagnosticError([error("PCK633", f"「{file}」はもうあります", Span(file, 1, 1),
                                      "一覧から開くか、別のファイル名にしてください。")])
@@ -224,7 +218,7 @@ def new(session: Session, root: Path, code: str, name: str, hook_id: str, actor:
         if hook is None:
             raise DiagnosticError([error("STD305", f"フック「{hook_id}」は core にありません", Span(file, 1, 1),
                                          "一覧から core が宣言しているフックを選んでください。")])
-        taken = [f.file for f in files(session, root, code) if f.editable and _defines(session, root, pack, f.file, hook_id)]
+        taken = [f.file for f in files(session, root, pack) if f.editable and _defines(session, root, pack, f.file, hook_id)]
         if taken:
             raise DiagnosticError([error("PCK633", f"フック「{hook.name}」はもう {taken[0]} で取り付けています",
                                          Span(file, 1, 1), "一つのフックに取り付けるファイルは一つです。そのファイルを開いて編集してください。")])

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import re
 
+import pytest
 from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
@@ -202,3 +203,16 @@ def test_old_resident_searches_are_erased_and_the_chain_still_verifies(app: Flas
         assert verify(s.connection(), municipality=A).ok
         assert search(s, Query([A], action="reads.erased")).events[0].detail["erased"] == [searched.seq]
     engine.dispose()
+
+
+def test_time_bounds_take_dates_in_wareki_and_date_times() -> None:
+    from engine.audit_search import moment
+    from standard_core.wareki import WarekiError
+
+    utc = dt.UTC
+    assert moment("2026-04-01T09:00") == dt.datetime(2026, 4, 1, 0, 0, tzinfo=utc)  # Tokyo time without a zone
+    assert moment("2026-04-01T09:00+00:00") == dt.datetime(2026, 4, 1, 9, 0, tzinfo=utc)
+    assert moment("令和8年4月1日") == dt.datetime(2026, 3, 31, 15, 0, tzinfo=utc)  # the day starts in Tokyo
+    assert moment("2026-04-01", end=True) == moment("R8.4.2")  # an end date includes its day
+    with pytest.raises(WarekiError):
+        moment("令和8年13月1日")

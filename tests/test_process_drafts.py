@@ -74,11 +74,12 @@ def test_only_clean_diagrams_of_the_own_pack_are_saved(database_url: str) -> Non
         first = process_drafts.save(s, ROOT, "141305", HOOK, TEXT.replace("&gt;= 2", "&gt;= 3"), "分析")
         second = process_drafts.save(s, ROOT, "141305", HOOK, TEXT, "分析")
         assert (first.number, second.number) == (1, 2)
-        text, draft = process_drafts.source(s, ROOT, "141305", HOOK)
+        pack = process_drafts.own_pack(ROOT, "141305")
+        files = process_drafts.files(s, ROOT, pack)
+        text, draft = process_drafts.source(s, ROOT, pack, next(f for f in files if f.file == HOOK))
         assert draft is not None and draft.number == 2 and text == TEXT
         assert s.scalars(select(AuditEvent.action).where(AuditEvent.action == "process.draft_saved")).all() == \
             ["process.draft_saved"] * 2
-        files = process_drafts.files(s, ROOT, "141305")
         assert [f.file for f in files if f.editable] == [
             "local_rules/141305-kawasaki/processes/iryosho_shinsei.bpmn",
             "local_rules/141305-kawasaki/processes/shokan_barai.bpmn", HOOK]

@@ -21,12 +21,12 @@ from sqlalchemy import select
 from engine import clock, residents
 from engine.audit_bundle import export_bundle
 from engine.audit_checkpoint import AuditError, default_checkpoint_dir, default_key_path
-from engine.audit_search import Query, day_start, inert, search
+from engine.audit_search import Query, inert, moment, search
 from engine.audit_verify import verify
 from engine.models import AuditVerification
 from engine.residents import Found
 from standard_core.diagnostics import Diagnostic, Span, error
-from standard_core.wareki import INPUT_EXAMPLES, WarekiError, parse_date_input
+from standard_core.wareki import INPUT_EXAMPLES, WarekiError
 from web.access import record_read
 from web.api import actor
 from web.db import get_session
@@ -61,11 +61,10 @@ def _moment(text: str, what: str, end: bool, problems: list[Diagnostic]) -> dt.d
     if not text.strip():
         return None
     try:
-        day = parse_date_input(text)
+        return moment(text, end)
     except WarekiError as e:
         problems.append(error("INP802", f"{what}を日付として読めません（{e}）", Span(what, 1, 1), f"例: {INPUT_EXAMPLES}"))
         return None
-    return day_start(day, after=end)
 
 
 def _query(form: Any, problems: list[Diagnostic]) -> tuple[Query, dict[str, str]]:
@@ -112,9 +111,11 @@ def home() -> ResponseReturnValue:
 def _status() -> dict[str, AuditVerification]:
     """The latest verification of each of the auditor's municipalities (any app server may have run it)."""
     latest: dict[str, AuditVerification] = {}
-    for row in get_session().scalars(select(AuditVerification).where(
-            AuditVerification.municipality_code.in_(audited())).order_by(AuditVerification.verified_at)):
-        latest[row.municipality_code] = row
+    for code in audited():  # one indexed row each: the history grows with every verification, the page does not
+        row = get_session().scalars(select(AuditVerification).where(AuditVerification.municipality_code == code)
+                                    .order_by(AuditVerification.verified_at.desc()).limit(1)).first()
+        if row is not None:
+            latest[code] = row
     return latest
 
 

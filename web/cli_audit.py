@@ -212,23 +212,16 @@ def audit_erase(case_id: str | None, municipality: str | None, before: dt.dateti
 
 
 def _moment(text: str | None, what: str, end: bool = False) -> dt.datetime | None:
-    """A date (和暦 too; `end` means the whole day) or an ISO 8601 date-time, as UTC; Tokyo time when none given."""
-    from engine.audit_search import day_start
-    from engine.clock import TOKYO
-    from standard_core.wareki import WarekiError, parse_date_input
+    """--since / --until (engine.audit_search.moment); a usage error when unreadable."""
+    from engine.audit_search import moment
+    from standard_core.wareki import WarekiError
 
     if not text:
         return None
     try:
-        moment = dt.datetime.fromisoformat(text)
-        return (moment if moment.tzinfo else moment.replace(tzinfo=TOKYO)).astimezone(dt.UTC)
-    except ValueError:
-        pass
-    try:
-        day = parse_date_input(text)
+        return moment(text, end)
     except WarekiError as e:
         raise click.UsageError(f"{what}「{text}」を日付として読めません: {e.message}") from None
-    return day_start(day, after=end)
 
 
 def _criteria(command: Any) -> Any:
@@ -261,7 +254,7 @@ def audit_search(municipalities: tuple[str, ...], actor: str | None, resident: s
     from engine.audit_search import Query, inert, search
 
     query = Query(municipalities, actor=actor, resident=resident, case_id=case_id, address=address, action=action,
-                  since=_moment(since, "--since"), until=_moment(until, "--until", end=bool(until and "T" not in until)),
+                  since=_moment(since, "--since"), until=_moment(until, "--until", end=True),
                   limit=limit)
     with _session() as session:
         result = search(session, query)
@@ -312,7 +305,7 @@ def audit_export(municipalities: tuple[str, ...], actor: str | None, resident: s
     from engine.audit_search import Query
 
     query = Query(municipalities, actor=actor, resident=resident, case_id=case_id, address=address, action=action,
-                  since=_moment(since, "--since"), until=_moment(until, "--until", end=bool(until and "T" not in until)))
+                  since=_moment(since, "--since"), until=_moment(until, "--until", end=True))
     scope = {k: v for k, v in {"municipalities": list(municipalities), "actor": actor, "resident": resident,
                                "case": case_id, "since": since, "until": until, "address": address,
                                "action": action}.items() if v}

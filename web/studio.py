@@ -373,25 +373,32 @@ def rules_action(code: str, action: str) -> ResponseReturnValue:
 @bp.get("/<code>/processes")
 def processes_list(code: str) -> ResponseReturnValue:
     _allowed(code)
+    return _processes_page(code, [])
+
+
+def _processes_page(code: str, problems: list[Diagnostic], status: int = 200) -> ResponseReturnValue:
     root = Path(_root())
     pack = process_drafts.own_pack(root, code)
-    return render_template("studio/processes.html", code=code, pack=pack,
-                           files=process_drafts.files(get_session(), root, code), hooks=process_drafts.hooks(root))
+    return render_template("studio/processes.html", code=code, pack=pack, problems=problems,
+                           files=process_drafts.files(get_session(), root, pack),
+                           hooks=process_drafts.hooks(root)), status
 
 
-def _process_file(code: str, file: str) -> process_drafts.ProcessFile:
-    known = {f.file: f for f in process_drafts.files(get_session(), Path(_root()), code)}
+def _process_file(code: str, file: str) -> tuple[Pack | None, process_drafts.ProcessFile]:
+    """The municipality's pack and the file asked for, when it is one of those listed; 404 otherwise (no path is
+    opened from what the browser sends)."""
+    pack = process_drafts.own_pack(Path(_root()), code)
+    known = {f.file: f for f in process_drafts.files(get_session(), Path(_root()), pack)}
     if file not in known:
         abort(404)
-    return known[file]
+    return pack, known[file]
 
 
 @bp.get("/<code>/processes/edit")
 def process_edit(code: str) -> ResponseReturnValue:
     """The modeler for a process of the municipality's pack; a core process opens in the read-only viewer."""
     _allowed(code)
-    shown = _process_file(code, request.args.get("file", ""))
-    pack = process_drafts.own_pack(Path(_root()), code)
+    pack, shown = _process_file(code, request.args.get("file", ""))
     saved = process_drafts.drafts(get_session(), pack.id, shown.file) if pack is not None and shown.editable else []
     g.csp_style_attributes = shown.editable  # the modeler (see web/security.py); the core's viewer needs none
     return render_template("studio/process_edit.html", code=code, shown=shown, drafts=saved)
@@ -402,8 +409,8 @@ def process_source(code: str) -> ResponseReturnValue:
     """The diagram to open: the latest draft, else the file in the pack (or the core). Plain text: never rendered
     by the browser as a document."""
     _allowed(code)
-    shown = _process_file(code, request.args.get("file", ""))
-    text, _ = process_drafts.source(get_session(), Path(_root()), code, shown.file)
+    pack, shown = _process_file(code, request.args.get("file", ""))
+    text, _ = process_drafts.source(get_session(), Path(_root()), pack, shown)
     if text is None:
         abort(404)
     return Response(text, mimetype="text/plain")
@@ -418,10 +425,7 @@ def process_new(code: str) -> ResponseReturnValue:
         draft = process_drafts.new(get_session(), Path(_root()), code, name, request.form.get("hook", ""), actor())
     except DiagnosticError as e:
         get_session().rollback()
-        root = Path(_root())
-        return render_template("studio/processes.html", code=code, pack=process_drafts.own_pack(root, code),
-                               files=process_drafts.files(get_session(), root, code), hooks=process_drafts.hooks(root),
-                               problems=e.diagnostics), 422
+        return _processes_page(code, e.diagnostics, 422)
     return redirect(url_for("studio.process_edit", code=code, file=draft.file))
 
 
@@ -435,7 +439,7 @@ def process_action(code: str, action: str) -> ResponseReturnValue:
     file = request.form.get("file", "")
     text = request.form.get("xml", "")
     try:
-        process_drafts.editable(get_session(), root, code, file)
+        process_drafts.editable(root, code, file)
     except DiagnosticError as e:
         return jsonify(saved=None, diagnostics=[{**d.to_json(), "element": None} for d in e.diagnostics]), 422
     placed = process_drafts.check(root, code, file, text)
