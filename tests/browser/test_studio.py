@@ -134,9 +134,9 @@ def test_an_analyst_fixes_a_broken_rule_guided_by_live_diagnostics(page: Any, li
     assert "42 行" in shown and "通院一部負担の上限" in page.locator("#diagnostics mark").first.inner_text()
     axe(page, "rule-editor-error")
     shot(page, "rule-editor-error")
-    page.get_by_role("button", name="下書きとして保存する").click()  # refused while there is an error
-    page.locator("#diagnostics ul.diagnostics").wait_for()
-    assert page.locator("#saved").count() == 0
+    with page.expect_response(lambda r: r.url.endswith("/rules/save")) as refused:
+        page.get_by_role("button", name="下書きとして保存する").click()  # refused while there is an error
+    assert refused.value.status == 422 and page.locator("#saved").count() == 0
     editor.fill(good.replace("2026-08-31 まで 500円", "2026-08-31 まで 400円"))  # fixed, and the cap changed
     page.locator("#diagnostics p.ok").wait_for()
     page.get_by_role("button", name="テストを実行する").click()
@@ -153,6 +153,29 @@ def test_an_analyst_fixes_a_broken_rule_guided_by_live_diagnostics(page: Any, li
     disk, draft = _simulate_co_pay(page)
     assert "ディスクの規則" in disk and "= 500" in disk
     assert "保存した下書き（kodomo_iryohi.rules 下書き 1）" in draft and "= 400" in draft
+
+
+def test_typing_while_a_save_is_answered_leaves_the_diagnostics_of_the_latest_text(page: Any, live: Any) -> None:
+    """The editor's requests are queued on the form: a check sent while a save is still unanswered waits for it, so
+    the save's (older) answer can neither hide the check's nor replace it afterwards."""
+    held: list[Any] = []
+    page.route("**/rules/save", lambda route: held.append(route))  # the save stays unanswered until released
+    sign_in(page, live, "bunseki", then=f"/studio/{MUNICIPALITY}/rules/edit"
+                                         "?file=local_rules/141305-kawasaki/rules/kodomo_iryohi.rules")
+    editor = page.get_by_label("規則（jichi の DSL）")
+    good = editor.input_value()
+    editor.fill(good.replace("最小(通院一部負担上限,", "最小(通院一部負担の上限,"))
+    page.locator("#diagnostics ul.diagnostics").wait_for()
+    page.get_by_role("button", name="下書きとして保存する").click()
+    page.wait_for_timeout(200)
+    assert len(held) == 1
+    editor.fill(good)  # fixed while the save (of the broken text) is unanswered
+    page.wait_for_timeout(1500)  # the debounced check is due (500 ms) and would have been answered by now
+    assert page.locator("#diagnostics ul.diagnostics").count() == 1  # nothing shown out of turn
+    held[0].continue_()
+    page.locator("#diagnostics p.ok").wait_for()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#diagnostics ul.diagnostics").count() == 0 and page.locator("#diagnostics p.ok").count() == 1
 
 
 def test_impact_of_a_changed_fee_before_activation(page: Any, live: Any, axe: Any, shot: Any) -> None:
