@@ -14,7 +14,7 @@ import datetime as dt
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,7 +31,7 @@ from dsl.compiler import coerce
 from dsl.context import EvalContext
 from dsl.rules.model import RuleSet as LoadedRules
 from dsl.types import Type
-from engine import audit, clock, rule_versions, store
+from engine import audit, clock, faults, rule_versions, store
 from engine.bpmn import dump_state, eval_context, load_state, set_eval_context, set_rules, take_decided
 from engine.db import Municipality
 from engine.models import AuditEvent
@@ -58,6 +58,11 @@ class CaseError(DiagnosticError):
     @property
     def code(self) -> str:
         return self.diagnostics[0].code
+
+
+# Called with the session and the case just before a step commits: what the caller writes in the same
+# transaction (web/api.py: the answer kept for an Idempotency-Key, so that a retry replays it exactly once).
+Answer = Callable[[Session, "CaseView"], None]
 
 
 class _VersionMoved(Exception):
@@ -187,8 +192,11 @@ class Cases:
 
     # --- start ---------------------------------------------------------------------------------------
     def start_case(self, session: Session, *, process_id: str, municipality: str, data: Mapping[str, Any],
-                   actor: str, unit: str | None = None) -> CaseView:
+                   actor: str, unit: str | None = None, answer: Answer | None = None) -> CaseView:
         """Start a case of process_id for a municipality with its initial data; one transaction.
+
+        `answer` is called with the session and the new case just before the commit, to write what belongs to
+        the same transaction (the API's stored answer to an Idempotency-Key).
 
         `unit`: the 課 (or 係) the case belongs to in the municipality's organisation chart; its user tasks
         then go to the positions of that unit (the lane's 職, or the one jichi:assign names).
@@ -216,33 +224,37 @@ class Cases:
                 task.data.update(values)
             decisions: list[Decision] = []
             advance(workflow, decisions.append)
+            faults.point("after_spiff_step")
             now = clock.now()
             case = CaseRow(str(uuid.uuid4()), municipality, process_id, procedure.spec_hash, "running", "", 1,
                            actor, now, None, rules_hash, unit)
             _apply(case, workflow, now)
             store.insert_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now)
+            faults.point("after_state_write")
             rows = self._project(session, case, procedure, workflow, [], now, decisions, action="case.started",
                                  actor=actor,
                                  after=values, detail={"process_id": process_id, "spec_hash": procedure.spec_hash,
                                          "rules": case.rules_hash})
-            session.commit()
+            view = self._commit(session, case, procedure, workflow, rows, answer)
         self._known.update({("spec", procedure.spec_hash), ("municipality", municipality)})
-        self._keep(case, workflow)
-        return _view(case, procedure, workflow, rows)
+        return view
 
     # --- complete ------------------------------------------------------------------------------------
-    def complete_task(self, session: Session, task_id: str, data: Mapping[str, Any], actor: str) -> CaseView:
-        """Complete a ready user task with form data. Exactly one of several concurrent callers wins."""
+    def complete_task(self, session: Session, task_id: str, data: Mapping[str, Any], actor: str,
+                      answer: Answer | None = None) -> CaseView:
+        """Complete a ready user task with form data. Exactly one of several concurrent callers wins.
+        `answer` as for start_case."""
         for _ in range(MAX_ATTEMPTS):
             try:
                 with _rolled_back_on_error(session):
-                    return self._complete_once(session, task_id, data, actor)
+                    return self._complete_once(session, task_id, data, actor, answer)
             except _VersionMoved:
                 pass  # rolled back: retry from a fresh read
         raise _fail("ENG511", "案件が同時に更新され続けたため、完了できませんでした",
                     "少し待ってから、もう一度実行してください。")
 
-    def _complete_once(self, session: Session, task_id: str, data: Mapping[str, Any], actor: str) -> CaseView:
+    def _complete_once(self, session: Session, task_id: str, data: Mapping[str, Any], actor: str,
+                       answer: Answer | None) -> CaseView:
         row = store.load_task(session, task_id)
         if row is None:
             raise _fail("ENG514", f"タスク「{task_id}」はありません", "jichi task list でタスクの ID を確かめてください。")
@@ -254,7 +266,7 @@ class Cases:
             raise _fail("ENG511", f"タスク「{row.name}」はすでに{_state_label(row.state)}です{by}",
                         "受付箱を更新して、いま処理できるタスクを確かめてください。")
         if row.kind == "review":
-            return self._review(session, row, data, actor)
+            return self._review(session, row, data, actor, answer)
         if row.assignee is not None and row.assignee != actor:
             raise _taken(row)
         case = store.load_case(session, row.case_id)
@@ -279,10 +291,12 @@ class Cases:
         task.data.update(values)
         decisions: list[Decision] = []
         complete_manual(workflow, task, decisions.append)
+        faults.point("after_spiff_step")
         now = clock.now()
         _apply(case, workflow, now)
         if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now):
             raise _VersionMoved
+        faults.point("after_state_write")
         row.state, row.completed_by, row.completed_at = "completed", actor, now
         old, new = audit.changed(before, _case_data(workflow))
         store.close_tasks(session, [row])
@@ -305,11 +319,10 @@ class Cases:
         rows = self._project(session, case, procedure, workflow, still, now, decisions,
                              action="task.completed", actor=actor, task_id=row.id, before=old, after=new,
                              detail=detail, personal=personal)
-        session.commit()
-        self._keep(case, workflow)
-        return _view(case, procedure, workflow, rows)
+        return self._commit(session, case, procedure, workflow, rows, answer)
 
-    def _review(self, session: Session, row: TaskRow, data: Mapping[str, Any], actor: str) -> CaseView:
+    def _review(self, session: Session, row: TaskRow, data: Mapping[str, Any], actor: str,
+                answer: Answer | None) -> CaseView:
         """Complete a 後閲: the absent holder reads what was decided in their name. One audited step."""
         if row.assignee != actor:
             raise _fail("ENG519", f"「{row.name}」は {row.assignee} の後閲です",
@@ -321,17 +334,17 @@ class Cases:
         procedure = self.registry.stored(session, case.spec_hash)
         open_rows = store.open_tasks(session, case.id)
         workflow = self._workflow(session, case, procedure)
+        faults.point("after_spiff_step")
         now = clock.now()
         if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now):
             raise _VersionMoved
+        faults.point("after_state_write")
         row.state, row.completed_by, row.completed_at = "completed", actor, now
         store.close_tasks(session, [row])
         rows = self._project(session, case, procedure, workflow, [r for r in open_rows if r.id != row.id], now, [],
                              action="review.completed", actor=actor, task_id=row.id,
                              detail={"bpmn_id": row.bpmn_id, "name": row.name}, personal={"input": dict(data)})
-        session.commit()
-        self._keep(case, workflow)
-        return _view(case, procedure, workflow, rows)
+        return self._commit(session, case, procedure, workflow, rows, answer)
 
     # --- timers --------------------------------------------------------------------------------------
     def fire_due_timers(self, session: Session, *, limit: int = 100, actor: str = "system:worker") -> list[str]:
@@ -363,6 +376,7 @@ class Cases:
         decisions: list[Decision] = []
         workflow.refresh_timers()
         advance(workflow, decisions.append)
+        faults.point("after_spiff_step")
         waiting = {t.spiff_id for t in live_tasks(workflow) if t.kind == "timer"}
         open_rows = store.open_tasks(session, case.id)
         fired = [r for r in open_rows if r.kind == "timer" and r.spiff_task_id not in waiting]
@@ -374,6 +388,7 @@ class Cases:
         _apply(case, workflow, now)
         if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now):
             raise _VersionMoved
+        faults.point("after_state_write")
         old, new = audit.changed(before, _case_data(workflow))
         for row in fired:
             row.state, row.completed_at, row.completed_by = "completed", now, actor
@@ -382,7 +397,10 @@ class Cases:
                       action="timer.fired", actor=actor, task_id=fired[0].id, before=old, after=new,
                       detail={"timers": [{"task_id": r.id, "bpmn_id": r.bpmn_id, "name": r.name,
                                           "due_at": _iso(r.due_at)} for r in fired]})
+        faults.point("after_audit_write")
+        faults.point("before_commit")
         session.commit()
+        faults.point("after_commit")
         self._keep(case, workflow)
         return True
 
@@ -536,6 +554,19 @@ class Cases:
             self._live[case.id] = (case.version, workflow)
             while len(self._live) > self.LIVE_CACHE_SIZE:
                 self._live.popitem(last=False)
+
+    def _commit(self, session: Session, case: CaseRow, procedure: Procedure, workflow: BpmnWorkflow,
+                rows: list[TaskRow], answer: Answer | None) -> CaseView:
+        """End a step written by the caller: the caller's answer in the same transaction, then the commit."""
+        faults.point("after_audit_write")
+        view = _view(case, procedure, workflow, rows)
+        if answer is not None:
+            answer(session, view)
+        faults.point("before_commit")
+        session.commit()
+        faults.point("after_commit")
+        self._keep(case, workflow)
+        return view
 
     def _known_municipality(self, session: Session, code: str) -> None:
         if not is_valid_code(code):

@@ -142,6 +142,24 @@ def test_200_retries_with_one_idempotency_key_act_once(api: Any) -> None:
     assert again.status_code == 409 and _transitions(app, case["id"]) == (2, 1)
 
 
+def test_a_start_retried_with_its_idempotency_key_starts_one_case(api: Any) -> None:
+    app, tokens = api
+    client = app.test_client()
+    body = {"process_id": "Process_Deadline", "municipality": A}
+    answers = [call(client, tokens[A], "POST", "/api/cases", body, **{"Idempotency-Key": "start-1"}) for _ in range(5)]
+    assert {r.status_code for r in answers} == {201}, answers[0].get_json()
+    assert [r.headers.get("Idempotent-Replayed") for r in answers].count("true") == 4
+    assert len({r.get_json()["id"] for r in answers}) == 1
+    with app.app_context():
+        from web.db import get_session
+        assert get_session().scalar(select(func.count()).select_from(CaseInstance)) == 1
+    # a refusal is kept as well: the same key and body answer the same 404 (no such process) without acting
+    wrong = {"process_id": "Process_Nai", "municipality": A}
+    refused = [call(client, tokens[A], "POST", "/api/cases", wrong, **{"Idempotency-Key": "start-2"}) for _ in range(2)]
+    assert [r.status_code for r in refused] == [404, 404] and refused[1].headers.get("Idempotent-Replayed") == "true"
+    assert call(client, tokens[A], "POST", "/api/cases", body).status_code == 201  # without a key: a new case
+
+
 @pytest.mark.postgres
 def test_concurrent_duplicates_act_once(postgres_url: str) -> None:
     # on PostgreSQL, where requests really run at once (SQLite serialises writers)

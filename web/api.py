@@ -9,9 +9,10 @@ case or task is a 404 exactly like an id that does not exist. Every error has on
     {"error": {"status": 404, "code": "ENG516", "message": "…", "hint": "…", "where": {"file", "line", "column"}},
      "diagnostics": [ … every diagnostic, same fields … ]}
 
-A task completion may carry an `Idempotency-Key` header: the first request acts, and every retry with the same
-key and the same body gets the stored answer (with `Idempotent-Replayed: true`) instead of acting again; the
-same key with another body is 422, and a retry while the first is still running is 409.
+Starting a case and completing a task may carry an `Idempotency-Key` header: the first request acts, and every
+retry with the same key and the same body gets the stored answer (with `Idempotent-Replayed: true`) instead of
+acting again; the same key with another body is 422, and a retry while the first is still running is 409. The
+answer is written in the step's own transaction, so a server killed at any moment neither loses nor doubles it.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from engine import clock, store
-from engine.cases import Cases, list_tasks
+from engine.cases import Answer, Cases, list_tasks
 from engine.models import IdempotencyRecord
 from engine.paths import project_root
 from engine.registry import Registry
@@ -136,11 +139,19 @@ def start_case() -> ResponseReturnValue:
                                          '"municipality": "141305", "data": {}}')])
         unit = body.get("unit") if isinstance(body.get("unit"), str) else None
         _may_operate(body["municipality"])
-        view = cases().start_case(get_session(), process_id=body["process_id"], municipality=body["municipality"],
-                                  data=data, actor=actor(), unit=unit)
     except DiagnosticError as e:
         return problem(e)
-    return shown(view), 201
+
+    def act(answer: Answer | None) -> tuple[dict[str, Any], int]:
+        try:
+            view = cases().start_case(get_session(), process_id=body["process_id"],
+                                      municipality=body["municipality"], data=data, actor=actor(), unit=unit,
+                                      answer=_kept(answer, 201))
+        except DiagnosticError as e:
+            return problem(e)
+        return shown(view), 201
+
+    return _idempotent(act)
 
 
 @bp.get("/cases/<case_id>")
@@ -202,9 +213,33 @@ def complete_task(task_id: str) -> ResponseReturnValue:
     row = store.load_task(get_session(), task_id)  # scoped: another municipality's task is not found
     if row is not None:
         _may_operate(row.municipality_code)  # found, so the user has a role there
+    if row is None:
+        return _complete(task_id, None)  # a task that is not there (404): nothing that could act twice
+    return _idempotent(lambda answer: _complete(task_id, answer))
+
+
+# What an API step writes in the engine's transaction: its answer, given the status and the body.
+Keep = Callable[[Session, dict[str, Any], int], None]
+
+
+def _kept(keep: Keep | None, status: int) -> Answer | None:
+    """The engine's hook (engine.cases.Answer) that stores the answer shown to this user with the step."""
+    if keep is None:
+        return None
+    return lambda session, view: keep(session, shown(view), status)
+
+
+def _idempotent(act: Callable[[Keep | None], tuple[dict[str, Any], int]]) -> ResponseReturnValue:
+    """Run `act` at most once per Idempotency-Key of this user (none: just run it).
+
+    The key is claimed in its own transaction first, so a concurrent duplicate finds it (409 while running).
+    A successful step stores its answer in the step's own transaction (`act` passes the Keep it is given to the
+    engine): if the process dies before that commit, nothing happened and a later retry acts; if it dies after,
+    the retry replays the answer — no lost and no doubled transition either way. A refusal (4xx) is stored
+    after the engine rolled back; a server error releases the key so a retry may act."""
     key = request.headers.get("Idempotency-Key")
-    if key is None or row is None:
-        return _complete(task_id)  # no key, or a task that is not there (404): nothing that could act twice
+    if key is None:
+        return act(None)
     if IDEMPOTENCY_KEY.fullmatch(key) is None:
         return problem(DiagnosticError([error("INP806", "Idempotency-Key は1〜200文字の半角の英数字・記号にしてください",
                                               Span("Idempotency-Key", 1, 1), "例: 乱数の UUID")]))
@@ -216,24 +251,28 @@ def complete_task(task_id: str) -> ResponseReturnValue:
         db.commit()  # claimed: a concurrent duplicate now finds this row
     except IntegrityError:
         db.rollback()
-        return _replay(key, digest, task_id)
-    return _complete_and_store(task_id, record.id)
+        return _replay(key, digest, act)
+    return _act_and_keep(act, record.id)
 
 
-def _complete_and_store(task_id: str, record_id: int) -> ResponseReturnValue:
-    """Complete, then keep the answer for retries; after a server error the key is released so a retry may act."""
+def _act_and_keep(act: Callable[[Keep | None], tuple[dict[str, Any], int]], record_id: int) -> ResponseReturnValue:
     db = get_session()
+
+    def keep(session: Session, body: dict[str, Any], status: int) -> None:
+        session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
+                        .values(status=status, body=json.dumps(body, ensure_ascii=False)))
+
     try:
-        body, status = _complete(task_id)
+        body, status = act(keep)
     except Exception:
         _release(record_id)
         raise
     if status >= 500:
         _release(record_id)
         return body, status
-    stored = db.get(IdempotencyRecord, record_id)
-    if stored is not None:
-        stored.status, stored.body = status, json.dumps(body, ensure_ascii=False)
+    stored = db.get(IdempotencyRecord, record_id, populate_existing=True)
+    if stored is not None and stored.body is None:  # a refusal: the engine rolled its step back
+        keep(db, body, status)
         db.commit()
     return body, status
 
@@ -245,7 +284,7 @@ def _release(record_id: int) -> None:
     db.commit()
 
 
-def _replay(key: str, digest: str, task_id: str) -> ResponseReturnValue:
+def _replay(key: str, digest: str, act: Callable[[Keep | None], tuple[dict[str, Any], int]]) -> ResponseReturnValue:
     db = get_session()
     record = db.scalar(select(IdempotencyRecord).where(IdempotencyRecord.user_id == g.user.id,
                                                         IdempotencyRecord.key == key))
@@ -259,19 +298,19 @@ def _replay(key: str, digest: str, task_id: str) -> ResponseReturnValue:
             title, advice = MESSAGES[409]
             return ({"error": {"status": 409, "code": "HTTP409", "message": title, "hint": advice, "where": None}},
                     409, {"Retry-After": "1"})
-        # the first request died after acting or before: the engine refuses a second transition anyway
-        return _complete_and_store(task_id, record.id)
+        # the first request died before its step committed (its answer is written with the step): act now
+        return _act_and_keep(act, record.id)
     return json.loads(record.body), record.status, {"Idempotent-Replayed": "true"}
 
 
-def _complete(task_id: str) -> tuple[dict[str, Any], int]:
+def _complete(task_id: str, keep: Keep | None) -> tuple[dict[str, Any], int]:
     try:
         body = _body()
         data = body.get("data", {})
         if not isinstance(data, dict):
             raise DiagnosticError([error("INP806", "data は「項目名: 値」のオブジェクトにしてください", Span("<本文>", 1, 1),
                                          '例: {"data": {"本人確認済": true}}')])
-        view = cases().complete_task(get_session(), task_id, data, actor())
+        view = cases().complete_task(get_session(), task_id, data, actor(), answer=_kept(keep, 200))
     except DiagnosticError as e:
         return problem(e)
     return shown(view), 200

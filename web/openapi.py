@@ -42,6 +42,11 @@ def _path_id(name: str, text: str) -> dict[str, Any]:
             "schema": {"type": "string", "maxLength": 100}}
 
 
+def _idempotency_key(description: str) -> dict[str, Any]:
+    return {"name": "Idempotency-Key", "in": "header", "required": False, "description": description,
+            "schema": {"type": "string", "pattern": "^[!-~]{1,200}$"}}
+
+
 def document() -> dict[str, Any]:
     diagnostic = {"type": "object", "required": ["code", "message", "hint", "where"], "properties": {
         "code": {"type": "string", "examples": ["ENG516"]}, "message": {"type": "string"},
@@ -93,7 +98,8 @@ def document() -> dict[str, Any]:
         "paths": {
             "/api/cases": {"post": _operation(
                 "案件を開始する", {"201": {"description": "開始した案件", **_json(_ref("Case"))}},
-                operation_id="startCase",
+                operation_id="startCase", codes=("401", "403", "404", "409", "422"),
+                parameters=[_idempotency_key("再送しても案件は一度だけ開始する（同じ鍵の再送には保存した答えを返す）")],
                 body={"type": "object", "required": ["process_id", "municipality"], "properties": {
                     "process_id": {"type": "string"}, "municipality": {"type": "string", "pattern": "^[0-9]{6}$"},
                     "data": {"type": "object"}, "unit": {"type": "string"}}})},
@@ -127,9 +133,7 @@ def document() -> dict[str, Any]:
                 "タスクを入力データで完了する", {"200": {"description": "進んだ案件", **_json(_ref("Case"))}},
                 operation_id="completeTask", codes=("401", "403", "404", "409", "422"),
                 parameters=[_path_id("task_id", "タスク ID"),
-                            {"name": "Idempotency-Key", "in": "header", "required": False,
-                             "description": "再送しても一度だけ完了する（同じ鍵の再送には保存した答えを返す）",
-                             "schema": {"type": "string", "pattern": "^[!-~]{1,200}$"}}],
+                            _idempotency_key("再送しても一度だけ完了する（同じ鍵の再送には保存した答えを返す）")],
                 body={"type": "object", "properties": {"data": {"type": "object"}}})},
             "/api/decisions/evaluate": {"post": _operation(
                 "規則の決定を評価し、根拠の説明を返す", {"200": {"description": "値と説明", **_json(_ref("Evaluation"))}},
