@@ -147,6 +147,7 @@ def queries(url: str, municipalities: int, residents: int, count: int) -> dict[s
         "by address, one month": lambda c: Query([c], address=f"10.{int(c) % 250}.0.{rng.randrange(1, 41)}",
                                                  since=START + dt.timedelta(days=30 * (m := rng.randrange(11))),
                                                  until=START + dt.timedelta(days=30 * (m + 1))),
+        "by address, all time": lambda c: Query([c], address=f"10.{int(c) % 250}.0.{rng.randrange(1, 41)}"),
         "by action, one week": lambda c: Query([c], action="resident.searched",
                                                since=START + dt.timedelta(days=7 * (w := rng.randrange(50))),
                                                until=START + dt.timedelta(days=7 * (w + 1))),
