@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from flask import Flask
@@ -17,7 +17,7 @@ from web import create_app
 HTTPS = "https://localhost"
 
 
-def api_app(database_url: str, users: dict[str, tuple[str, str]]) -> Iterator[tuple[Flask, dict[str, str]]]:
+def api_app(database_url: str, users: dict[str, tuple[str, str]]) -> Generator[tuple[Flask, dict[str, str]]]:
     """Yield (app, tokens) for users {key: (login, "municipality:role")}: tokens by key. Disposes the engine after."""
     engine = make_engine(database_url)
     tokens = {}
