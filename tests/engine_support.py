@@ -119,6 +119,24 @@ def assert_one_event_per_state_change(engine: Engine) -> None:
     assert report.findings == [], [f.format() for f in report.findings]
 
 
+def assert_task_rows_follow_states(engine: Engine, cases: Cases) -> None:
+    """Every running case's open task rows (the inboxes) are exactly the live tasks of its stored workflow state:
+    no row of a step that was rolled back, none missing for a step that committed."""
+    from engine import store
+    from engine.bpmn import load_state
+    from engine.runtime import live_tasks
+
+    with Session(engine) as s:
+        for case_id in s.scalars(select(CaseInstance.id).where(CaseInstance.status == "running")):
+            case = store.load_case(s, case_id)
+            assert case is not None
+            procedure = cases.registry.stored(s, case.spec_hash)
+            workflow = load_state(case.state, procedure.spec, procedure.subprocess_specs, procedure.script_engine)
+            live = sorted(t.spiff_id for t in live_tasks(workflow))
+            rows = sorted(r.spiff_task_id for r in store.open_tasks(s, case_id) if r.kind != "review")
+            assert rows == live, f"case {case_id}: open rows {rows} but live tasks {live}"
+
+
 def take_shokan(cases: Cases, session: Session, paid: int, born: str = "2015-06-01",
                 treated: str = "2025-06-02") -> str:
     """A 川崎市 小児医療費の払い戻し application taken through its intake, where the 窓口負担額 is decided (the

@@ -170,3 +170,22 @@ def test_the_simulation_form_reads_lists_and_refuses_what_it_cannot_read(app: Fl
     text = bad.get_data(as_text=True)
     assert bad.status_code == 422 and "INP809" in text and "<output>" not in text and "Traceback" not in text
     assert client.post(url, base_url=HTTPS, data={**base, "mode": "json", "input": "[" * 200_001}).status_code == 422
+
+
+def test_a_database_failure_under_a_page_is_the_japanese_503_page(app: Flask) -> None:
+    """The clerk's page when the database fails mid-request (tests/test_fault_injection.py injects the same
+    error into the API): ENG540's message, Retry-After, no trace; the next request works again."""
+    from tests.test_fault_injection import Injector
+    from web.db import get_engine
+
+    client, csrf = signed_in(app, "madoguchi")
+    with app.app_context():
+        injector = Injector(get_engine())
+    for n in (1, 2, 3):  # the session check, and the statements after it
+        injector.arm(n)
+        page = client.get("/inbox", base_url=HTTPS)
+        injector.disarm()
+        text = page.get_data(as_text=True)
+        assert injector.fired == n and page.status_code == 503 and page.headers["Retry-After"] == "5", text
+        assert "データベースの一時的な障害で処理を完了できませんでした" in text and "Traceback" not in text
+    assert client.get("/inbox", base_url=HTTPS).status_code == 200

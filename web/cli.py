@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from engine.db import current_revision, database_url, display_url, make_engine, make_session_factory, upgrade
 from engine.demo import load_demo
@@ -24,13 +25,23 @@ DEBUG_ENV = "JICHI_DEBUG"
 
 
 class JichiGroup(click.Group):
-    """A click group that turns any unexpected exception into a clean Japanese message and exit 2."""
+    """A click group that turns any unexpected exception into a clean Japanese message and exit 2, and a failure
+    of the database into the diagnostic ENG540 and exit 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except (OperationalError, InterfaceError) as e:  # the database failed, not jichi: a diagnostic (ENG540)
+            if os.environ.get(DEBUG_ENV):
+                raise
+            reason = str(e.orig if e.orig is not None else e).strip().splitlines()[0][:300]
+            click.echo(error("ENG540", f"データベースの一時的な障害で処理を完了できませんでした（{reason}）",
+                             Span("<データベース>", 1, 1),
+                             "JICHI_DATABASE_URL とデータベースの状態を確かめ、少し待ってからもう一度実行してください。"
+                             "実行中だった手順のトランザクションは取り消されています。").format(), err=True)
+            ctx.exit(1)
         except Exception as e:
             if os.environ.get(DEBUG_ENV):
                 raise

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import getpass
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from typing import Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from engine import accounts, clock
@@ -300,7 +303,9 @@ PRUNE_EVERY = 3600.0  # seconds between the worker's housekeeping rounds (engine
 @click.option("--json", "as_json", is_flag=True, help="処理した案件を JSON で出力します（--once のとき）。")
 def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_dir: Path | None,
            key_path: Path | None, as_json: bool) -> None:
-    """期限の来たタイマーを発火させ、案件を進めます（Ctrl+C で終了）。
+    """期限の来たタイマーを発火させ、案件を進めます（Ctrl+C か SIGTERM で、処理中の回を終えてから終了）。
+
+    データベースの障害（ENG540）では止まらず、--interval 秒ごとに試み直します（--once では終了コード 1）。
 
     1 時間ごとに、終わったセッションなどの古い記録を削除します（jichi user prune と同じ）。
 
@@ -314,29 +319,47 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
     sessions = make_session_factory(engine)
     next_checkpoint = time.monotonic() if checkpoint_minutes > 0 else None
     next_prune = time.monotonic()
-    try:
-        while True:
+    stopping = threading.Event()  # SIGTERM (systemctl stop, a container's stop): end after the current round
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+
+    def one_round() -> list[str]:
+        nonlocal next_prune, next_checkpoint
+        with sessions() as session:
+            moved = cases.fire_due_timers(session)
+        if time.monotonic() >= next_prune:  # ended sessions, old sign-in attempts and idempotency answers
             with sessions() as session:
-                moved = cases.fire_due_timers(session)
-            if time.monotonic() >= next_prune:  # ended sessions, old sign-in attempts and idempotency answers
-                next_prune = time.monotonic() + PRUNE_EVERY
+                accounts.prune(session)
+                session.commit()
+            next_prune = time.monotonic() + PRUNE_EVERY
+        if next_checkpoint is not None and time.monotonic() >= next_checkpoint:
+            next_checkpoint = time.monotonic() + checkpoint_minutes * 60
+            try:
                 with sessions() as session:
-                    accounts.prune(session)
-                    session.commit()
-            if next_checkpoint is not None and time.monotonic() >= next_checkpoint:
-                next_checkpoint = time.monotonic() + checkpoint_minutes * 60
-                try:
-                    with sessions() as session:
-                        written = export(session, checkpoint_dir or default_checkpoint_dir(),
-                                         key_path or default_key_path(), actor="system:worker", only_changed=True)
-                    if written:
-                        click.echo(f"{clock.now().astimezone(clock.TOKYO):%Y-%m-%d %H:%M:%S} 監査ログのチェックポイント: "
-                                   f"{len(written)} 件")
-                except AuditError as e:  # the worker keeps firing timers; the problem is reported each round
-                    for d in e.diagnostics:
-                        click.echo(d.format(), err=True)
-                    for f in e.findings:
-                        click.echo(f.format(), err=True)
+                    written = export(session, checkpoint_dir or default_checkpoint_dir(),
+                                     key_path or default_key_path(), actor="system:worker", only_changed=True)
+                if written:
+                    click.echo(f"{clock.now().astimezone(clock.TOKYO):%Y-%m-%d %H:%M:%S} 監査ログのチェックポイント: "
+                               f"{len(written)} 件")
+            except AuditError as e:  # the worker keeps firing timers; the problem is reported each round
+                for d in e.diagnostics:
+                    click.echo(d.format(), err=True)
+                for f in e.findings:
+                    click.echo(f.format(), err=True)
+        return moved
+
+    try:
+        while not stopping.is_set():
+            try:
+                moved = one_round()
+            except (OperationalError, InterfaceError) as e:
+                if once:
+                    raise  # ENG540 from the command group, exit 1
+                # The database is away (restarting, failing over): what this round was doing was rolled back;
+                # timers still due are fired by a later round, once.
+                click.echo(f"{clock.now().astimezone(clock.TOKYO):%Y-%m-%d %H:%M:%S} ENG540 データベースの障害のため、"
+                           f"{interval:g} 秒後にもう一度試みます（{type(e.orig or e).__name__}）", err=True)
+                stopping.wait(interval)
+                continue
             if once:
                 if as_json:
                     click.echo(json.dumps({"moved": moved}, ensure_ascii=False))
@@ -345,7 +368,8 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
                 return
             for case_id in moved:
                 click.echo(f"{clock.now().astimezone(clock.TOKYO):%Y-%m-%d %H:%M:%S} タイマー発火: 案件 {case_id}")
-            time.sleep(interval)
+            stopping.wait(interval)
+        click.echo("worker を終了しました。")
     except KeyboardInterrupt:
         click.echo("worker を終了しました。")
     except CaseError as e:

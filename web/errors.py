@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 MESSAGES: dict[int, tuple[str, str]] = {
@@ -17,6 +18,9 @@ MESSAGES: dict[int, tuple[str, str]] = {
     415: ("JSON で送ってください", "Content-Type: application/json の本文にしてください。"),
     422: ("同じ Idempotency-Key で違う内容が送られました", "新しい操作には新しい Idempotency-Key を使ってください。"),
     429: ("しばらくお待ちください", "短い間に多くの操作があったため、受け付けを止めています。少し待ってからもう一度お試しください。"),
+    503: ("データベースの一時的な障害で処理を完了できませんでした",
+          "少し待ってから、案件や受付箱で状態を確かめて、もう一度操作してください"
+          "（API は同じ Idempotency-Key で送り直せば二重になりません）。"),
     500: (
         "システムで問題が発生しました",
         "処理は完了していません。時間をおいてもう一度お試しください。"
@@ -27,18 +31,34 @@ MESSAGES: dict[int, tuple[str, str]] = {
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_error)
+    app.register_error_handler(InterfaceError, _database_error)
     app.register_error_handler(Exception, _unexpected_error)
 
 
-def _page(code: int) -> ResponseReturnValue:
+def _page(code: int, diagnostic: str | None = None, headers: dict[str, str] | None = None) -> ResponseReturnValue:
     title, advice = MESSAGES.get(code, (f"エラーが発生しました（{code}）", "もう一度お試しください。"))
     if request.path.startswith("/api/"):  # the JSON API answers in its one error shape (web/api.py)
-        return {"error": {"status": code, "code": f"HTTP{code}", "message": title, "hint": advice, "where": None}}, code
-    return render_template("error.html", code=code, title=title, advice=advice), code
+        return {"error": {"status": code, "code": diagnostic or f"HTTP{code}", "message": title, "hint": advice,
+                          "where": None}}, code, headers or {}
+    return render_template("error.html", code=code, title=title, advice=advice), code, headers or {}
 
 
 def _http_error(e: HTTPException) -> ResponseReturnValue:
     return _page(e.code or 500)
+
+
+def _database_error(e: Exception) -> ResponseReturnValue:
+    """The database failed under the request (connection lost, serialization failure, disk full): the step's
+    transaction is rolled back, the user is told to check and retry (ENG540), the operator gets the traceback."""
+    current_app.logger.exception("database error", exc_info=e)
+    session = g.get("db_session")
+    if session is not None:
+        try:
+            session.rollback()
+        except Exception:  # the connection is gone: the pool replaces it
+            current_app.logger.warning("rollback after a database error failed", exc_info=True)
+    return _page(503, "ENG540", {"Retry-After": "5"})
 
 
 def _unexpected_error(e: Exception) -> ResponseReturnValue:

@@ -1,0 +1,173 @@
+"""Database errors injected into 5 % of 1,000 operations (JSON API requests as clients send them, and the timer
+worker's rounds) leave no partial state, and the user gets the clean ENG540 answer (503), never a traceback.
+
+The injected error is the driver's own OperationalError (what a dropped connection, a failed serialization or a
+full disk raise), thrown at a random statement of the operation — the token check, a read, the idempotency
+claim, the case's state write, the audit append — or in place of its commit (the commit then did not happen).
+After every failure: each case's version equals its state-changing events, every audit chain verifies, and the
+open task rows are exactly the live tasks of the stored state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from sqlalchemy import Engine, event, select
+
+from engine import clock
+from engine.models import CaseTask
+from tests.api_support import api_app, call
+from tests.engine_support import assert_one_event_per_state_change, assert_task_rows_follow_states
+
+A = "141305"
+OPERATIONS = 1000
+SHARE = 0.05
+INPUT = {"受付": {"異動日": "2026-06-09"}, "確認": {}, "審査": {}}
+
+
+class Injector:
+    """Raises the driver's OperationalError at the n-th statement or commit after `arm(n)`, once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.countdown: int | None = None
+        self.fired = 0
+        self.error = engine.dialect.loaded_dbapi.OperationalError
+        event.listen(engine, "before_cursor_execute", self._statement)
+        original = engine.dialect.do_commit
+
+        def do_commit(connection: Any) -> None:
+            self._tick("COMMIT")
+            original(connection)
+
+        engine.dialect.do_commit = do_commit  # type: ignore[method-assign]
+
+    def arm(self, n: int) -> None:
+        self.countdown = n
+
+    def disarm(self) -> None:
+        self.countdown = None
+
+    def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self._tick(statement)
+
+    def _tick(self, what: str) -> None:
+        if self.countdown is None:
+            return
+        self.countdown -= 1
+        if self.countdown == 0:
+            self.countdown = None
+            self.fired += 1
+            raise self.error(f"injected fault at: {what.split()[0]}")
+
+
+def test_five_percent_database_errors_over_a_thousand_operations_leave_no_partial_state(database_url: str) -> None:
+    rng = random.Random(14)
+    with clock.frozen(dt.datetime(2026, 4, 1, 0, 0, tzinfo=dt.UTC)) as now:
+        clock.install_spiff_clock()
+        setup = api_app(database_url, {"clerk": ("c-one", f"{A}:clerk")})
+        app, tokens = next(setup)
+        try:
+            from web.api import cases
+            from web.db import get_engine, get_session
+
+            with app.app_context():
+                service, engine = cases(), get_engine()
+            injector = Injector(engine)
+            token = tokens["clerk"]
+
+            def ready_tasks() -> list[tuple[str, str]]:
+                with engine.connect() as connection:
+                    return [(str(i), str(n)) for i, n in connection.execute(select(CaseTask.id, CaseTask.name).where(
+                        CaseTask.state == "ready", CaseTask.kind == "user").order_by(CaseTask.id))]
+
+            def operation(i: int) -> Any:
+                """One client request (or a worker round); returns the response (None for the worker)."""
+                kind = rng.choice(("start", "start", "complete", "complete", "complete", "claim", "read",
+                                   "inbox", "timers"))
+                ready = ready_tasks()
+                if kind in ("complete", "claim", "read") and not ready:
+                    kind = "start"
+                if kind == "start":
+                    process, data = rng.choice((("Process_Deadline", {}),
+                                                ("Process_Timers", {"公開日": "2026-04-03"})))
+                    headers = {"Idempotency-Key": f"op-{i}"} if rng.random() < 0.5 else {}
+                    return call(app, token, "POST", "/api/cases",
+                                {"process_id": process, "municipality": A, "data": data}, **headers)
+                task_id, name = rng.choice(ready) if ready else ("", "")
+                if kind == "complete":
+                    return call(app, token, "POST", f"/api/tasks/{task_id}/complete", {"data": INPUT.get(name, {})},
+                                **{"Idempotency-Key": f"op-{i}"})
+                if kind == "claim":
+                    return call(app, token, "POST", f"/api/tasks/{task_id}/claim")
+                if kind == "read":
+                    with engine.connect() as connection:
+                        case_id = connection.execute(select(CaseTask.case_id).where(CaseTask.id == task_id)).scalar()
+                    return call(app, token, "GET", f"/api/cases/{case_id}")
+                if kind == "inbox":
+                    return call(app, token, "GET", "/api/tasks?mine=false")
+                now.advance(minutes=20)  # the worker's round: boundary timers (1 hour) fall due as time passes
+                with app.app_context():
+                    service.fire_due_timers(get_session())
+                return None
+
+            failures = 0
+            answered: dict[int, int] = {}
+            for i in range(OPERATIONS):
+                inject = rng.random() < SHARE
+                if inject:
+                    injector.arm(rng.randint(1, 14))
+                fired_before = injector.fired
+                try:
+                    response = operation(i)
+                except Exception as e:  # only the worker's round raises: the worker loop reports and goes on
+                    assert injector.fired > fired_before and "injected fault" in str(e), e
+                    response = None
+                injector.disarm()
+                if response is not None:
+                    answered[response.status_code] = answered.get(response.status_code, 0) + 1
+                    assert "Traceback" not in response.get_data(as_text=True)
+                if injector.fired > fired_before:
+                    failures += 1
+                    if response is not None:
+                        assert response.status_code == 503, response.get_data(as_text=True)
+                        assert response.get_json()["error"]["code"] == "ENG540"
+                        assert response.headers["Retry-After"] == "5"
+                    assert_one_event_per_state_change(engine)
+                    assert_task_rows_follow_states(engine, service)
+                else:
+                    assert response is None or response.status_code < 500, response.get_data(as_text=True)
+            assert_one_event_per_state_change(engine)
+            assert_task_rows_follow_states(engine, service)
+            # about 5 % of the operations really failed (a countdown past an operation's last statement fires no
+            # error), and the rest did real work
+            assert 25 <= failures <= 75, failures
+            assert answered.get(201, 0) > 100 and answered.get(200, 0) > 300, answered
+        finally:
+            setup.close()
+
+
+def test_the_worker_rides_out_a_database_outage_and_stops_cleanly_on_sigterm(tmp_path: Any) -> None:
+    """A worker whose database is away reports ENG540 each round and keeps trying (no traceback, no exit);
+    SIGTERM ends it after the round. With --once the outage is the diagnostic and exit 1."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.test_engine_cli import JICHI, ROOT
+
+    away = {**os.environ, "JICHI_DATABASE_URL": "postgresql+psycopg://jichi:x@127.0.0.1:9/none?connect_timeout=1"}
+    worker = subprocess.Popen([JICHI, "worker", "--interval", "0.2"], cwd=ROOT, env=away, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    time.sleep(5)  # the registry loads, then a few rounds meet the outage
+    assert worker.poll() is None, worker.communicate()  # still running through the outage
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    assert err.count("ENG540") >= 2 and "Traceback" not in err + out, err
+    assert "worker を終了しました。" in out
+    once = subprocess.run([JICHI, "worker", "--once"], cwd=ROOT, env=away, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert once.returncode == 1 and "ENG540" in once.stderr and "Traceback" not in once.stderr, once.stderr
