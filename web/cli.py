@@ -18,7 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from engine.db import current_revision, database_url, display_url, make_engine, make_session_factory, upgrade
 from engine.demo import load_demo
 from engine.paths import project_root
-from standard_core.diagnostics import Diagnostic, Severity, Span, error
+from standard_core.diagnostics import Diagnostic, DiagnosticError, Severity, Span, error
 from web.cli_rules import rules_group
 
 DEBUG_ENV = "JICHI_DEBUG"
@@ -89,6 +89,78 @@ def db_upgrade(actor: str | None) -> None:
     finally:
         engine.dispose()
     click.echo(f"データベースを最新のスキーマに更新しました（リビジョン {revision}）: {display_url(url)}")
+
+
+def _backup_report(done: Any, as_json: bool, verb: str) -> None:
+    heads = {code: {"seq": seq, "hash": digest} for code, (seq, digest) in sorted(done.heads.items())}
+    if as_json:
+        click.echo(json.dumps({"file": str(done.path), "bytes": done.size, "sha256": done.sha256,
+                               "revision": done.revision, "audit_heads": heads}, ensure_ascii=False))
+        return
+    click.echo(f"{verb}: {done.path}（{done.size:,} バイト、SHA-256 {done.sha256}）")
+    for code, head in heads.items():
+        click.echo(f"  監査ログ {code}: {head['seq']} 番まで（{head['hash'][:16]}…）")
+
+
+@db_group.command("backup")
+@click.option("--to", "target", required=True, type=click.Path(path_type=Path), help="書き出すファイル（新しい名前）。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="結果を JSON で出力します。")
+def db_backup(target: Path, actor: str | None, as_json: bool) -> None:
+    """動いたままのデータベースの一貫したバックアップを書き出します（SQLite はオンラインバックアップ、
+    PostgreSQL は pg_dump）。含まれる監査ログの末尾（団体ごとの番号とハッシュ）を表示します。"""
+    from engine import audit
+    from engine.backup import backup
+    from web.cli_cases import _default_actor, _fail
+
+    url = database_url()
+    try:
+        done = backup(url, target)
+    except DiagnosticError as e:
+        _fail(e, as_json)
+        return
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            audit.admin_event(session, action="db.backed_up", actor=actor or _default_actor(),
+                              detail={"sha256": done.sha256, "bytes": done.size,
+                                      "audit_heads": {c: s for c, (s, _) in done.heads.items()}})
+            session.commit()
+    finally:
+        engine.dispose()
+    _backup_report(done, as_json, "バックアップを書き出しました")
+
+
+@db_group.command("restore")
+@click.option("--from", "source", required=True, type=click.Path(path_type=Path), help="jichi db backup のファイル。")
+@click.option("--as", "actor", default=None, help="操作する人（監査ログに記録）。")
+@click.option("--json", "as_json", is_flag=True, help="結果を JSON で出力します。")
+def db_restore(source: Path, actor: str | None, as_json: bool) -> None:
+    """バックアップを空のデータベース（JICHI_DATABASE_URL）に復元し、スキーマを最新に更新します。
+
+    復元は監査イベント（db.restored、バックアップの SHA-256）として記録されます。続けて
+    jichi audit verify --checkpoint でチェックポイントと照合すると、バックアップの後に失われたイベントがわかります。
+    """
+    from engine import audit
+    from engine.backup import restore
+    from web.cli_cases import _default_actor, _fail
+
+    url = database_url()
+    try:
+        done = restore(url, source)
+    except DiagnosticError as e:
+        _fail(e, as_json)
+        return
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            audit.admin_event(session, action="db.restored", actor=actor or _default_actor(),
+                              detail={"sha256": done.sha256, "revision": done.revision,
+                                      "audit_heads": {c: s for c, (s, _) in done.heads.items()}})
+            session.commit()
+    finally:
+        engine.dispose()
+    _backup_report(done, as_json, f"復元しました（リビジョン {done.revision}）")
 
 
 # --- jichi demo ----------------------------------------------------------------------------------------
