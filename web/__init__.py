@@ -36,6 +36,19 @@ def trusted_proxies(value: object) -> int:
     return count
 
 
+def stale_seconds(value: object) -> float:
+    """How long an Idempotency-Key's request may go unanswered before a retry acts (JICHI_IDEMPOTENCY_STALE_SECONDS,
+    web/api.py), 1 to 86,400 seconds."""
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        seconds = -1
+    if not 1 <= seconds <= 86_400:
+        raise ValueError(f"JICHI_IDEMPOTENCY_STALE_SECONDS「{value}」は 1〜86400 の秒数にしてください"
+                         "（アプリサーバーの要求のタイムアウトより長く）")
+    return seconds
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. Configuration: JICHI_DATABASE_URL from the environment, or `test_config`.
 
@@ -48,6 +61,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     proxies = trusted_proxies(app.config.get("TRUSTED_PROXIES", os.environ.get("JICHI_TRUSTED_PROXIES", "0")))
+    app.config["IDEMPOTENCY_STALE_SECONDS"] = stale_seconds(
+        app.config.get("IDEMPOTENCY_STALE_SECONDS", os.environ.get("JICHI_IDEMPOTENCY_STALE_SECONDS", "120")))
     if proxies:
         # Behind N reverse proxies, the client's address (sign-in rate limits, audit) and scheme come from the
         # last N X-Forwarded-For / X-Forwarded-Proto entries; without proxies those headers are ignored, since

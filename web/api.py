@@ -44,7 +44,6 @@ from web.errors import MESSAGES
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 _CASES_KEY = "jichi.cases"
-STALE_IN_PROGRESS = dt.timedelta(minutes=2)
 IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,200}")  # visible ASCII (web/openapi.py says the same)
 # roles that run procedures (start cases, complete tasks); the others (業務分析, 監査, 管理者) read only
 OPERATING_ROLES = frozenset({"clerk", "approver"})
@@ -294,7 +293,7 @@ def _replay(key: str, digest: str, act: Callable[[Keep | None], tuple[dict[str, 
         abort(422)
     if record.status is None or record.body is None:
         created = record.created_at if record.created_at.tzinfo else record.created_at.replace(tzinfo=dt.UTC)
-        if clock.now() - created < STALE_IN_PROGRESS:
+        if clock.now() - created < dt.timedelta(seconds=current_app.config["IDEMPOTENCY_STALE_SECONDS"]):
             title, advice = MESSAGES[409]
             return ({"error": {"status": 409, "code": "HTTP409", "message": title, "hint": advice, "where": None}},
                     409, {"Retry-After": "1"})
