@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -22,6 +23,7 @@ from dsl import DslRuntimeError
 from dsl.rules.model import RuleSet
 from dsl.rules.runtime import RuleRuntime, json_trace
 from dsl.values import json_value
+from engine.jobs import Lease, LeaseLost
 from engine.models import AuditEvent, AuditPersonal, CaseInstance
 from standard_core.municipal_calendar import MunicipalCalendar
 
@@ -174,34 +176,68 @@ def csv_text(changes: Sequence[Change]) -> str:
 
 
 def run_stored(sessions: Callable[[], Session], run_id: int, municipality: str, rules: RuleSet,
-               calendar: MunicipalCalendar | None, closed_from: dt.date | None, closed_to: dt.date | None) -> None:
+               calendar: MunicipalCalendar | None, closed_from: dt.date | None, closed_to: dt.date | None,
+               lease: Lease | None = None) -> None:
     """Run an impact analysis for a stored ImpactRun row, writing its progress after each batch and its CSV at the
-    end (status done, or failed with nothing half-written). Meant for a background thread of the app."""
+    end (status done, or failed with nothing half-written). Under a job's lease (engine/jobs.py) every write
+    renews the lease in its transaction and the result is written with the job's end: a worker that lost its
+    lease writes nothing (LeaseLost), and the worker that took the job over starts the analysis again."""
     from engine import clock
     from engine.models import ImpactRun
 
     with sessions() as session:
         def report(p: Progress) -> None:
             with sessions() as s:
+                if lease is not None:
+                    lease.renew(s)
                 row = s.get(ImpactRun, run_id)
                 if row is not None:
+                    row.status = "running"
                     row.cases_total, row.cases_done, row.decisions = p.total, p.cases, p.decisions
                     row.changed, row.skipped = p.changed, p.skipped
-                    s.commit()
+                s.commit()
 
         try:
             changes, counts = impact(session, municipality, rules, calendar, closed_from=closed_from,
                                      closed_to=closed_to, progress=report)
-        except Exception:  # reported on the page as failed; the analysis changes nothing, so nothing to undo
+        except LeaseLost:
+            session.rollback()
+            raise
+        except Exception as e:  # reported on the page as failed; the analysis changes nothing, so nothing to undo
             session.rollback()
             row = session.get(ImpactRun, run_id)
             if row is not None:
                 row.status, row.finished_at = "failed", clock.now()
-                session.commit()
+            if lease is not None:
+                lease.finish(session, error=f"{type(e).__name__}: {e}"[:1000])
+            session.commit()
             raise
         row = session.get(ImpactRun, run_id)
         if row is not None:
             row.status, row.finished_at, row.result_csv = "done", clock.now(), csv_text(changes)
             row.cases_total, row.cases_done, row.decisions = counts.total, counts.total, counts.decisions
             row.changed, row.skipped = counts.changed, counts.skipped
-            session.commit()
+        if lease is not None:
+            lease.finish(session)
+        session.commit()
+
+
+def run_job(sessions: Callable[[], Session], root: Path, lease: Lease) -> None:
+    """The "impact" job queued by the studio: {"run_id", "rules": "disk" | "drafts", "closed_from", "closed_to"}.
+    The rules are read when the job runs (the pack's files, or the drafts saved by then)."""
+    from engine import rule_drafts
+    from engine.calendars import resolve_calendar
+    from engine.rulesets import RuleSets
+
+    code = lease.municipality or ""
+    payload = lease.payload
+    if payload.get("rules") == "drafts":
+        with sessions() as session:
+            rules, _ = rule_drafts.with_drafts(session, root, code)
+    else:
+        rules, _ = RuleSets(root).for_municipality(code)
+    calendar, _ = resolve_calendar(code, root)
+    if rules is None:
+        raise ValueError("規則を読み込めません（パックを jichi check で確かめてください）")
+    window = [dt.date.fromisoformat(payload[k]) if payload.get(k) else None for k in ("closed_from", "closed_to")]
+    run_stored(sessions, int(payload["run_id"]), code, rules, calendar, window[0], window[1], lease=lease)

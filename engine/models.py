@@ -521,7 +521,7 @@ class ImpactRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     municipality_code: Mapped[str] = mapped_column(String(6))
-    status: Mapped[str] = mapped_column(String(20))  # running | done | failed
+    status: Mapped[str] = mapped_column(String(20))  # queued | running | done | failed
     cases_total: Mapped[int] = mapped_column(Integer)
     cases_done: Mapped[int] = mapped_column(Integer)
     decisions: Mapped[int] = mapped_column(Integer)
@@ -531,3 +531,26 @@ class ImpactRun(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_by: Mapped[str] = mapped_column(String(100))
+
+
+class Job(Base):
+    """Background work (engine/jobs.py): queued by an app server, run by whichever `jichi worker` claims it first.
+    A claim is a lease: the holder renews it while it works; a worker that dies leaves a lease that runs out, and
+    another worker takes the job again. Every write of a holder is fenced by (lease_owner, status)."""
+
+    __tablename__ = "job"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    municipality_code: Mapped[str | None] = mapped_column(String(6))
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    status: Mapped[str] = mapped_column(String(20))  # queued | running | done | failed
+    attempts: Mapped[int] = mapped_column(Integer)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_job_claimable", "status", "id"),)

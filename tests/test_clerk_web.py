@@ -178,7 +178,7 @@ def test_a_database_failure_under_a_page_is_the_japanese_503_page(app: Flask) ->
     from tests.test_fault_injection import Injector
     from web.db import get_engine
 
-    client, csrf = signed_in(app, "madoguchi")
+    client, _ = signed_in(app, "madoguchi")
     with app.app_context():
         injector = Injector(get_engine())
     for n in (1, 2, 3):  # the session check, and the statements after it

@@ -85,4 +85,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(studio.bp)
     app.register_blueprint(auditor.bp)
     app.jinja_env.globals["jichi_version"] = jichi_version()
+    if app.config.get("RUN_JOBS", os.environ.get("JICHI_RUN_JOBS") == "1"):
+        from web import jobs_runner
+
+        jobs_runner.start(app)  # background jobs in this process too (docs/operations.md「ジョブ」)
     return app

@@ -196,7 +196,7 @@ def serve(host: str, port: int) -> None:
     """開発用サーバーで Web 画面を起動します（本番では gunicorn を使います）。"""
     from web import create_app
 
-    app = create_app()
+    app = create_app({"RUN_JOBS": True})  # no `jichi worker` in development: this process runs the jobs
     click.echo(f"jichi を http://{host}:{port}/ で起動します（終了は Ctrl+C）。")
     # debug stays off: the interactive debugger would show stack traces to whoever opens the page.
     app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from engine import accounts, clock
+from engine import accounts, clock, jobs
 from engine.cases import CaseError, Cases, CaseView, TaskView, list_tasks
 from engine.db import database_url, make_engine, make_session_factory
 from engine.models import CaseInstance, CaseTask
@@ -288,6 +288,7 @@ def task_release(task_id: str, actor: str, force: bool, reason: str | None, as_j
 
 # --- jichi worker ----------------------------------------------------------------------------------------
 PRUNE_EVERY = 3600.0  # seconds between the worker's housekeeping rounds (engine.accounts.prune)
+JOBS_PER_ROUND = 10  # jobs a worker runs before it looks at the timers again
 
 
 @click.command("worker")
@@ -303,7 +304,8 @@ PRUNE_EVERY = 3600.0  # seconds between the worker's housekeeping rounds (engine
 @click.option("--json", "as_json", is_flag=True, help="処理した案件を JSON で出力します（--once のとき）。")
 def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_dir: Path | None,
            key_path: Path | None, as_json: bool) -> None:
-    """期限の来たタイマーを発火させ、案件を進めます（Ctrl+C か SIGTERM で、処理中の回を終えてから終了）。
+    """期限の来たタイマーを発火させ、案件を進め、待っているジョブ（影響分析）を実行します（Ctrl+C か SIGTERM で、
+    処理中の回を終えてから終了）。
 
     データベースの障害（ENG540）では止まらず、--interval 秒ごとに試み直します（--once では終了コード 1）。
 
@@ -322,10 +324,25 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
     stopping = threading.Event()  # SIGTERM (systemctl stop, a container's stop): end after the current round
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
+    owner = jobs.owner_name()
+
     def one_round() -> list[str]:
         nonlocal next_prune, next_checkpoint
         with sessions() as session:
             moved = cases.fire_due_timers(session)
+        for _ in range(JOBS_PER_ROUND):  # queued jobs (impact analyses), each claimed under a lease
+            try:
+                ran = jobs.run_next(sessions, project_root(), owner)
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as e:  # the job is marked failed on its row; the worker goes on
+                click.echo(f"{clock.now().astimezone(clock.TOKYO):%Y-%m-%d %H:%M:%S} ジョブが失敗しました: "
+                           f"{type(e).__name__}: {e}", err=True)
+                continue
+            if ran is None:
+                break
+            click.echo(f"{clock.now().astimezone(clock.TOKYO):%Y-%m-%d %H:%M:%S} ジョブ {ran.job_id}（{ran.kind}）を"
+                       f"実行しました", err=as_json)
         if time.monotonic() >= next_prune:  # ended sessions, old sign-in attempts and idempotency answers
             with sessions() as session:
                 accounts.prune(session)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +32,10 @@ from dsl.rules.analysis import inputs_read
 from dsl.rules.explain import explain
 from dsl.rules.testing import run_tests
 from dsl.values import json_value
-from engine import clock, process_drafts, rule_drafts, rule_versions
+from engine import clock, jobs, process_drafts, rule_drafts, rule_versions
 from engine.calendars import pack_for, resolve_calendar
-from engine.db import make_session_factory
 from engine.fitgap import KINDS, report_for
 from engine.forms import Form, FormField
-from engine.impact import run_stored
 from engine.models import ImpactRun, RuleActivation
 from engine.models import RuleSet as RuleSetRow
 from engine.packs import Pack, discover_packs
@@ -50,7 +47,7 @@ from web.access import record_read
 from web.api import actor, cases
 from web.clerk import rows_changed, wareki_datetime
 from web.cli_rules import Evaluation, evaluate_with
-from web.db import get_engine, get_session
+from web.db import get_session
 from web.formview import posted_values, read_post, widgets
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
@@ -486,7 +483,7 @@ def impact_start(code: str) -> ResponseReturnValue:
     else:
         rules, found = RuleSets(root).for_municipality(code)
         problems.extend(d for d in found if d.is_error)
-    calendar, found = resolve_calendar(code, root)
+    _, found = resolve_calendar(code, root)  # checked now; the worker reads it again when it runs
     problems.extend(d for d in found if d.is_error)
     if problems or rules is None:
         runs = list(get_session().scalars(select(ImpactRun).where(ImpactRun.municipality_code == code)
@@ -494,13 +491,16 @@ def impact_start(code: str) -> ResponseReturnValue:
         return render_template("studio/impact.html", code=code, runs=runs, problems=problems,
                                examples=INPUT_EXAMPLES), 422
     db = get_session()
-    run = ImpactRun(municipality_code=code, status="running", cases_total=0, cases_done=0, decisions=0, changed=0,
+    run = ImpactRun(municipality_code=code, status="queued", cases_total=0, cases_done=0, decisions=0, changed=0,
                     skipped=0, started_at=clock.now(), started_by=actor())
     db.add(run)
+    db.flush()
+    # run by whichever `jichi worker` claims it (engine/jobs.py), so no app server has to stay up for it
+    jobs.enqueue(db, kind="impact", municipality=code, actor=actor(), payload={
+        "run_id": run.id, "rules": "drafts" if request.form.get("rules") == "drafts" else "disk",
+        "closed_from": window[0].isoformat() if window[0] else None,
+        "closed_to": window[1].isoformat() if window[1] else None})
     db.commit()
-    sessions = make_session_factory(get_engine())
-    threading.Thread(target=run_stored, args=(sessions, run.id, code, rules, calendar, window[0], window[1]),
-                     name=f"impact-{run.id}", daemon=True).start()
     return redirect(url_for("studio.impact_run", code=code, run_id=run.id), 303)
 
 

@@ -120,7 +120,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
         import_csv(s, MUNICIPALITY, csv.read_text(encoding="utf-8"), csv.name, "admin")
         s.commit()
     engine.dispose()
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECURE_COOKIES": False,
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECURE_COOKIES": False, "RUN_JOBS": True,
                       "PROJECT_ROOT": _repository(tmp_path / "repo")})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -130,7 +130,10 @@ def live(tmp_path: Path) -> Iterator[Live]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+        from web import jobs_runner
         from web.db import get_engine
+
+        jobs_runner.stop(app)
 
         with app.app_context():
             get_engine().dispose()
