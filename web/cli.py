@@ -37,10 +37,12 @@ class JichiGroup(click.Group):
             if os.environ.get(DEBUG_ENV):
                 raise
             reason = str(e.orig if e.orig is not None else e).strip().splitlines()[0][:300]
+            hint = ("JICHI_DATABASE_URL とデータベースの状態を確かめ、少し待ってからもう一度実行してください。"
+                    "実行中だった手順のトランザクションは取り消されています。")
+            if "no such table" in reason:  # SQLite's answer before the schema exists
+                hint = "データベースにスキーマがありません。jichi db upgrade で作成・更新してください。"
             click.echo(error("ENG540", f"データベースの一時的な障害で処理を完了できませんでした（{reason}）",
-                             Span("<データベース>", 1, 1),
-                             "JICHI_DATABASE_URL とデータベースの状態を確かめ、少し待ってからもう一度実行してください。"
-                             "実行中だった手順のトランザクションは取り消されています。").format(), err=True)
+                             Span("<データベース>", 1, 1), hint).format(), err=True)
             ctx.exit(1)
         except Exception as e:
             if os.environ.get(DEBUG_ENV):
@@ -161,6 +163,43 @@ def db_restore(source: Path, actor: str | None, as_json: bool) -> None:
     finally:
         engine.dispose()
     _backup_report(done, as_json, f"復元しました（リビジョン {done.revision}）")
+
+
+# --- jichi status --------------------------------------------------------------------------------------
+@cli.command("status")
+@click.option("--lag", "lag_minutes", default=5.0, show_default=True, type=click.FloatRange(0.1, 1440),
+              help="タイマー・ジョブの遅れを問題とする分数。")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力します（監視の仕組みから読む）。")
+def status_command(lag_minutes: float, as_json: bool) -> None:
+    """運用の監視: 期限を過ぎたのに発火していないタイマー、待っている・止まった・失敗したジョブ、監査ログの長さ。
+
+    問題があれば終了コード 1（監視の仕組みから定期的に実行する。docs/operations.md「監視」）。
+    """
+    import datetime as dt
+
+    from engine.ops import status
+
+    engine = make_engine(database_url())
+    try:
+        with make_session_factory(engine)() as session:
+            found = status(session, lag=dt.timedelta(minutes=lag_minutes))
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(found.to_json(), ensure_ascii=False))
+    else:
+        click.echo(f"進行中の案件: {found.running_cases} 件")
+        click.echo(f"期限を過ぎたタイマー: {found.overdue_timers} 件" + (
+            f"（最も古い期限 {found.oldest_overdue_timer}）" if found.oldest_overdue_timer else ""))
+        click.echo(f"待っているジョブ: {found.queued_jobs} 件、リースの切れたジョブ: {found.stalled_jobs} 件、"
+                   f"24 時間以内に失敗したジョブ: {found.failed_jobs_24h} 件")
+        click.echo(f"監査ログ: チェーン {found.audit_chains} 本、イベント {found.audit_events} 件")
+        for problem in found.problems:
+            click.echo(f"問題: {problem}", err=True)
+        if not found.problems:
+            click.echo("結果: 問題なし")
+    if found.problems:
+        raise SystemExit(1)
 
 
 # --- jichi demo ----------------------------------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""What an operator monitors (`jichi status`, docs/operations.md「監視」): is a worker keeping up with the timers
+and the jobs, did jobs fail, how far the audit chains reach. One read-only query each."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.models import AuditHead, CaseInstance, CaseTask, Job
+
+
+@dataclass(frozen=True)
+class Status:
+    running_cases: int
+    overdue_timers: int  # due longer ago than the allowed lag: no worker is firing them
+    oldest_overdue_timer: str | None
+    queued_jobs: int
+    oldest_queued_job: str | None
+    stalled_jobs: int  # running under a lease that ran out: their worker died; another worker will take them
+    failed_jobs_24h: int
+    audit_chains: int
+    audit_events: int
+    problems: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+
+
+def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5)) -> Status:
+    now = clock.now()
+    t, j = CaseTask, Job
+    overdue = session.execute(select(func.count(), func.min(t.due_at)).where(
+        t.kind == "timer", t.state == "waiting", t.due_at < now - lag)).one()
+    queued = session.execute(select(func.count(), func.min(j.created_at)).where(j.status == "queued")).one()
+    stalled = session.scalar(select(func.count()).select_from(j).where(j.status == "running", j.lease_until < now))
+    failed = session.scalar(select(func.count()).select_from(j).where(
+        j.status == "failed", j.finished_at >= now - dt.timedelta(hours=24)))
+    running = session.scalar(select(func.count()).select_from(CaseInstance).where(CaseInstance.status == "running"))
+    chains = session.execute(select(func.count(), func.coalesce(func.sum(AuditHead.seq), 0))).one()
+    problems = []
+    if overdue[0]:
+        problems.append(f"期限を {int(lag.total_seconds() // 60)} 分以上過ぎたタイマーが {overdue[0]} 件あります"
+                        "（jichi worker が動いていない・追いついていない）")
+    oldest_job = queued[1] if queued[1] is None or queued[1].tzinfo else queued[1].replace(tzinfo=dt.UTC)
+    if oldest_job is not None and now - oldest_job > lag:
+        problems.append(f"{int(lag.total_seconds() // 60)} 分以上待っているジョブがあります（jichi worker が動いていない）")
+    if failed:
+        problems.append(f"この 24 時間に失敗したジョブが {failed} 件あります")
+    return Status(int(running or 0), int(overdue[0]), _iso(overdue[1]), int(queued[0]), _iso(queued[1]),
+                  int(stalled or 0), int(failed or 0), int(chains[0]), int(chains[1]), problems)

@@ -1,0 +1,50 @@
+"""`jichi status`: what an operator's monitoring reads — overdue timers (no worker running), waiting, stalled and
+failed jobs — with exit 1 when something needs a person."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from click.testing import CliRunner
+
+from engine import clock, jobs
+from engine.ops import status
+from tests.engine_support import environment
+from web.cli import cli
+
+START = dt.datetime(2026, 4, 1, 0, 0, tzinfo=dt.UTC)
+
+
+def test_status_names_overdue_timers_and_jobs_nobody_runs(database_url: str) -> None:
+    with clock.frozen(START) as now, environment(database_url) as env:
+        env.start("Process_Timers", {"公開日": "2026-04-03"})
+        with env.session() as s:
+            assert status(s).problems == [] and status(s).running_cases == 1
+        now.advance(hours=1, minutes=10)  # the 1-hour timer is 10 minutes overdue: no worker fired it
+        with env.session() as s:
+            found = status(s)
+            assert found.overdue_timers == 1 and "タイマー" in found.problems[0]
+            jobs.enqueue(s, kind="impact", payload={}, municipality=None, actor="t")
+            s.commit()
+        result = CliRunner().invoke(cli, ["status", "--json"], env={"JICHI_DATABASE_URL": database_url,
+                                                                    "JICHI_NOW": clock.now().isoformat()})
+        assert result.exit_code == 1
+        shown = json.loads(result.output)
+        assert (shown["overdue_timers"], shown["queued_jobs"]) == (1, 1) and len(shown["problems"]) == 1
+        with env.session() as s:
+            env.cases.fire_due_timers(s)
+            lease = jobs.claim(s, "w")
+            assert lease is not None
+            now.advance(minutes=10)
+            found = status(s)  # the job's worker died: its lease ran out (another worker will take it over)
+            assert found.overdue_timers == 0 and found.stalled_jobs == 1 and found.problems == []
+            lease = jobs.claim(s, "w2")
+            assert lease is not None
+            lease.finish(s, error="ValueError: 規則を読み込めません")
+            s.commit()
+            found = status(s)
+            assert found.failed_jobs_24h == 1 and "失敗したジョブ" in found.problems[0]
+        result = CliRunner().invoke(cli, ["status"], env={"JICHI_DATABASE_URL": database_url,
+                                                          "JICHI_NOW": clock.now().isoformat()})
+        assert result.exit_code == 1 and "失敗したジョブが 1 件" in result.output
