@@ -91,6 +91,87 @@ def rules_eval(code: str | None, case_id: str | None, expression: str | None, pr
     click.get_current_context().exit(1 if result.diagnostics else 0)
 
 
+@rules_group.command("batch")
+@click.option("--municipality", "code", required=True, help="全国地方公共団体コード（6桁、例: 141305）。")
+@click.option("--procedure", required=True, help="評価する決定・表の名前（例: 児童手当の月額合計）。")
+@click.option("--input", "input_file", required=True, type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+              help='受給者の JSON Lines（1 行に {"id": …, "input": {入力名: 値}}）。- で標準入力。')
+@click.option("--on", "on_text", required=True, help="基準日（新しい規則・法改正の適用日など）。")
+@click.option("--before", "before_text", default=None, help="比べる前の基準日。値が変わる受給者を示します。")
+@click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="結果の JSON Lines を書き出すファイル（省略すると標準出力）。")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 16), help="並列に評価するプロセスの数。")
+@click.option("--json", "as_json", is_flag=True, help="集計を JSON で出力します（--out と一緒に）。")
+def rules_batch(code: str, procedure: str, input_file: Path, on_text: str, before_text: str | None,
+                out_file: Path | None, workers: int, as_json: bool) -> None:
+    """一括の再計算: 多くの受給者の決定を、団体の規則で基準日に評価し直します（法改正・年度の切り替え）。
+
+    --before を指定すると、その日の値と比べて変わる受給者に changed: true を付け、変わり方ごとの人数を集計します。
+    読めない行・評価できない行はその行の誤りとして結果に残し、ほかの行は続けます（誤りがあれば終了コード 1）。
+    データベースには何も書きません。
+    """
+    import sys
+    import time
+
+    from engine.batch import Summary, read_lines, reevaluate
+
+    problems: list[Diagnostic] = []
+    dates: list[dt.date | None] = []
+    for option, text in (("--on", on_text), ("--before", before_text)):
+        if text is None:
+            dates.append(None)
+            continue
+        try:
+            dates.append(parse_date_input(text))
+        except WarekiError as e:
+            problems.append(error("INP802", f"{option} の「{text}」を日付として読めません: {e.message}",
+                                  Span(option, 1, 1), e.hint or f"例: {INPUT_EXAMPLES}"))
+            dates.append(None)
+    root = project_root()
+    calendar, found = resolve_calendar(code, root)
+    problems.extend(found)
+    rules, loaded = RuleSets(root).for_municipality(code) if not found else (None, [])
+    problems.extend(d for d in loaded if d.is_error)
+    if rules is not None and procedure not in rules.evaluable():
+        known = "、".join(rules.evaluable()) or "（この団体には規則ファイルの決定がありません）"
+        problems.append(error("INP805", f"決定・表「{procedure}」はありません", Span("--procedure", 1, 1),
+                              f"評価できる名前: {known}"))
+    if str(input_file) != "-" and not input_file.is_file():
+        problems.append(error("INP806", f"入力ファイル {input_file} がありません", Span("--input", 1, 1),
+                              "受給者の JSON Lines のファイルを指定してください。"))
+    if problems or rules is None or dates[0] is None:
+        for d in problems:
+            click.echo(d.format(), err=True)
+        click.get_current_context().exit(1)
+        return
+    lines = sys.stdin if str(input_file) == "-" else read_lines(input_file)
+    summary = Summary()
+    began = time.perf_counter()
+    out = out_file.open("w", encoding="utf-8") if out_file is not None else None
+    try:
+        for row in reevaluate(rules, calendar, procedure, lines, on=dates[0], before=dates[1], workers=workers,
+                              summary=summary):
+            text = json.dumps(row, ensure_ascii=False)
+            if out is not None:
+                out.write(text + "\n")
+            else:
+                click.echo(text)
+    finally:
+        if out is not None:
+            out.close()
+    seconds = time.perf_counter() - began
+    report = {**summary.to_json(), "seconds": round(seconds, 2),
+              "per_second": round(summary.total / seconds, 1) if seconds > 0 else None}
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        click.echo(f"受給者 {summary.total} 件: 評価 {summary.evaluated} 件、変わる {summary.changed} 件、"
+                   f"誤り {summary.errors} 件（{seconds:.1f} 秒、{report['per_second']} 件/秒）", err=True)
+        for change in report["changes"]:
+            click.echo(f"  {change['change']}: {change['recipients']} 件", err=True)
+    click.get_current_context().exit(1 if summary.errors else 0)
+
+
 @rules_group.command("manifest")
 @click.option("--write", is_flag=True, help="standard_core/extension_points.json を更新します。")
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")

@@ -1,0 +1,65 @@
+"""`jichi rules batch`: the decision re-evaluated for many recipients on a reference date, compared with an
+earlier one; broken lines are errors of their own line and the rest goes on; workers give the same rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from web.cli import cli
+
+
+def _recipient(rid: str, *births: str) -> str:
+    return json.dumps({"id": rid, "input": {
+        "児童": [{"名前": f"子{i}", "生年月日": b, "監護": True, "生計費負担": False} for i, b in enumerate(births)],
+        "認定請求日": "2024-10-01", "請求者が公務員": False, "特例の事由": "なし", "出生日": "2024-10-01",
+        "転出予定日": "2024-10-01"}}, ensure_ascii=False)
+
+
+def _batch(tmp_path: Path, lines: list[str], *extra: str) -> tuple[int, list[dict[str, object]], str]:
+    source = tmp_path / "recipients.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(cli, ["rules", "batch", "--municipality", "141305", "--procedure", "児童手当の月額合計",
+                                      "--input", str(source), "--out", str(out), *extra])
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] if out.exists() else []
+    return result.exit_code, rows, result.output
+
+
+def test_the_recipients_whose_amount_changes_are_listed_with_both_values(tmp_path: Path) -> None:
+    lines = [
+        _recipient("R1", "2023-05-01"),  # turns 3 on 2026-05-01: 15,000円 → 10,000円
+        _recipient("R2", "2015-06-01", "2018-06-01", "2020-06-01"),  # the third child: 30,000円 either way
+        "{ 壊れた行",
+        json.dumps({"id": "R4", "input": {"知らない入力": 1}}, ensure_ascii=False),
+        "",
+        _recipient("R5", "2000-01-01"),  # past 22歳年度末: nothing
+    ]
+    code, rows, output = _batch(tmp_path, lines, "--on", "2026-06-01", "--before", "令和8年4月1日")
+    assert code == 1  # two lines could not be evaluated
+    assert [r.get("id") for r in rows] == ["R1", "R2", None, "R4", "R5"] and [r["line"] for r in rows] == [1, 2, 3, 4, 6]
+    assert (rows[0]["before"], rows[0]["value"], rows[0]["changed"]) == (15000, 10000, True)
+    assert (rows[1]["value"], rows[1]["changed"]) == (50000, False)
+    assert "JSON" in str(rows[2]["error"]) and "知らない入力" in str(rows[3]["error"])
+    assert rows[4]["value"] == 0
+    assert "受給者 5 件: 評価 3 件、変わる 1 件、誤り 2 件" in output and "15000→10000: 1 件" in output
+
+
+def test_workers_give_the_same_rows_in_the_same_order(tmp_path: Path) -> None:
+    lines = [_recipient(f"R{i}", f"{2005 + i % 20}-0{1 + i % 9}-15", f"{2012 + i % 14}-1{i % 3}-01")
+             for i in range(4500)]  # more than two chunks
+    code, one, _ = _batch(tmp_path, lines, "--on", "2026-06-01", "--before", "2026-04-01")
+    assert code == 0
+    code, two, _ = _batch(tmp_path, lines, "--on", "2026-06-01", "--before", "2026-04-01", "--workers", "2")
+    assert code == 0 and two == one and len(one) == 4500 and any(r["changed"] for r in one)
+
+
+def test_bad_arguments_are_diagnostics(tmp_path: Path) -> None:
+    code, rows, output = _batch(tmp_path, [_recipient("R1", "2020-01-01")], "--on", "令和99年13月1日",
+                                "--procedure", "ない決定")
+    assert code == 1 and rows == [] and "INP802" in output
+    result = CliRunner().invoke(cli, ["rules", "batch", "--municipality", "141305", "--procedure", "ない決定",
+                                      "--input", str(tmp_path / "none.jsonl"), "--on", "2026-04-01"])
+    assert result.exit_code == 1 and "INP805" in result.output and "INP806" in result.output
