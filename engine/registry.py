@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from dsl.rules.model import RuleSet
@@ -254,12 +255,13 @@ class Registry:
         return self._bind(row.process_id, files, models)
 
     def ensure_stored(self, session: Session, procedure: Procedure) -> None:
-        """Store the procedure's files under its hash unless they are there already (idempotent)."""
+        """Store the procedure's files under its hash unless they are there already (idempotent, and safe when
+        two app servers start the first case of a new version at once: the second insert does nothing)."""
         if session.get(ProcessSpec, procedure.spec_hash) is None:
-            session.add(ProcessSpec(
-                hash=procedure.spec_hash, process_id=procedure.process_id, name=procedure.name,
-                files=json.dumps(procedure.files, ensure_ascii=False, sort_keys=True, separators=(",", ":"))))
-            session.flush()
+            values = {"hash": procedure.spec_hash, "process_id": procedure.process_id, "name": procedure.name,
+                      "files": json.dumps(procedure.files, ensure_ascii=False, sort_keys=True, separators=(",", ":"))}
+            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            session.execute(dialect.insert(ProcessSpec).values(values).on_conflict_do_nothing(index_elements=["hash"]))
 
     def _bundle(self, model: ValidatedModel, hooks: dict[str, ValidatedModel]) -> list[ValidatedModel]:
         """The model and every model it calls, transitively; a hook resolves to the pack's implementation."""

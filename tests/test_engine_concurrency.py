@@ -72,3 +72,33 @@ def test_concurrent_completion_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'race.sqlite3'}"
     upgrade(url)
     _race(url, CONTENDERS_SQLITE)
+
+
+def _starter(url: str, barrier: Barrier, results: mp.Queue) -> None:  # type: ignore[type-arg]
+    with environment(url) as env, env.session() as session:
+        session.connection()
+        barrier.wait(timeout=60)
+        try:
+            case = env.cases.start_case(session, process_id="Process_Sashimodoshi", municipality="141305",
+                                        data={"件名": "同時の開始"}, actor="窓口")
+            results.put(case.id)
+        except Exception as e:  # what the race must not produce
+            results.put(f"error: {type(e).__name__}: {e}")
+
+
+@pytest.mark.postgres
+def test_the_first_cases_of_a_new_procedure_started_at_once_all_start(postgres_url: str) -> None:
+    """Several app servers start the first case of a procedure version nobody stored yet: its BPMN is stored
+    once and every start succeeds (the second insert of the same version does nothing)."""
+    with environment(postgres_url):
+        pass  # the demo municipalities, loaded once before the race (no case yet: the BPMN is not stored)
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(6), ctx.Queue()
+    processes = [ctx.Process(target=_starter, args=(postgres_url, barrier, results)) for _ in range(6)]
+    for p in processes:
+        p.start()
+    answers = [results.get(timeout=120) for _ in processes]
+    for p in processes:
+        p.join(timeout=60)
+    assert not [a for a in answers if a.startswith("error")], answers
+    assert len(set(answers)) == 6
