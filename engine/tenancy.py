@@ -12,6 +12,8 @@ everything, as before.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,10 +56,11 @@ def _restrict(state: ORMExecuteState) -> None:
         return
     statement = state.statement
     if isinstance(statement, Select):
+        tables = _tenant_tables(statement)  # Core selects of the tables themselves (before the options below)
         for model in TENANT_MODELS:  # ORM entities, including Session.get and relationship loads
             statement = statement.options(with_loader_criteria(
                 model, lambda cls: cls.municipality_code.in_(codes), include_aliases=True))
-        for table in _tenant_tables(statement):  # Core selects of the tables themselves
+        for table in tables:
             statement = statement.where(table.c.municipality_code.in_(codes))
         state.statement = statement
     elif isinstance(statement, Update) and statement.table in _TABLES:
@@ -65,13 +68,34 @@ def _restrict(state: ORMExecuteState) -> None:
         state.statement = statement.where(table.c.municipality_code.in_(codes))
 
 
-def _tenant_tables(statement: Select[Any]) -> list[Table]:
-    found = []
+# The tenant tables a statement reads, by the statement's structure (SQLAlchemy's cache key, which leaves out the
+# bound values): finding them compiles the statement, which costs far more than the query on an indexed row.
+_FOUND: OrderedDict[Any, tuple[Table, ...]] = OrderedDict()
+_FOUND_SIZE = 2000
+_found_lock = threading.Lock()
+
+
+def _tenant_tables(statement: Select[Any]) -> tuple[Table, ...]:
+    cache_key = statement._generate_cache_key()
+    key = cache_key.key if cache_key is not None else None  # the structure; CacheKey itself is not hashable
+    if key is not None:
+        with _found_lock:
+            cached = _FOUND.get(key)
+            if cached is not None:
+                _FOUND.move_to_end(key)
+                return cached
+    found: list[Table] = []
     for source in statement.get_final_froms():
         for table in _tables_in(source):
             if table in _TABLES and table not in found:
                 found.append(table)
-    return found
+    tables = tuple(found)
+    if key is not None:
+        with _found_lock:
+            _FOUND[key] = tables
+            if len(_FOUND) > _FOUND_SIZE:
+                _FOUND.popitem(last=False)
+    return tables
 
 
 def _tables_in(source: Any) -> list[Table]:

@@ -1,0 +1,160 @@
+"""The JSON API under load (issue 14): task completions through HTTP with a bearer token, as an integration
+client does them, against gunicorn with W worker processes on PostgreSQL (or SQLite), from a load generator on
+loopback (T client threads, keep-alive connections, each driving its own cases through 受付 → 本人確認 → 交付
+of the 住民票の写し等交付請求, two of whose steps run business rule tasks). GET /healthz through the same
+generator is the floor of a request.
+
+    .venv/bin/python bench/bench_api.py --postgres URL [--workers 4] [--clients 8] [--cases 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import fresh_postgres, percentile  # noqa: E402
+from engine import accounts, clock  # noqa: E402
+from engine.cases import Cases  # noqa: E402
+from engine.db import make_engine, make_session_factory, upgrade  # noqa: E402
+from engine.demo import load_demo  # noqa: E402
+from engine.registry import Registry  # noqa: E402
+
+NANTO = "162108"
+STEPS = {
+    "受付": {"受付日": "2026-04-01", "請求者区分": "本人", "郵送請求": False, "請求通数": 2},
+    "本人確認": {"本人確認書類": [{"種別": "マイナンバーカード", "有効期限": "2030-01-01"}], "委任状あり": False,
+                 "返送先が住民票の住所": True},
+    "交付": {"手数料収納済": True, "交付日": "2026-04-01"},
+}
+
+
+def _prepare(url: str, cases: int) -> tuple[str, list[str]]:
+    upgrade(url)
+    clock.install_spiff_clock()
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    service = Cases(Registry.load(ROOT))
+    with sessions() as s:
+        load_demo(s)
+        accounts.add_user(s, login="renkei", display_name="連携システム", actor="bench")
+        accounts.grant(s, login="renkei", municipality=NANTO, role="clerk", actor="bench")
+        token = accounts.create_token(s, login="renkei", name="bench", actor="bench")
+        s.commit()
+    first = []
+    for _ in range(cases):
+        with sessions() as s:
+            view = service.start_case(s, process_id="Process_JuminhyoKofu", municipality=NANTO, data={},
+                                      actor="renkei")
+            first.append(next(t.id for t in view.tasks if t.state == "ready"))
+    engine.dispose()
+    return token, first
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _drive(port: int, token: str, tasks: list[str], latencies: list[float], errors: list[str]) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for task_id in tasks:
+        name = "受付"
+        while task_id:
+            body = json.dumps({"data": STEPS[name]}, ensure_ascii=False).encode()
+            t0 = time.perf_counter()
+            connection.request("POST", f"/api/tasks/{task_id}/complete", body=body, headers=headers)
+            response = connection.getresponse()
+            answer = response.read()
+            latencies.append((time.perf_counter() - t0) * 1000)
+            if response.status != 200:
+                errors.append(f"{response.status} {answer[:200]!r}")
+                break
+            ready = [t for t in json.loads(answer)["tasks"] if t["state"] == "ready"]
+            task_id, name = (ready[0]["id"], ready[0]["name"]) if ready else ("", "")
+    connection.close()
+
+
+def _floor(port: int, requests: int) -> list[float]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    times = []
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        connection.request("GET", "/healthz")
+        connection.getresponse().read()
+        times.append((time.perf_counter() - t0) * 1000)
+    connection.close()
+    return times
+
+
+def run(url: str, *, workers: int, clients: int, cases: int) -> dict[str, Any]:
+    token, first = _prepare(url, cases)
+    port = _free_port()
+    env = {**os.environ, "JICHI_DATABASE_URL": url, "JICHI_INSECURE_COOKIES": "1"}
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - the server's output, kept until it stops
+    server = subprocess.Popen([shutil.which("gunicorn") or str(Path(sys.executable).parent / "gunicorn"),
+                               "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+                               "--log-level", "warning", "web.wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        for _ in range(300):
+            try:
+                _floor(port, 1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        # every worker loads its procedures on its first completion: warm them with the first few cases
+        warm, first = first[:workers * 4], first[workers * 4:]
+        _drive(port, token, warm, [], [])
+        floor = _floor(port, 300)
+        latencies: list[float] = []
+        errors: list[str] = []
+        shares = [first[i::clients] for i in range(clients)]
+        threads = [threading.Thread(target=_drive, args=(port, token, share, latencies, errors)) for share in shares]
+        began = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seconds = time.perf_counter() - began
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        log.close()
+    return {"workers": workers, "clients": clients, "cases": len(first), "completions": len(latencies),
+            "errors": len(errors), "first_error": errors[0] if errors else None,
+            "completions_per_s": round(len(latencies) / seconds, 1),
+            "p50_ms": round(percentile(latencies, 50), 2), "p95_ms": round(percentile(latencies, 95), 2),
+            "floor_p50_ms": round(percentile(floor, 50), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--postgres", default=None, help="a PostgreSQL server's URL (default: SQLite)")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--cases", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = fresh_postgres(args.postgres, "jichi_bench_api") if args.postgres else \
+            f"sqlite:///{Path(folder) / 'api.sqlite3'}"
+        print(json.dumps(run(url, workers=args.workers, clients=args.clients, cases=args.cases), ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

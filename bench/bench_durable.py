@@ -1,0 +1,194 @@
+"""Durable starts/s, completions/s and completion latency: jichi with 1, 2 and 4 worker processes against stock
+SpiffWorkflow, on SQLite and on PostgreSQL, in the same run (issue 14).
+
+- Baseline: SpiffWorkflow 3.2 as it comes — its Python script engine, the whole workflow (spec included)
+  serialized to JSON into one row of a one-table database per step, one transaction per step — on the same
+  database server and settings (engine.db.make_engine). One process, as a team would start.
+- jichi: engine.cases.Cases as the CLI, the API and the worker use it: optimistic version check, inbox task rows,
+  the audit chain, DSL conditions; one transaction per step. With W processes (forked after the registry is
+  loaded), each starts and completes its own share of the cases; the phases start together (a barrier).
+  SQLite allows one writer: its jichi runs use 1 process (docs/operations.md).
+
+Every step is durable: committed before the next begins (SQLite WAL with synchronous=FULL; PostgreSQL's default
+synchronous_commit=on). Latency is per completion, from the call to its return.
+
+    .venv/bin/python bench/bench_durable.py [--cases 300] [--postgres URL] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import fresh_postgres, percentile  # noqa: E402
+from engine import clock  # noqa: E402
+from engine.bpmn import validate_bpmn  # noqa: E402
+from engine.cases import Cases  # noqa: E402
+from engine.db import make_engine, make_session_factory, upgrade  # noqa: E402
+from engine.demo import load_demo  # noqa: E402
+from engine.registry import Registry  # noqa: E402
+
+BPMN = ROOT / "bench" / "hojokin.bpmn"
+PROCESS = "Process_Hojokin"
+STEPS = (
+    ("Task_Uketsuke", {"申請者名": "山田 太郎", "申請額": 300000, "申請日": "2026-04-01"}),
+    ("Task_Shorui", {"書類完備": True}),
+    ("Task_Shinsa", {"査定額": 250000, "審査意見": "要件を満たす"}),
+    ("Task_Kakaricho", {"承認": True}),
+    ("Task_Tsuchi", {"通知日": "2026-04-10"}),
+)
+
+
+def baseline(url: str, cases: int) -> dict[str, float]:
+    engine = make_engine(url)
+    with engine.begin() as c:
+        c.execute(text("CREATE TABLE workflow (id VARCHAR(36) PRIMARY KEY, state TEXT NOT NULL)"))
+    parser = BpmnParser()
+    parser.add_bpmn_file(str(BPMN))
+    spec = parser.get_spec(PROCESS)
+    serializer = BpmnWorkflowSerializer()
+    ids = []
+    began = time.perf_counter()
+    for _ in range(cases):
+        wf = BpmnWorkflow(spec)
+        wf.do_engine_steps()
+        case_id = str(uuid.uuid4())
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO workflow (id, state) VALUES (:id, :s)"),
+                      {"id": case_id, "s": serializer.serialize_json(wf)})
+        ids.append(case_id)
+    starts = cases / (time.perf_counter() - began)
+    latencies = []
+    began = time.perf_counter()
+    for name, data in STEPS:
+        for case_id in ids:
+            t0 = time.perf_counter()
+            with engine.begin() as c:
+                state = c.execute(text("SELECT state FROM workflow WHERE id = :id"), {"id": case_id}).scalar_one()
+                wf = serializer.deserialize_json(state)
+                (task,) = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.name == name]
+                task.data.update(data)
+                task.run()
+                wf.do_engine_steps()
+                c.execute(text("UPDATE workflow SET state = :s WHERE id = :id"),
+                          {"id": case_id, "s": serializer.serialize_json(wf)})
+            latencies.append((time.perf_counter() - t0) * 1000)
+    completions = cases * len(STEPS) / (time.perf_counter() - began)
+    engine.dispose()
+    return {"starts_per_s": starts, "completions_per_s": completions, "p50_ms": percentile(latencies, 50),
+            "p95_ms": percentile(latencies, 95)}
+
+
+def _worker(url: str, service: Cases, cases: int, barrier: Any, results: Any) -> None:
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    barrier.wait()
+    started = []
+    for _ in range(cases):
+        with sessions() as s:
+            view = service.start_case(s, process_id=PROCESS, municipality="141305", data={}, actor="bench")
+            started.append(next(t.id for t in view.tasks if t.state == "ready"))
+    barrier.wait()
+    latencies = []
+    for _, data in STEPS:
+        for i, task_id in enumerate(started):
+            t0 = time.perf_counter()
+            with sessions() as s:
+                view = service.complete_task(s, task_id, data, "bench")
+            latencies.append((time.perf_counter() - t0) * 1000)
+            ready = [t.id for t in view.tasks if t.state == "ready"]
+            if ready:
+                started[i] = ready[0]
+    barrier.wait()
+    engine.dispose()
+    results.put(latencies)
+
+
+def jichi(url: str, cases: int, workers: int) -> dict[str, float]:
+    upgrade(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as s:
+        load_demo(s)
+        s.commit()
+    engine.dispose()
+    model, found = validate_bpmn(BPMN, BPMN.name)
+    assert model is not None and not found
+    service = Cases(Registry([model]))
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(workers + 1)
+    results = context.Queue()
+    share = cases // workers
+    processes = [context.Process(target=_worker, args=(url, service, share, barrier, results))
+                 for _ in range(workers)]
+    for p in processes:
+        p.start()
+    barrier.wait()
+    began = time.perf_counter()
+    barrier.wait()
+    starts = share * workers / (time.perf_counter() - began)
+    began = time.perf_counter()
+    barrier.wait()
+    completions = share * workers * len(STEPS) / (time.perf_counter() - began)
+    latencies: list[float] = []
+    for _ in processes:
+        latencies += results.get(timeout=600)
+    for p in processes:
+        p.join()
+        assert p.exitcode == 0
+    return {"starts_per_s": starts, "completions_per_s": completions, "p50_ms": percentile(latencies, 50),
+            "p95_ms": percentile(latencies, 95)}
+
+
+def run(cases: int, postgres: str | None, rounds: int = 3) -> dict[str, Any]:
+    """Medians over the rounds, baseline and jichi interleaved in each round."""
+    clock.install_spiff_clock()
+    runs: dict[str, list[dict[str, float]]] = {}
+
+    def keep(name: str, result: dict[str, float]) -> None:
+        runs.setdefault(name, []).append(result)
+
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as folder:
+            keep("sqlite baseline", baseline(f"sqlite:///{Path(folder) / 'b.sqlite3'}", cases))
+            keep("sqlite jichi ×1", jichi(f"sqlite:///{Path(folder) / 'j.sqlite3'}", cases, 1))
+        if postgres:
+            keep("postgresql baseline", baseline(fresh_postgres(postgres, "jichi_bench_b"), cases))
+            for workers in (1, 2, 4):
+                keep(f"postgresql jichi ×{workers}", jichi(fresh_postgres(postgres, "jichi_bench_j"), cases, workers))
+    table = {name: {k: round(statistics.median(r[k] for r in rows), 1) for k in rows[0]}
+             for name, rows in runs.items()}
+    for name, row in table.items():
+        base = table[name.split()[0] + " baseline"]
+        row["starts_ratio"] = round(row["starts_per_s"] / base["starts_per_s"], 2)
+        row["completions_ratio"] = round(row["completions_per_s"] / base["completions_per_s"], 2)
+    return {"cases": cases, "rounds": rounds, "steps": len(STEPS), "results": table}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--postgres", default=None, help="URL of a PostgreSQL server's database (others are created)")
+    args = parser.parse_args()
+    print(json.dumps(run(args.cases, args.postgres, args.rounds), ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
