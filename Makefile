@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp
 
-.PHONY: run test lint typecheck pytest golden clean
+.PHONY: run test lint typecheck pytest golden bench clean
 
 # Rebuilt when pyproject.toml (dependencies, tool config) changes, or when .venv is missing or broken.
 $(STAMP): pyproject.toml
@@ -40,6 +40,11 @@ pytest: $(STAMP)
 	if [ -z "$$chromium" ]; then chromium="$$(bash tests/services/browser.sh)" || chromium=""; fi; \
 	echo "ブラウザー: $${chromium:-なし（ブラウザーのテストは実行されません）}"; \
 	JICHI_TEST_POSTGRES_URL="$$url" JICHI_TEST_CHROMIUM="$$chromium" $(BIN)/pytest
+
+# The benchmark suite (issue 14): regenerates bench/RESULTS.md on this machine (about 15 minutes; PostgreSQL as
+# for the tests). Not part of `make test`: timings belong in benchmarks, never in unit tests.
+bench: $(STAMP)
+	$(BIN)/python bench/suite.py --out bench/RESULTS.md
 
 # Rewrite the expected blocks of tests/golden/**/*.golden from the current output; review the diff.
 golden: $(STAMP)
