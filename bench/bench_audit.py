@@ -7,7 +7,7 @@ times `engine.audit_verify.verify` — the function behind `jichi audit verify` 
     .venv/bin/python bench/bench_audit.py [--events 1000000] [--municipalities 10] [--rounds 3] [--url URL]
 
 Without --url the database is a temporary SQLite file; with --url, an empty database migrated with
-`jichi db upgrade` (e.g. PostgreSQL) receives the events. bench/RESULTS.md records a run.
+`jichi db upgrade` (e.g. PostgreSQL) receives the events. bench/HISTORY.md records a run.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ process one after the other, several rounds, so the ratio is measured on the sam
 
     .venv/bin/python bench/bench_engine.py [--cases N] [--rounds R]
 
-Prints both absolute numbers and the ratios; bench/RESULTS.md records a run.
+Prints both absolute numbers and the ratios; bench/HISTORY.md records a run.
 """
 
 from __future__ import annotations

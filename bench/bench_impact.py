@@ -7,7 +7,7 @@ One real case is run through the engine to record real decisions; its decision e
 
     .venv/bin/python bench/bench_impact.py [--cases 10000] [--url postgresql+psycopg://…]
 
-Target (issue 12): 10,000 cases in under a minute on this machine. bench/RESULTS.md records a run.
+Target (issue 12): 10,000 cases in under a minute on this machine. bench/HISTORY.md records a run.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ must keep out of the way.
     .venv/bin/python bench/bench_inbox.py --url postgresql+psycopg://… [--tasks 100000] [--requests 200]
     .venv/bin/python bench/bench_inbox.py            # SQLite in a temporary folder
 
-The PostgreSQL database named in --url is dropped and created again. Prints p50/p95 per page; bench/RESULTS.md
+The PostgreSQL database named in --url is dropped and created again. Prints p50/p95 per page; bench/HISTORY.md
 records a run. Target: p95 < 50 ms for each inbox page on PostgreSQL.
 """
 
