@@ -155,7 +155,7 @@ def main() -> None:
     print("inbox …", flush=True)
     results["inbox"] = _inbox(postgres, 20_000 if quick else 1_000_000, 20 if quick else 100)
     results["minutes"] = round((time.perf_counter() - began) / 60, 1)
-    command = "make bench" if args.out == ROOT / "bench" / "RESULTS.md" and not quick else \
+    command = "make bench" if args.out.resolve() == ROOT / "bench" / "RESULTS.md" and not quick else \
         " ".join(["python bench/suite.py", *sys.argv[1:]])
     args.out.write_text(render(results, command), encoding="utf-8")
     print(f"wrote {args.out}")
