@@ -41,7 +41,7 @@ pytest: $(STAMP)
 	echo "ブラウザー: $${chromium:-なし（ブラウザーのテストは実行されません）}"; \
 	JICHI_TEST_POSTGRES_URL="$$url" JICHI_TEST_CHROMIUM="$$chromium" $(BIN)/pytest
 
-# The benchmark suite (issue 14): regenerates bench/RESULTS.md on this machine (about 15 minutes; PostgreSQL as
+# The benchmark suite (issue 14): regenerates bench/RESULTS.md on this machine (about 10 minutes; PostgreSQL as
 # for the tests). Not part of `make test`: timings belong in benchmarks, never in unit tests.
 bench: $(STAMP)
 	$(BIN)/python bench/suite.py --out bench/RESULTS.md
