@@ -57,15 +57,28 @@ def _restrict(state: ORMExecuteState) -> None:
     statement = state.statement
     if isinstance(statement, Select):
         tables = _tenant_tables(statement)  # Core selects of the tables themselves (before the options below)
-        for model in TENANT_MODELS:  # ORM entities, including Session.get and relationship loads
-            statement = statement.options(with_loader_criteria(
-                model, lambda cls: cls.municipality_code.in_(codes), include_aliases=True))
+        statement = statement.options(*_criteria(state.session, codes))  # ORM entities, Session.get, relationships
         for table in tables:
             statement = statement.where(table.c.municipality_code.in_(codes))
         state.statement = statement
     elif isinstance(statement, Update) and statement.table in _TABLES:
         table = statement.table
         state.statement = statement.where(table.c.municipality_code.in_(codes))
+
+
+_OPTIONS_KEY = "jichi.tenant.options"
+
+
+def _criteria(session: Session, codes: frozenset[str]) -> tuple[Any, ...]:
+    """The loader criteria of every tenant model for these codes, built once per session and scope."""
+    cached = session.info.get(_OPTIONS_KEY)
+    if cached is not None and cached[0] is codes:
+        options: tuple[Any, ...] = cached[1]
+        return options
+    options = tuple(with_loader_criteria(model, lambda cls: cls.municipality_code.in_(codes), include_aliases=True)
+                    for model in TENANT_MODELS)
+    session.info[_OPTIONS_KEY] = (codes, options)
+    return options
 
 
 # The tenant tables a statement reads, by the statement's structure (SQLAlchemy's cache key, which leaves out the

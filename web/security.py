@@ -50,11 +50,11 @@ def _load_user() -> None:
     token = request.cookies.get(session_cookie)
     if authorization.startswith("Bearer "):  # the JSON API: a per-user token instead of the cookie
         g.bearer = True
-        user = accounts.token_user(db, authorization[len("Bearer "):].strip())
-        db.commit()
-        if user is not None:
-            g.user = user
-            g.roles = accounts.roles_of(db, user.id)
+        found_user = accounts.token_login(db, authorization[len("Bearer "):].strip())
+        if db.dirty:
+            db.commit()  # the token's last use, at most once a minute
+        if found_user is not None:
+            g.user, g.roles = found_user
     elif token:
         found = accounts.current_session(db, token)
         db.commit()  # touches last_seen, or records that the session timed out
