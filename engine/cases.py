@@ -241,23 +241,27 @@ class Cases:
 
     # --- complete ------------------------------------------------------------------------------------
     def complete_task(self, session: Session, task_id: str, data: Mapping[str, Any], actor: str,
-                      answer: Answer | None = None) -> CaseView:
+                      answer: Answer | None = None, permit: Callable[[str], None] | None = None) -> CaseView:
         """Complete a ready user task with form data. Exactly one of several concurrent callers wins.
-        `answer` as for start_case."""
+        `answer` as for start_case; `permit`, if given, is called with the task's municipality before anything
+        else is said of the task, and raises to refuse (the web layer's role check)."""
         for _ in range(MAX_ATTEMPTS):
             try:
                 with _rolled_back_on_error(session):
-                    return self._complete_once(session, task_id, data, actor, answer)
+                    return self._complete_once(session, task_id, data, actor, answer, permit)
             except _VersionMoved:
                 pass  # rolled back: retry from a fresh read
         raise _fail("ENG511", "案件が同時に更新され続けたため、完了できませんでした",
                     "少し待ってから、もう一度実行してください。")
 
     def _complete_once(self, session: Session, task_id: str, data: Mapping[str, Any], actor: str,
-                       answer: Answer | None) -> CaseView:
-        row = store.load_task(session, task_id)
-        if row is None:
+                       answer: Answer | None, permit: Callable[[str], None] | None = None) -> CaseView:
+        step = store.load_step(session, task_id)
+        if step is None:
             raise _fail("ENG514", f"タスク「{task_id}」はありません", "jichi task list でタスクの ID を確かめてください。")
+        row, case, open_rows = step
+        if permit is not None:
+            permit(row.municipality_code)
         if row.kind not in ("user", "review"):
             raise _fail("ENG515", f"タスク「{row.name}」は人が完了するタスクではありません",
                         "タイマーは jichi worker が期限に処理します。")
@@ -269,10 +273,7 @@ class Cases:
             return self._review(session, row, data, actor, answer)
         if row.assignee is not None and row.assignee != actor:
             raise _taken(row)
-        case = store.load_case(session, row.case_id)
-        assert case is not None  # foreign key
         procedure = self.registry.stored(session, case.spec_hash)
-        open_rows = store.open_tasks(session, case.id)
         workflow = self._workflow(session, case, procedure)
         task = _spiff_task(workflow, row.spiff_task_id)
         if task is None or task.state != TaskState.READY:

@@ -209,6 +209,8 @@ def _assign(task_id: str, *, claim: bool) -> ResponseReturnValue:
 
 @bp.post("/tasks/<task_id>/complete")
 def complete_task(task_id: str) -> ResponseReturnValue:
+    if request.headers.get("Idempotency-Key") is None:
+        return _complete(task_id, None)  # the engine asks _may_operate once it has read the task
     row = store.load_task(get_session(), task_id)  # scoped: another municipality's task is not found
     if row is not None:
         _may_operate(row.municipality_code)  # found, so the user has a role there
@@ -309,7 +311,8 @@ def _complete(task_id: str, keep: Keep | None) -> tuple[dict[str, Any], int]:
         if not isinstance(data, dict):
             raise DiagnosticError([error("INP806", "data は「項目名: 値」のオブジェクトにしてください", Span("<本文>", 1, 1),
                                          '例: {"data": {"本人確認済": true}}')])
-        view = cases().complete_task(get_session(), task_id, data, actor(), answer=_kept(keep, 200))
+        view = cases().complete_task(get_session(), task_id, data, actor(), answer=_kept(keep, 200),
+                                     permit=_may_operate)
     except DiagnosticError as e:
         return problem(e)
     return shown(view), 200
