@@ -57,6 +57,7 @@ def _mark(ok: bool) -> str:
 
 def render(results: dict[str, Any], command: str) -> str:
     durable, api, batch, inbox = results["durable"], results["api"], results["batch"], results["inbox"]
+    one, loaded = api["one"], api["loaded"]
     rows = durable["results"]
     sqlite = rows["sqlite jichi ×1"]
     best_batch = max(batch["workers 1"]["per_second"], batch["workers 2"]["per_second"])
@@ -65,8 +66,12 @@ def render(results: dict[str, Any], command: str) -> str:
          sqlite["completions_per_s"] >= 1000),
         ("… against stock SpiffWorkflow on SQLite, same run", "≥ 2×", f"{sqlite['completions_ratio']}×",
          sqlite["completions_ratio"] >= 2),
-        ("JSON API task completion, p50", "≤ 5 ms", f"{api['p50_ms']} ms", api["p50_ms"] <= 5),
-        ("JSON API task completions/s", "≥ 300/s", f"{api['completions_per_s']}/s", api["completions_per_s"] >= 300),
+        ("JSON API task completion, p50 (one client: the time of a request itself)", "≤ 5 ms",
+         f"{one['p50_ms']} ms", one["p50_ms"] <= 5),
+        (f"… p50 with {loaded['clients']} clients (queueing included)", "≤ 5 ms", f"{loaded['p50_ms']} ms",
+         loaded["p50_ms"] <= 5),
+        (f"JSON API task completions/s ({loaded['clients']} clients)", "≥ 300/s", f"{loaded['completions_per_s']}/s",
+         loaded["completions_per_s"] >= 300),
         ("児童手当 batch re-evaluation", "≥ 5,000 recipients/s", f"{best_batch:,}/s", best_batch >= 5000),
     ]
     out = [
@@ -98,15 +103,16 @@ def render(results: dict[str, Any], command: str) -> str:
         "",
         "## JSON API under load (`bench/bench_api.py`)",
         "",
-        f"gunicorn with {api['workers']} worker processes on {api['backend']}; {api['clients']} client threads on "
-        "loopback with keep-alive connections and a bearer token, each driving its own cases of 住民票の写し等交付請求 "
-        "through 受付 → 本人確認 → 交付 (`POST /api/tasks/{id}/complete`; two steps run business rule tasks). "
-        f"{api['completions']} completions, {api['errors']} errors. Floor: `GET /healthz` through the same client, "
-        f"p50 {api['floor_p50_ms']} ms.",
+        f"gunicorn with {loaded['workers']} worker processes on {api['backend']}; client threads on loopback with "
+        "keep-alive connections and a bearer token, each driving its own cases of 住民票の写し等交付請求 through "
+        "受付 → 本人確認 → 交付 (`POST /api/tasks/{id}/complete`; two steps run business rule tasks). One client "
+        "measures a request's own time; 8 clients saturate the 2 cores shared by gunicorn, PostgreSQL and the load "
+        "generator. Floor: `GET /healthz` (a database round trip) through the same client.",
         "",
-        "| completions/s | p50 ms | p95 ms |",
-        "|---:|---:|---:|",
-        f"| {api['completions_per_s']} | {api['p50_ms']} | {api['p95_ms']} |",
+        "| clients | completions | errors | completions/s | p50 ms | p95 ms | floor p50 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        *[f"| {r['clients']} | {r['completions']} | {r['errors']} | {r['completions_per_s']} | {r['p50_ms']} | "
+          f"{r['p95_ms']} | {r['floor_p50_ms']} |" for r in (one, loaded)],
         "",
         "For scale (issue 14): an established Flask + SpiffWorkflow platform measured on a machine like this one does",
         "about 17–25 completions/s with a p50 of about 50 ms.",
@@ -147,9 +153,12 @@ def main() -> None:
     results["durable"] = bench_durable.run(60 if quick else 300, postgres, rounds=1 if quick else 3)
     print("JSON API …", flush=True)
     with tempfile.TemporaryDirectory() as folder:
-        url = fresh_postgres(postgres, "jichi_bench_api") if postgres else f"sqlite:///{folder}/api.sqlite3"
-        results["api"] = {**bench_api.run(url, workers=4, clients=8, cases=60 if quick else 300),
-                          "backend": "PostgreSQL" if postgres else "SQLite"}
+        loads = {}
+        for clients, cases in ((1, 40 if quick else 120), (8, 60 if quick else 300)):
+            url = fresh_postgres(postgres, "jichi_bench_api") if postgres else \
+                f"sqlite:///{folder}/api-{clients}.sqlite3"
+            loads[clients] = bench_api.run(url, workers=4, clients=clients, cases=cases)
+        results["api"] = {"one": loads[1], "loaded": loads[8], "backend": "PostgreSQL" if postgres else "SQLite"}
     print("batch …", flush=True)
     results["batch"] = bench_batch.run(5_000 if quick else 100_000)
     print("inbox …", flush=True)

@@ -6,6 +6,7 @@ between calls. Data printed with --json is the same shape the JSON API will use.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import json
 import signal
@@ -317,6 +318,8 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
     from engine.audit_checkpoint import AuditError, default_checkpoint_dir, default_key_path, export
 
     cases = _cases()
+    if not once:
+        gc.freeze()  # the procedures and rules loaded above live as long as the process: out of the collector's scans
     engine = make_engine(database_url())
     sessions = make_session_factory(engine)
     next_checkpoint = time.monotonic() if checkpoint_minutes > 0 else None
