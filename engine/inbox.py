@@ -35,6 +35,9 @@ LISTS = ("mine", "group")
 DUE_FILTERS = ("overdue", "today", "week", "none")
 CLAIM_FILTERS = ("claimed", "unclaimed")
 PAGE_SIZE = 50
+# Counts stop here: a list of a whole prefecture's open tasks is not paged through but narrowed with the filters,
+# and counting a million rows on every page would cost more than the page (shown as 「10,000 件以上」).
+COUNT_LIMIT = 10_000
 _STANDARD_CALENDAR = MunicipalCalendar(name="標準の暦")
 
 
@@ -67,21 +70,22 @@ class InboxRow:
 @dataclass(frozen=True)
 class InboxPage:
     rows: list[InboxRow]
-    counts: dict[str, int]  # list → how many tasks match the filters in it
+    counts: dict[str, int]  # list → how many tasks match the filters in it, at most COUNT_LIMIT
     total: int  # in the list shown
     page: int
     pages: int
+    more: frozenset[str] = frozenset()  # the lists with more than COUNT_LIMIT tasks (counts say COUNT_LIMIT)
 
 
 def inbox(session: Session, *, person: str, municipalities: Sequence[str], query: InboxFilter,
           calendar_of: Callable[[str], MunicipalCalendar | None], today: dt.date | None = None) -> InboxPage:
     """One page of a person's inbox. `municipalities`: where they operate (start and complete tasks)."""
     today = today or clock.today()
-    t = store.TASKS
     lists = {"mine": _mine(session, person, today, municipalities), "group": _group(municipalities)}
     filters = _filters(query, today, municipalities)
-    counts = {name: int(session.scalar(select(func.count()).select_from(t).where(where, *filters)) or 0)
-              for name, where in lists.items()}
+    counted = {name: _count(session, and_(where, *filters)) for name, where in lists.items()}
+    counts = {name: min(n, COUNT_LIMIT) for name, n in counted.items()}
+    more = frozenset(name for name, n in counted.items() if n > COUNT_LIMIT)
     total = counts[query.list]
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, query.page), pages)
@@ -94,7 +98,14 @@ def inbox(session: Session, *, person: str, municipalities: Sequence[str], query
         left[code] = open_days_from(calendar, today, {dues[r.id] for r in found if r.municipality == code and r.id in dues})
     shown = [replace(r, days_left=left[r.municipality][dues[r.id]], overdue=_utc(r.due_at) < now)
              if r.due_at is not None and r.id in dues else r for r in found]
-    return InboxPage(shown, counts, total, page, pages)
+    return InboxPage(shown, counts, total, page, pages, more)
+
+
+def _count(session: Session, where: ColumnElement[bool]) -> int:
+    """How many tasks match, counting no further than COUNT_LIMIT + 1 (more than the limit: COUNT_LIMIT + 1)."""
+    t = store.TASKS
+    matching = select(t.c.id).where(where).limit(COUNT_LIMIT + 1).subquery()
+    return int(session.scalar(select(func.count()).select_from(matching)) or 0)
 
 
 def _page(session: Session, where: ColumnElement[bool], offset: int) -> list[Any]:

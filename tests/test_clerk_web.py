@@ -189,3 +189,18 @@ def test_a_database_failure_under_a_page_is_the_japanese_503_page(app: Flask) ->
         assert injector.fired == n and page.status_code == 503 and page.headers["Retry-After"] == "5", text
         assert "データベースの一時的な障害で処理を完了できませんでした" in text and "Traceback" not in text
     assert client.get("/inbox", base_url=HTTPS).status_code == 200
+
+
+def test_a_list_longer_than_the_count_limit_says_so(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.inbox
+
+    monkeypatch.setattr(engine.inbox, "PAGE_SIZE", 1)
+    monkeypatch.setattr(engine.inbox, "COUNT_LIMIT", 2)
+    client, csrf = signed_in(app, "madoguchi")
+    for _ in range(3):
+        _start(client, csrf)
+    first = html.unescape(client.get("/inbox?list=mine", base_url=HTTPS).get_data(as_text=True))
+    assert '<span class="count">2+</span>' in first and "2 件以上（期限の近い順）" in first
+    assert "1 / 2+ ページ" in first and "件より先は表示しません" not in first
+    last = html.unescape(client.get("/inbox?list=mine&page=2", base_url=HTTPS).get_data(as_text=True))
+    assert "2 件より先は表示しません。手続き・期限・氏名で絞り込んでください。" in last

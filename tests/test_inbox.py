@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import engine.inbox
 from engine import clock
 from engine.inbox import PAGE_SIZE, InboxFilter, inbox, open_days_from
 from standard_core.holidays import OutOfCalendarRange
@@ -86,6 +88,23 @@ def test_sorted_by_due_then_paged(database_url: str) -> None:
         last = _inbox(env, "窓口A", list="group", page=99)  # past the end: the last page
         assert last.page == 2 and len(last.rows) == 4
         assert not {r.id for r in first.rows} & {r.id for r in last.rows}
+
+
+def test_counts_stop_at_the_limit_and_say_so(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine.inbox, "PAGE_SIZE", 2)
+    monkeypatch.setattr(engine.inbox, "COUNT_LIMIT", 4)
+    with environment(database_url) as env:
+        for _ in range(6):
+            env.start("Process_Deadline")
+        page = _inbox(env, "窓口A", list="group")
+        assert (page.counts, page.more, page.total, page.pages) == ({"mine": 0, "group": 4}, {"group"}, 4, 2)
+        assert len(_inbox(env, "窓口A", list="group", page=2).rows) == 2
+        assert _inbox(env, "窓口A", list="group", page=3).page == 2  # nothing past the counted tasks
+        narrowed = _inbox(env, "窓口A", list="group", claimed="claimed")  # filters narrow below the limit
+        assert (narrowed.counts["group"], narrowed.more) == (0, frozenset())
+        monkeypatch.setattr(engine.inbox, "COUNT_LIMIT", 6)  # exactly at the limit: counted, not "more"
+        exact = _inbox(env, "窓口A", list="group")
+        assert (exact.counts["group"], exact.more) == (6, frozenset())
 
 
 @given(today=st.dates(dt.date(2024, 1, 1), dt.date(2027, 12, 31)),
