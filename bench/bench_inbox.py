@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import fresh_postgres  # noqa: E402
 from engine import accounts, clock  # noqa: E402
 from engine.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from engine.demo import load_demo  # noqa: E402
@@ -48,15 +49,6 @@ PAGES = {
     "inbox: shared, one procedure": "/inbox?list=group&process=Process_Tennyu",
     "inbox: shared, overdue": "/inbox?list=group&due=overdue",
 }
-
-
-def _fresh_postgres(url: str) -> None:
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        c.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
 
 
 def seed(url: str, tasks: int) -> str:
@@ -135,7 +127,7 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="jichi-bench-inbox-")
     url = args.url or f"sqlite:///{folder}/bench.sqlite3"
     if url.startswith("postgresql"):
-        _fresh_postgres(url)
+        url = fresh_postgres(url, make_url(url).database or "jichi_bench_inbox")
     started = time.perf_counter()
     token = seed(url, args.tasks)
     print(f"{make_url(url).get_backend_name()}: {args.tasks:,} open tasks seeded in {time.perf_counter() - started:.0f} s")

@@ -399,10 +399,7 @@ class Cases:
                       detail={"timers": [{"task_id": r.id, "bpmn_id": r.bpmn_id, "name": r.name,
                                           "due_at": _iso(r.due_at)} for r in fired]})
         faults.point("after_audit_write")
-        faults.point("before_commit")
-        session.commit()
-        faults.point("after_commit")
-        self._keep(case, workflow)
+        self._finish(session, case, workflow)
         return True
 
     # --- 担当（claim / release） -------------------------------------------------------------------------
@@ -563,11 +560,15 @@ class Cases:
         view = _view(case, procedure, workflow, rows)
         if answer is not None:
             answer(session, view)
+        self._finish(session, case, workflow)
+        return view
+
+    def _finish(self, session: Session, case: CaseRow, workflow: BpmnWorkflow) -> None:
+        """Commit a step and keep its workflow for the next one."""
         faults.point("before_commit")
         session.commit()
         faults.point("after_commit")
         self._keep(case, workflow)
-        return view
 
     def _known_municipality(self, session: Session, code: str) -> None:
         if not is_valid_code(code):

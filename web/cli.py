@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -111,9 +112,8 @@ def _backup_report(done: Any, as_json: bool, verb: str) -> None:
 def db_backup(target: Path, actor: str | None, as_json: bool) -> None:
     """動いたままのデータベースの一貫したバックアップを書き出します（SQLite はオンラインバックアップ、
     PostgreSQL は pg_dump）。含まれる監査ログの末尾（団体ごとの番号とハッシュ）を表示します。"""
-    from engine import audit
     from engine.backup import backup
-    from web.cli_cases import _default_actor, _fail
+    from web.cli_cases import _fail
 
     url = database_url()
     try:
@@ -121,15 +121,7 @@ def db_backup(target: Path, actor: str | None, as_json: bool) -> None:
     except DiagnosticError as e:
         _fail(e, as_json)
         return
-    engine = make_engine(url)
-    try:
-        with make_session_factory(engine)() as session:
-            audit.admin_event(session, action="db.backed_up", actor=actor or _default_actor(),
-                              detail={"sha256": done.sha256, "bytes": done.size,
-                                      "audit_heads": {c: s for c, (s, _) in done.heads.items()}})
-            session.commit()
-    finally:
-        engine.dispose()
+    _record_db_event(url, "db.backed_up", actor, {"sha256": done.sha256, "bytes": done.size}, done.heads)
     _backup_report(done, as_json, "バックアップを書き出しました")
 
 
@@ -143,9 +135,8 @@ def db_restore(source: Path, actor: str | None, as_json: bool) -> None:
     復元は監査イベント（db.restored、バックアップの SHA-256）として記録されます。続けて
     jichi audit verify --checkpoint でチェックポイントと照合すると、バックアップの後に失われたイベントがわかります。
     """
-    from engine import audit
     from engine.backup import restore
-    from web.cli_cases import _default_actor, _fail
+    from web.cli_cases import _fail
 
     url = database_url()
     try:
@@ -153,16 +144,24 @@ def db_restore(source: Path, actor: str | None, as_json: bool) -> None:
     except DiagnosticError as e:
         _fail(e, as_json)
         return
+    _record_db_event(url, "db.restored", actor, {"sha256": done.sha256, "revision": done.revision}, done.heads)
+    _backup_report(done, as_json, f"復元しました（リビジョン {done.revision}）")
+
+
+def _record_db_event(url: str, action: str, actor: str | None, detail: dict[str, Any],
+                     heads: Mapping[str, tuple[int, str]]) -> None:
+    """The audit event of a backup or a restore, with the audit heads the file holds."""
+    from engine import audit
+    from web.cli_cases import _default_actor
+
     engine = make_engine(url)
     try:
         with make_session_factory(engine)() as session:
-            audit.admin_event(session, action="db.restored", actor=actor or _default_actor(),
-                              detail={"sha256": done.sha256, "revision": done.revision,
-                                      "audit_heads": {c: s for c, (s, _) in done.heads.items()}})
+            audit.admin_event(session, action=action, actor=actor or _default_actor(),
+                              detail={**detail, "audit_heads": {c: s for c, (s, _) in heads.items()}})
             session.commit()
     finally:
         engine.dispose()
-    _backup_report(done, as_json, f"復元しました（リビジョン {done.revision}）")
 
 
 # --- jichi status --------------------------------------------------------------------------------------
