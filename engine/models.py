@@ -554,3 +554,15 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_job_claimable", "status", "id"),)
+
+
+class PeriodicDuty(Base):
+    """A duty several workers share, done by one of them per interval (engine/periodic.py): the audit checkpoint,
+    the housekeeping prune. `next_at` moves forward when a worker takes the turn."""
+
+    __tablename__ = "periodic_duty"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_by: Mapped[str | None] = mapped_column(String(200))
+    last_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

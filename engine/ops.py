@@ -4,13 +4,13 @@ and the jobs, did jobs fail, how far the audit chains reach. One read-only query
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import clock, periodic
 from engine.models import AuditHead, CaseInstance, CaseTask, Job
 
 
@@ -26,6 +26,7 @@ class Status:
     audit_chains: int
     audit_events: int
     problems: list[str]
+    duties: list[dict[str, Any]] = field(default_factory=list)  # the workers' periodic duties: who last, when, next
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,5 +58,7 @@ def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5)) -> 
         problems.append(f"{int(lag.total_seconds() // 60)} 分以上待っているジョブがあります（jichi worker が動いていない）")
     if failed:
         problems.append(f"この 24 時間に失敗したジョブが {failed} 件あります")
+    duties = [{"name": d.name, "label": d.label, "last_by": d.last_by, "last_at": _iso(d.last_at),
+               "next_at": _iso(d.next_at)} for d in periodic.duties(session)]
     return Status(int(running or 0), int(overdue[0]), _iso(overdue[1]), int(queued[0]), _iso(queued[1]),
-                  int(stalled or 0), int(failed or 0), int(chains[0]), int(chains[1]), problems)
+                  int(stalled or 0), int(failed or 0), int(chains[0]), int(chains[1]), problems, duties)

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from engine import audit
+from engine import audit, clock
 from engine.audit_chain import DEPLOYMENT, GENESIS, chain, event_hash, field, personal_digest, utc_text
 from engine.audit_verify import read_rows, verify
 from engine.cases import Cases
@@ -293,11 +293,15 @@ def test_the_worker_writes_checkpoints_on_a_schedule_only_when_chains_moved(audi
     assert first.exit_code == 0 and "チェックポイント" in first.output, first.output
     files = sorted(audited["out"].rglob("*.json"))
     assert {f.parent.name for f in files} == {DEPLOYMENT, KAWASAKI}
-    second = jichi(audited, *args)  # nothing happened since, except the export's own event
-    assert second.exit_code == 0 and sorted(audited["out"].rglob("*.json")) == files
     audited["env"].complete(audited["running"], "起案", {"起案回数": 1})
-    assert jichi(audited, *args).exit_code == 0
-    assert len(sorted(audited["out"].rglob("*.json"))) == len(files) + 2  # 141305 and the deployment chain
+    same_hour = jichi(audited, *args)  # another worker in the same interval: the turn was taken (engine.periodic)
+    assert same_hour.exit_code == 0 and sorted(audited["out"].rglob("*.json")) == files
+    with clock.frozen(clock.now() + dt.timedelta(minutes=61)) as now:
+        assert jichi(audited, *args).exit_code == 0
+        assert len(sorted(audited["out"].rglob("*.json"))) == len(files) + 2  # 141305 and the deployment chain
+        now.advance(minutes=61)
+        idle = jichi(audited, *args)  # nothing happened since, except the export's own event
+        assert idle.exit_code == 0 and len(sorted(audited["out"].rglob("*.json"))) == len(files) + 2
 
 
 def test_erasing_a_completed_case_keeps_the_chain_verifying(audited: dict[str, Any]) -> None:

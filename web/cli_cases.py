@@ -6,13 +6,13 @@ between calls. Data printed with --json is the same shape the JSON API will use.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import getpass
 import json
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from engine import accounts, clock, jobs
+from engine import accounts, clock, jobs, periodic
 from engine.cases import CaseError, Cases, CaseView, TaskView, list_tasks
 from engine.db import database_url, make_engine, make_session_factory
 from engine.models import CaseInstance, CaseTask
@@ -314,6 +314,9 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
 
     --checkpoint-every を指定すると、その間隔で、前回から進んだ団体のチェーンのチェックポイントに署名して
     書き出します（起動直後に 1 回目）。
+
+    worker をいくつ動かしても、削除とチェックポイントは間隔ごとにそのうち 1 つだけが行います（jichi status に
+    最後に行った worker と時刻）。
     """
     from engine.audit_checkpoint import AuditError, default_checkpoint_dir, default_key_path, export
 
@@ -322,15 +325,16 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
         gc.freeze()  # the procedures and rules loaded above live as long as the process: out of the collector's scans
     engine = make_engine(database_url())
     sessions = make_session_factory(engine)
-    next_checkpoint = time.monotonic() if checkpoint_minutes > 0 else None
-    next_prune = time.monotonic()
     stopping = threading.Event()  # SIGTERM (systemctl stop, a container's stop): end after the current round
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
     owner = jobs.owner_name()
 
+    def turn(name: str, every: float) -> bool:  # one worker per interval, however many run (engine.periodic)
+        with sessions() as session:
+            return periodic.take_turn(session, name, dt.timedelta(seconds=every), owner)
+
     def one_round() -> list[str]:
-        nonlocal next_prune, next_checkpoint
         with sessions() as session:
             moved = cases.fire_due_timers(session)
         for _ in range(JOBS_PER_ROUND):  # queued jobs (impact analyses), each claimed under a lease
@@ -346,13 +350,11 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
                 break
             click.echo(f"{clock.now().astimezone(clock.TOKYO):%Y-%m-%d %H:%M:%S} ジョブ {ran.job_id}（{ran.kind}）を"
                        f"実行しました", err=as_json)
-        if time.monotonic() >= next_prune:  # ended sessions, old sign-in attempts and idempotency answers
+        if turn(periodic.PRUNE, PRUNE_EVERY):  # ended sessions, old sign-in attempts and idempotency answers
             with sessions() as session:
                 accounts.prune(session)
                 session.commit()
-            next_prune = time.monotonic() + PRUNE_EVERY
-        if next_checkpoint is not None and time.monotonic() >= next_checkpoint:
-            next_checkpoint = time.monotonic() + checkpoint_minutes * 60
+        if checkpoint_minutes > 0 and turn(periodic.CHECKPOINT, checkpoint_minutes * 60):
             try:
                 with sessions() as session:
                     written = export(session, checkpoint_dir or default_checkpoint_dir(),
