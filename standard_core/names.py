@@ -18,8 +18,8 @@ import unicodedata
 from standard_core.diagnostics import Diagnostic, Span, error, warning
 
 CHARACTER_STANDARD = "「地方公共団体情報システムデータ要件・連携要件標準仕様書」（文字要件: 行政事務標準文字）"
-# Where the 外字 → 行政事務標準文字 mapping is documented; the mapping itself is a later issue's work.
-GAIJI_MAPPING = "docs/data-dictionary.md の「外字」"
+# Where the 外字 → 行政事務標準文字 mapping is documented (the table itself: standard_core/gaiji.py).
+GAIJI_MAPPING = "docs/migration.md の「外字の対応表」"
 
 # Old and variant forms (旧字・異体字) that are folded to the common form in search keys. A small, fixed
 # selection of the forms most often met in surnames; the full table comes with the 外字/MJ mapping.

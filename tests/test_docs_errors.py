@@ -8,8 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("standard_core", "dsl", "engine", "web")
 ERRORS_MD = ROOT / "docs" / "errors.md"
-CODE = re.compile(r"\b(DSL|BPM|STD|ENG|PCK|CHK|ORG|INP|AUD|ACC)\d{3}\b")
-SECTION = re.compile(r"^## .*\((?P<family>(?:DSL|BPM|STD|ENG|PCK|CHK|ORG|INP|AUD|ACC)\d)xx\)\s*$")
+CODE = re.compile(r"\b(DSL|BPM|STD|ENG|PCK|CHK|ORG|INP|AUD|ACC|MIG)\d{3}\b")
+SECTION = re.compile(r"^## .*\((?P<family>(?:DSL|BPM|STD|ENG|PCK|CHK|ORG|INP|AUD|ACC|MIG)\d)xx\)\s*$")
 ROW = re.compile(r"^\|\s*(?P<code>[A-Z]{3}\d{3})\s*\|(?P<rest>.*)\|\s*$")
 CELL_SEPARATOR = re.compile(r"(?<!\\)\|")  # Markdown writes a literal pipe inside a cell as \|
 SEVERITIES = {"エラー", "警告"}
