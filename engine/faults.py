@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("after_spiff_step", "after_state_write", "after_audit_write", "before_commit", "after_commit")
+POINTS = ("after_spiff_step", "after_state_write", "after_audit_write", "before_commit", "after_commit",
+          "migrate_before_commit", "migrate_after_commit")  # a batch of `jichi migrate import` (engine/migration.py)
 
 _armed: str | None = None
 _skip = 0

@@ -335,6 +335,10 @@ from web.cli_org import kessai_group, org_group  # noqa: E402 - registered after
 cli.add_command(org_group)
 cli.add_command(kessai_group)
 
+from web.cli_migrate import migrate_group  # noqa: E402 - registered after the group exists
+
+cli.add_command(migrate_group)
+
 from web.cli_schema import schema as schema_command  # noqa: E402 - registered after the group exists
 
 cli.add_command(schema_command)

@@ -1,0 +1,216 @@
+"""Data migration (engine/migration.py, `jichi migrate`): a synthetic legacy export — CP932 with user-defined-area
+外字, CSV and fixed-width, bad rows, duplicates — round-trips: every mapped 外字 lands as the intended Unicode
+sequence, every unmapped one is reported with its record and position, nothing else changes; an import killed
+mid-way and re-run ends with each resident exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from engine.db import make_engine, make_session_factory
+from engine.demo import load_demo
+from engine.migration import MappingSpec, read
+from engine.models import AuditEvent, Resident
+from standard_core.diagnostics import DiagnosticError
+from standard_core.gaiji import GaijiTable
+from web.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+A = "141305"
+BEN_IVS = "\u8fba\U000e0100"  # 辺 + VS17
+GAIJI = """旧コード,文字,MJ文字図形名,備考
+0xF040,U+8FBA U+E0100,MJ028227,辺の異体
+0xF041,U+9AD9,,髙
+"""
+# (宛名番号, 氏名 as CP932 bytes, カナ (half-width, as legacy systems keep it), 生年月日, 住所 bytes)
+ROWS: list[tuple[str, bytes, bytes, str, bytes]] = [
+    ("1001", "渡".encode("cp932") + b"\xf0\x40" + "　太郎".encode("cp932"), "ﾜﾀﾅﾍﾞ ﾀﾛｳ".encode("cp932"), "19800401",
+     "川崎市中原区1".encode("cp932")),
+    ("1002", b"\xf0\x41" + "橋　花子".encode("cp932"), "ﾀｶﾊｼ ﾊﾅｺ".encode("cp932"), "19900515",
+     "川崎市幸区2".encode("cp932") + b"\x81\x60" + "3".encode("cp932")),  # 0x8160: U+FF5E
+    ("1003", "塚\ufa10田　神\ufa19".encode("cp932"), "ﾂｶﾀﾞ ｼﾝ".encode("cp932"), "20010101", "川崎市".encode("cp932")),
+    ("1004", "山".encode("cp932") + b"\xf0\x42" + "　一".encode("cp932"), "ﾔﾏｻﾞｷ ﾊｼﾞﾒ".encode("cp932"), "19700101",
+     "川崎市".encode("cp932")),  # F042 → U+E002: not in the table
+    ("1005", "佐藤　次郎".encode("cp932"), "ｻﾄｳ ｼﾞﾛｳ".encode("cp932"), "19701399", "川崎市".encode("cp932")),  # bad date
+    ("1006", "鈴木".encode("cp932") + b"\x85\x40", "ｽｽﾞｷ".encode("cp932"), "19700101", "川崎市".encode("cp932")),
+    ("1007", "田中　一郎".encode("cp932"), "ﾀﾅｶ ｲﾁﾛｳ".encode("cp932"), "19700101", "川崎市".encode("cp932")),
+    ("1007", "田中　一朗".encode("cp932"), "ﾀﾅｶ ｲﾁﾛｳ".encode("cp932"), "19700102", "川崎市".encode("cp932")),  # dup
+    ("1008", "小林　三郎".encode("cp932"), "ｺﾊﾞﾔｼ ｻﾌﾞﾛｳ".encode("cp932"), "19600606", "川崎市麻生区".encode("cp932")),
+]
+EXPECTED = {  # what lands, byte for byte
+    "1001": (f"渡{BEN_IVS}　太郎", "ワタナベ タロウ"),
+    "1002": ("髙橋　花子", "タカハシ ハナコ"),
+    "1003": ("塚\ufa10田　神\ufa19", "ツカダ シン"),
+    "1008": ("小林　三郎", "コバヤシ サブロウ"),
+}
+CSV_MAPPING = """[source]
+format = "csv"
+encoding = "cp932"
+header = true
+
+[columns]
+"宛名番号" = "ATENA_NO"
+"氏名" = "SHIMEI"
+"氏名カナ" = "KANA"
+"生年月日" = "SEINENGAPPI"
+"住所" = "JUSHO"
+
+[values]
+"生年月日" = "yyyymmdd"
+"""
+FIXED_MAPPING = """[source]
+format = "fixed"
+encoding = "cp932"
+
+[columns]
+"宛名番号" = "1:10"
+"氏名" = "11:30"
+"氏名カナ" = "41:20"
+"生年月日" = "61:8"
+"住所" = "69:40"
+
+[values]
+"生年月日" = "yyyymmdd"
+"""
+
+
+def legacy_csv() -> bytes:
+    lines = [b"ATENA_NO,SHIMEI,KANA,SEINENGAPPI,JUSHO"]
+    lines += [b",".join([n.encode(), name, kana, born.encode(), address]) for n, name, kana, born, address in ROWS]
+    return b"\r\n".join(lines) + b"\r\n"
+
+
+def legacy_fixed() -> bytes:
+    def pad(value: bytes, width: int) -> bytes:
+        assert len(value) <= width
+        return value + b" " * (width - len(value))
+
+    return b"".join(pad(n.encode(), 10) + pad(name, 30) + pad(kana, 20) + born.encode() + pad(address, 40) + b"\r\n"
+                    for n, name, kana, born, address in ROWS)
+
+
+def table() -> GaijiTable:
+    found, problems = GaijiTable.parse(GAIJI)
+    assert problems == []
+    return found
+
+
+@pytest.mark.parametrize(("mapping", "export", "undecodable"), [
+    (CSV_MAPPING, legacy_csv, (6, "", "10 バイト目: 0x85 0x40")),  # a CSV line is decoded whole: byte of the line
+    (FIXED_MAPPING, legacy_fixed, (6, "氏名", "5 バイト目: 0x85 0x40")),  # a fixed field by itself: byte of the field
+], ids=["csv", "fixed"])
+def test_the_dry_run_maps_reports_and_rejects_exactly(mapping: str, export: object,
+                                                       undecodable: tuple[int, str, str]) -> None:
+    data = export()  # type: ignore[operator]
+    report, records = read(MappingSpec.parse(mapping), table(), data, "export")
+    assert report.records == 9 and report.clean == 4 and report.mapped == 2
+    assert {r.values["atena_number"]: (r.values["name"], r.values["name_kana"]) for r in records} == EXPECTED
+    assert [r.values["address"] for r in records if r.values["atena_number"] == "1002"] == ["川崎市幸区2\uff5e3"]
+    problems = {(p.record, p.field, p.position, p.code) for ps in report.rejected.values() for p in ps}
+    assert (4, "氏名", 2, "U+E002") in problems  # the unmapped 外字: record, field, position, code
+    assert any(p[0] == 5 and p[1] == "生年月日" for p in problems)
+    assert (undecodable[0], undecodable[1], None, undecodable[2]) in problems  # never decoded with a replacement
+    assert report.duplicates == {"1007": [7, 8]} and set(report.rejected) == {4, 5, 6, 7, 8}
+    assert report.to_json()["unmapped"] == [{"code": "U+E002", "kind": "gaiji", "records": 1, "first": [4, "氏名", 2]}]
+    assert "4,氏名,2,U+E002," in report.csv()
+
+
+def test_without_a_table_every_gaiji_is_reported_and_nothing_is_replaced() -> None:
+    report, records = read(MappingSpec.parse(CSV_MAPPING), GaijiTable(), legacy_csv(), "export")
+    assert report.mapped == 0 and {r.values["atena_number"] for r in records} == {"1003", "1008"}
+    assert {code for code in report.gaiji} == {"U+E000", "U+E001", "U+E002"}
+    assert all("\ue000" not in r.values["name"] and "?" not in r.values["name"] for r in records)
+
+
+def test_a_broken_mapping_file_names_every_problem() -> None:
+    with pytest.raises(DiagnosticError) as raised:
+        MappingSpec.parse('[source]\nformat = "xml"\nencoding = "sjis"\n[columns]\n"性別" = "A"\n"氏名" = "B"\n')
+    messages = [d.message for d in raised.value.diagnostics]
+    assert {d.code for d in raised.value.diagnostics} == {"MIG110"} and len(messages) == 5  # format, encoding,
+    assert any("性別" in m for m in messages) and any("宛名番号" in m for m in messages)  # item, 2 required
+    with pytest.raises(DiagnosticError):
+        MappingSpec.parse("[source\n")
+
+
+def _files(tmp_path: Path) -> dict[str, Path]:
+    files = {"export": tmp_path / "legacy.csv", "mapping": tmp_path / "mapping.toml", "gaiji": tmp_path / "gaiji.csv"}
+    files["export"].write_bytes(legacy_csv())
+    files["mapping"].write_text(CSV_MAPPING, encoding="utf-8")
+    files["gaiji"].write_text(GAIJI, encoding="utf-8")
+    return files
+
+
+def _args(files: dict[str, Path], command: str, *extra: str) -> list[str]:
+    return ["migrate", command, str(files["export"]), "--municipality", A, "--mapping", str(files["mapping"]),
+            "--gaiji", str(files["gaiji"]), *extra]
+
+
+def _residents(url: str) -> dict[str, tuple[str, str | None]]:
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as s:
+            return {r.atena_number: (r.name, r.name_kana) for r in s.scalars(select(Resident))}
+    finally:
+        engine.dispose()
+
+
+def _prepare(url: str) -> None:
+    engine = make_engine(url)
+    with make_session_factory(engine)() as s:
+        load_demo(s)
+        s.commit()
+    engine.dispose()
+
+
+def test_dry_run_changes_nothing_and_the_import_is_idempotent(database_url: str, tmp_path: Path) -> None:
+    _prepare(database_url)
+    files = _files(tmp_path)
+    env = {"JICHI_DATABASE_URL": database_url}
+    report_csv = tmp_path / "report.csv"
+    dry = CliRunner().invoke(cli, _args(files, "dry-run", "--report-csv", str(report_csv)), env=env)
+    assert dry.exit_code == 1 and "取り込める記録 4 件" in dry.output and "U+E002: 1 件" in dry.output, dry.output
+    assert "4,氏名,2,U+E002" in report_csv.read_text(encoding="utf-8")
+    assert _residents(database_url) == {}  # a dry run writes nothing
+    first = CliRunner().invoke(cli, [*_args(files, "import", "--json"), "--batch", "3", "--as", "移行担当"], env=env)
+    assert first.exit_code == 0, first.output
+    shown = json.loads(first.output)
+    assert (shown["added"], shown["updated"], shown["unchanged"], shown["batches"]) == (4, 0, 0, 2)
+    assert _residents(database_url) == EXPECTED
+    again = json.loads(CliRunner().invoke(cli, [*_args(files, "import", "--json"), "--as", "移行担当"], env=env).output)
+    assert (again["added"], again["updated"], again["unchanged"]) == (0, 0, 4)
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as s:
+        events = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "resident.migrated")))
+        assert [(e.actor, json.loads(e.detail)["batch"]) for e in events] == [("移行担当", 1), ("移行担当", 2),
+                                                                              ("移行担当", 1)]
+        assert all("渡" not in e.detail for e in events)  # counts and record numbers, never the names
+    engine.dispose()
+
+
+@pytest.mark.parametrize("point", ["migrate_before_commit", "migrate_after_commit"])
+def test_an_import_killed_mid_way_and_run_again_has_each_resident_once(database_url: str, tmp_path: Path,
+                                                                        point: str) -> None:
+    _prepare(database_url)
+    files = _files(tmp_path)
+    env = {**os.environ, "JICHI_DATABASE_URL": database_url, "JICHI_FAULT_POINT": point, "JICHI_FAULT_SKIP": "1"}
+    command = [str(Path(sys.executable).parent / "jichi"), *_args(files, "import", "--batch", "1")]
+    killed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=120, check=False)
+    assert killed.returncode == -9, killed.stderr.decode()
+    partial = _residents(database_url)
+    assert len(partial) == (1 if point == "migrate_before_commit" else 2)  # the second batch: lost or kept whole
+    env.pop("JICHI_FAULT_POINT")
+    rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=120, check=False)
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    assert _residents(database_url) == EXPECTED
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as s:
+        assert s.scalar(select(func.count()).select_from(Resident)) == 4
+    engine.dispose()
