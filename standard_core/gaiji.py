@@ -108,6 +108,8 @@ class GaijiTable:
         self.entries = {e.source: e for e in rows if e.source}
         self.declared = frozenset(e.target for e in rows)  # every target, and the declaration-only rows
         self._lengths = sorted({len(s) for s in self.entries}, reverse=True)
+        self._first = frozenset(s[0] for s in self.entries)
+        self._plain: dict[str, bool] = {}  # character → carried over as it is, alone (the common case, cached)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -166,6 +168,16 @@ class GaijiTable:
 
     def convert(self, text: str) -> Converted:
         """Map the legacy characters of one field and report what cannot be carried over (see the module)."""
+        plain = self._plain
+        for ch in text:  # most fields hold only characters that stay as they are: answer those at once
+            ok = plain.get(ch)
+            if ok is None:
+                ok = plain[ch] = (ch not in self._first and not is_variation_selector(ch) and not is_private_use(ch)
+                                  and self.allowed(ch))
+            if not ok:
+                break
+        else:
+            return Converted(text, (), ())
         out: list[str] = []
         findings: list[Finding] = []
         mapped: list[tuple[int, GaijiEntry]] = []
