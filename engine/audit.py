@@ -55,6 +55,7 @@ _MISSING = object()
 READ_ACTIONS = frozenset({
     "case.viewed", "task.viewed", "case.diagram_downloaded", "resident.searched", "notice.printed",
     "impact.viewed", "impact.downloaded", "audit.searched", "audit.exported",
+    "migration.report_viewed", "migration.report_downloaded",
 })
 # Events about a case that do not change its state, so its version stays: who holds a task (the inbox), and every
 # read of its data.

@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import re
 import tomllib
 import unicodedata
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit, clock, faults
-from engine.models import Resident
+from engine.models import MigrationReport, Resident
 from engine.residents import search_key
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.gaiji import Finding, GaijiTable, decode_cp932
@@ -357,3 +358,39 @@ def import_records(sessions: Callable[[], Session], municipality: str, records: 
         if progress is not None:
             progress(done, len(records))
     return Imported(added, updated, unchanged, batches)
+
+
+PROBLEMS_KEPT = 10_000  # rejected-record problems stored with a report (the CSV of the command has them all)
+
+
+def save_report(session: Session, municipality: str, kind: str, report: Report, actor: str,
+                extra: Mapping[str, Any] | None = None) -> MigrationReport:
+    """Keep a dry run's or an import's report for the migration team's page (the caller commits)."""
+    shown = report.to_json() | dict(extra or {})
+    problems = shown["problems"]
+    shown["problems"], shown["problems_total"] = problems[:PROBLEMS_KEPT], len(problems)
+    row = MigrationReport(municipality_code=municipality, kind=kind, file=report.file[:300], sha256=report.sha256,
+                          created_at=clock.now(), created_by=actor, report=json.dumps(shown, ensure_ascii=False))
+    session.add(row)
+    session.flush()
+    audit.admin_event(session, action="migration.reported", actor=actor, municipality=municipality,
+                      detail={"report": row.id, "kind": kind, "file": report.file, "sha256": report.sha256,
+                              "records": report.records, "rejected": len(report.rejected)})
+    return row
+
+
+def latest_report(session: Session, municipality: str) -> MigrationReport | None:
+    found: MigrationReport | None = session.scalars(
+        select(MigrationReport).where(MigrationReport.municipality_code == municipality)
+        .order_by(MigrationReport.id.desc()).limit(1)).first()
+    return found
+
+
+def report_csv(row: MigrationReport) -> str:
+    """The stored report's problems as the CSV the command writes (記録,項目,位置,コード,理由)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["記録", "項目", "位置", "コード", "理由"])
+    for p in json.loads(row.report)["problems"]:
+        writer.writerow([p["record"], p["field"], p["position"] or "", p["code"], p["message"]])
+    return out.getvalue()

@@ -566,3 +566,23 @@ class PeriodicDuty(Base):
     next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_by: Mapped[str | None] = mapped_column(String(200))
     last_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MigrationReport(Base):
+    """The report of a `jichi migrate` dry run or import (engine/migration.py), kept for the migration team's page.
+
+    `report` is the JSON of the report: counts, the unmapped characters, the duplicated 宛名番号 and every rejected
+    record's problems (record, field, position, code, reason) — the data the team must fix, never whole records."""
+
+    __tablename__ = "migration_report"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    kind: Mapped[str] = mapped_column(String(20))  # dry-run | import
+    file: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+    report: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_migration_report_latest", "municipality_code", "id"),)

@@ -15,16 +15,19 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from engine import accounts
 from engine.db import make_engine, make_session_factory
 from engine.demo import load_demo
 from engine.migration import MappingSpec, read
 from engine.models import AuditEvent, Resident
 from standard_core.diagnostics import DiagnosticError
 from standard_core.gaiji import GaijiTable
+from tests.api_support import HTTPS, api_app
+from tests.test_clerk_web import PASSWORD, signed_in
 from web.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
-A = "141305"
+A = "162108"  # 南砺市 (a demo municipality)
 BEN_IVS = "\u8fba\U000e0100"  # 辺 + VS17
 GAIJI = """旧コード,文字,MJ文字図形名,備考
 0xF040,U+8FBA U+E0100,MJ028227,辺の異体
@@ -214,3 +217,36 @@ def test_an_import_killed_mid_way_and_run_again_has_each_resident_once(database_
     with make_session_factory(engine)() as s:
         assert s.scalar(select(func.count()).select_from(Resident)) == 4
     engine.dispose()
+
+
+def test_the_migration_team_sees_the_last_report_and_its_csv(database_url: str, tmp_path: Path) -> None:
+    users = {"admin": ("ikou", f"{A}:admin"), "clerk": ("madoguchi", f"{A}:clerk")}
+    for app, _ in api_app(database_url, users):
+        engine = make_engine(database_url)
+        with make_session_factory(engine)() as s:
+            for login, _ in users.values():
+                accounts.set_password(s, login=login, password=PASSWORD, actor="admin")
+            s.commit()
+        engine.dispose()
+        files = _files(tmp_path)
+        env = {"JICHI_DATABASE_URL": database_url}
+        assert CliRunner().invoke(cli, [*_args(files, "dry-run"), "--as", "移行担当"], env=env).exit_code == 1
+        admin, _ = signed_in(app, "ikou")
+        page = admin.get("/migration/", base_url=HTTPS)
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        assert "試行（dry-run）" in text and "legacy.csv" in text and "移行担当" in text
+        assert "9 件（取り込める 4 件、はじかれた 5 件）" in text and "2 字" in text
+        assert "<code>U+E002</code>" in text and "記録 4 の氏名 2 文字目" in text  # the unmapped 外字, where
+        assert "<td>1007</td><td>7, 8</td>" in text  # the duplicated 宛名番号
+        download = admin.get(f"/migration/{A}/report.csv", base_url=HTTPS)
+        assert download.status_code == 200 and "4,氏名,2,U+E002," in download.get_data(as_text=True)
+        clerk, _ = signed_in(app, "madoguchi")
+        assert clerk.get("/migration/", base_url=HTTPS).status_code == 404  # 管理者 only
+        assert clerk.get(f"/migration/{A}/report.csv", base_url=HTTPS).status_code == 404
+        assert admin.get("/migration/141305/report.csv", base_url=HTTPS).status_code == 404  # not theirs
+        engine = make_engine(database_url)
+        with make_session_factory(engine)() as s:
+            actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.municipality_code == A)))
+            assert {"migration.reported", "migration.report_viewed", "migration.report_downloaded"} <= set(actions)
+        engine.dispose()

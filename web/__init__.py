@@ -73,7 +73,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     Htmx(app)
 
-    from web import api, auditor, auth, clerk, db, errors, security, studio, views
+    from web import api, auditor, auth, clerk, db, errors, migration, security, studio, views
 
     db.init_app(app)
     errors.init_app(app)
@@ -84,6 +84,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(clerk.bp)
     app.register_blueprint(studio.bp)
     app.register_blueprint(auditor.bp)
+    app.register_blueprint(migration.bp)
     app.jinja_env.globals["jichi_version"] = jichi_version()
     if app.config.get("RUN_JOBS", os.environ.get("JICHI_RUN_JOBS") == "1"):
         from web import jobs_runner

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from engine.db import Municipality, database_url, make_engine, make_session_factory
-from engine.migration import Record, Report, import_records, load_inputs, read
+from engine.migration import Record, Report, import_records, load_inputs, read, save_report
 from engine.packs import is_valid_code
 from standard_core.diagnostics import DiagnosticError, Span, error
 from web.cli_cases import _default_actor, _fail
@@ -78,9 +78,11 @@ def _show(report: Report, as_json: bool, report_csv: Path | None, extra: dict[st
 
 @migrate_group.command("dry-run")
 @_options
+@click.option("--as", "actor", default=None, help="試行する人（報告と監査ログに記録）。")
 def dry_run(export: Path, municipality: str, mapping: Path, gaiji: Path | None, report_csv: Path | None,
-            as_json: bool) -> None:
-    """旧システムの書き出しを読んで確かめ、取り込んだら何が起きるかを報告します（データベースは変えません）。
+            as_json: bool, actor: str | None) -> None:
+    """旧システムの書き出しを読んで確かめ、取り込んだら何が起きるかを報告します（住民は変えません。報告は移行の
+    画面 /migration/ で見られるように残します）。
 
     記録の数、はじかれた記録とその理由（記録・項目・位置・コード）、対応のない外字ごとの記録数、重複した宛名番号。
     はじかれた記録があれば終了コード 1。
@@ -90,9 +92,25 @@ def dry_run(export: Path, municipality: str, mapping: Path, gaiji: Path | None, 
     except DiagnosticError as e:
         _fail(e, as_json)
         return
+    _keep(municipality, "dry-run", report, actor or _default_actor(), {}, as_json)
     _show(report, as_json, report_csv)
     if report.rejected:
         sys.exit(1)
+
+
+def _keep(municipality: str, kind: str, report: Report, actor: str, extra: dict[str, object], as_json: bool) -> None:
+    """The report, for the migration team's page (/migration/); the residents are not touched by this."""
+    engine = make_engine(database_url())
+    try:
+        with make_session_factory(engine)() as session:
+            if session.get(Municipality, municipality) is None:
+                _fail(DiagnosticError([error("ENG512", f"団体コード「{municipality}」の団体は登録されていません",
+                                             Span("--municipality", 1, 1),
+                                             "jichi demo load で登録するか、団体コードを確かめてください。")]), as_json)
+            save_report(session, municipality, kind, report, actor, extra)
+            session.commit()
+    finally:
+        engine.dispose()
 
 
 @migrate_group.command("import")
@@ -134,6 +152,7 @@ def import_command(export: Path, municipality: str, mapping: Path, gaiji: Path |
         engine.dispose()
     extra = {"added": result.added, "updated": result.updated, "unchanged": result.unchanged,
              "batches": result.batches}
+    _keep(municipality, "import", report, actor or _default_actor(), extra, as_json)
     _show(report, as_json, report_csv, extra)
     if not as_json:
         click.echo(f"取り込みました: 追加 {result.added} 人、更新 {result.updated} 人、変更なし {result.unchanged} 人"
