@@ -5,8 +5,9 @@ is the person's name. Searching uses keys derived from it, never shown:
 
 - Unicode NFKC (full/half width: ｶﾜｻｷ and カワサキ, full-width and ASCII letters), case folded, spaces removed;
 - variation selectors (U+FE00–FE0F, U+E0100–E01EF) removed;
-- katakana folded to hiragana (jaconv), so やまだ finds ヤマダ;
-- common 異体字 folded to the form people type (髙→高, 﨑→崎, 邉・邊→辺, 澤→沢, 齋・齊→斎…), a table kept here.
+- hiragana folded to katakana, small kana to their full size, so やまだ finds ヤマダ;
+- 旧字体 and 異体字 folded to one form (髙→高, 﨑→崎, 邉・邊→辺, 澤→沢, 國→国 …): the 常用漢字表's 旧字体 → 新字体 pairs
+  and common name variants (standard_core.names.KANJI_VARIANTS, over 300 characters).
 
 The same function makes the key of the query, so a search matches whenever both sides fold to the same text.
 """
@@ -22,34 +23,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jaconv
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from engine import audit, clock
 from engine.models import CaseSearchKey, Resident
 from engine.tenancy import check_write
+from standard_core import names
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.wareki import WarekiError, parse_date_input
 
-# 異体字 → the character most people type for it (人名の表記でよく問われるもの). Search only: names stay as given.
-ITAIJI = str.maketrans({
-    "髙": "高", "﨑": "崎", "嵜": "崎", "邉": "辺", "邊": "辺", "澤": "沢", "齋": "斎", "齊": "斎", "濵": "浜",
-    "濱": "浜", "德": "徳", "廣": "広", "國": "国", "櫻": "桜", "嶋": "島", "嶌": "島", "冨": "富", "眞": "真",
-    "惠": "恵", "瀨": "瀬", "籠": "篭", "槇": "槙", "曻": "昇", "彌": "弥", "龍": "竜", "藏": "蔵", "榮": "栄",
-    "淺": "浅", "增": "増", "桒": "桑", "栁": "柳", "舘": "館", "恆": "恒", "條": "条", "實": "実", "壽": "寿",
-    "禮": "礼", "蘆": "芦", "萬": "万", "滿": "満", "淵": "渕",
-})
-_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 MAX_QUERY = 50
 PAGE = 50
 
 
 def search_key(text: str) -> str:
-    """The folded form of a name or kana for searching (see the module docstring)."""
-    folded = unicodedata.normalize("NFKC", _SELECTORS.sub("", text))
-    folded = jaconv.kata2hira(folded).translate(ITAIJI).casefold()
-    return re.sub(r"\s+", "", folded)
+    """The folded form of a name or kana for searching: standard_core.names.search_key (see the module docstring)."""
+    return names.search_key(text)
 
 
 def contains(key: str) -> str:

@@ -12,8 +12,10 @@ the same key), so a search returns candidates for a clerk to confirm, not an ide
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from importlib import resources
 
 from standard_core.diagnostics import Diagnostic, Span, error, warning
 
@@ -21,13 +23,52 @@ CHARACTER_STANDARD = "「地方公共団体情報システムデータ要件・�
 # Where the 外字 → 行政事務標準文字 mapping is documented (the table itself: standard_core/gaiji.py).
 GAIJI_MAPPING = "docs/migration.md の「外字の対応表」"
 
-# Old and variant forms (旧字・異体字) that are folded to the common form in search keys. A small, fixed
-# selection of the forms most often met in surnames; the full table comes with the 外字/MJ mapping.
-KANJI_VARIANTS: dict[str, str] = {
-    "髙": "高", "﨑": "崎", "嵜": "崎", "濵": "浜", "濱": "浜", "邉": "辺", "邊": "辺", "齋": "斎",
-    "齊": "斉", "德": "徳", "澤": "沢", "櫻": "桜", "廣": "広", "國": "国", "嶋": "島", "嶌": "島",
-    "冨": "富", "槗": "橋", "桒": "桑", "瀨": "瀬", "眞": "真", "來": "来", "龍": "竜", "篭": "籠",
-}
+# Old and variant forms (旧字・異体字) folded together in search keys. Two sources, joined into classes of characters
+# that find each other (a character pair of either source puts both in one class):
+# - joyokanji (pinned): the 旧字体 → 新字体 pairs of the 常用漢字表 (内閣告示, 2010; 359 pairs) and its common
+#   variants of names (髙, 𠮷, 﨑 …);
+# - NAME_VARIANTS: forms met in surnames that are not 旧字体 of the 常用漢字表 (嶋・嶌 → 島, 邉 → 辺, 槇 → 槙 …).
+NAME_VARIANTS: tuple[tuple[str, str], ...] = (
+    ("髙", "高"), ("﨑", "崎"), ("嵜", "崎"), ("濵", "浜"), ("濱", "浜"), ("邉", "辺"), ("邊", "辺"), ("齋", "斎"),
+    ("齊", "斎"), ("齊", "斉"), ("德", "徳"), ("澤", "沢"), ("櫻", "桜"), ("廣", "広"), ("國", "国"), ("嶋", "島"),
+    ("嶌", "島"), ("冨", "富"), ("槗", "橋"), ("桒", "桑"), ("瀨", "瀬"), ("眞", "真"), ("來", "来"), ("龍", "竜"),
+    ("篭", "籠"), ("惠", "恵"), ("槇", "槙"), ("曻", "昇"), ("彌", "弥"), ("藏", "蔵"), ("榮", "栄"), ("淺", "浅"),
+    ("增", "増"), ("栁", "柳"), ("舘", "館"), ("恆", "恒"), ("條", "条"), ("實", "実"), ("壽", "寿"), ("禮", "礼"),
+    ("蘆", "芦"), ("萬", "万"), ("滿", "満"), ("淵", "渕"),
+)
+
+
+def _variant_classes() -> dict[str, str]:
+    """character → the one its class folds to: union of the pairs of both sources; the class's character is a
+    target of NAME_VARIANTS if it has one, else a 新字体 of the 常用漢字表, else the lowest code point."""
+    pairs: list[tuple[str, str]] = []
+    for name in ("kanji.json", "variants.json"):
+        data = json.loads((resources.files("joyokanji") / "config" / name).read_text(encoding="utf-8"))
+        pairs += [(k, v) for k, v in data.items() if len(k) == 1 and len(v) == 1 and k != v
+                  and unicodedata.normalize("NFKC", k) == k]  # NFKC runs first: compatibility forms never reach here
+    pairs += NAME_VARIANTS
+    parent: dict[str, str] = {}
+
+    def find(c: str) -> str:
+        while parent.setdefault(c, c) != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for a, b in pairs:
+        parent[find(a)] = find(b)
+    ours, targets = {b for _, b in NAME_VARIANTS}, {b for _, b in pairs}
+    members: dict[str, list[str]] = {}
+    for c in list(parent):
+        members.setdefault(find(c), []).append(c)
+    folded: dict[str, str] = {}
+    for group in members.values():
+        canonical = min(group, key=lambda c: (c not in ours, c not in targets, ord(c)))
+        folded.update({c: canonical for c in group if c != canonical})
+    return folded
+
+
+KANJI_VARIANTS: dict[str, str] = _variant_classes()
 _SMALL_KANA = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
 _HIRAGANA = {code: code + 0x60 for code in range(0x3041, 0x3097)} | {0x309D: 0x30FD, 0x309E: 0x30FE}
 _VARIANTS = str.maketrans(KANJI_VARIANTS)
@@ -40,7 +81,8 @@ SEARCH_KEY_FOLDS: tuple[str, ...] = (
     "ラテン文字の大文字・小文字を区別しない（casefold）",
     "ひらがなをカタカナにする（ゝゞ → ヽヾ を含む）",
     "小書きのカナを並字にする（ァィゥェォッャュョヮヵヶ → アイウエオツヤユヨワカケ）",
-    f"旧字・異体字の {len(KANJI_VARIANTS)} 字を通用字にする（髙 → 高、﨑 → 崎 など。一覧は下記）",
+    f"旧字・異体字の {len(KANJI_VARIANTS)} 字を通用字にする（常用漢字表の旧字体 → 新字体と、人名によくある異体字。"
+    "髙 → 高、﨑 → 崎、邉 → 辺、國 → 国 など。出典は下記）",
     "空白（全角・半角・タブ）と中黒「・」を取り除き、もう一度 NFKC で結合する（カ゛ → ガ）",
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from standard_core.data_model.schema import CodeList, Entity, Item
-from standard_core.names import CHARACTER_STANDARD, KANJI_VARIANTS, SEARCH_KEY_FOLDS
+from standard_core.names import CHARACTER_STANDARD, KANJI_VARIANTS, NAME_VARIANTS, SEARCH_KEY_FOLDS
 
 REGENERATE = "jichi schema --markdown > docs/data-dictionary.md"
 
@@ -71,7 +71,10 @@ def render_markdown(entities: Sequence[Entity], code_lists: Sequence[CodeList]) 
     out += [f"{n}. {fold}" for n, fold in enumerate(SEARCH_KEY_FOLDS, start=1)]
     out += [
         "",
-        "寄せる旧字・異体字: " + "、".join(f"{old} → {new}" for old, new in KANJI_VARIANTS.items()) + "。",
+        f"寄せる旧字・異体字（{len(KANJI_VARIANTS)} 字）: 常用漢字表（平成22年内閣告示第2号）の旧字体と新字体の組"
+        "（鹽 → 塩、國 → 国 など。ライブラリ joyokanji 1.1.0 の表）と、人名によくある異体字（"
+        + "、".join(f"{old} → {new}" for old, new in NAME_VARIANTS) + "）。組でつながる字はすべて同じ字に寄せます"
+        "（齋・齊・斎・斉 はどれでも同じ検索キー）。",
         "",
         "濁点・半濁点（ガ と カ）、長音「ー」、ヴ と ブ は寄せません。",
         "",
@@ -84,8 +87,9 @@ def render_markdown(entities: Sequence[Entity], code_lists: Sequence[CodeList]) 
         "私用領域（U+E000〜U+F8FF、U+F0000〜U+10FFFF）の文字は、団体ごとに別の字を割り当てた外字です。"
         f"標準準拠システムは行政事務標準文字で連携するため（{CHARACTER_STANDARD}）、外字はそのままでは保存しません"
         "（STD383）。",
-        "団体の外字を行政事務標準文字（文字情報基盤 MJ）に対応づける表は、今後の課題で作ります。それまでは、"
-        "外字を含む名前は対応する標準の文字に置き換えて入力してください。",
+        "団体の外字を行政事務標準文字（文字情報基盤 MJ）に対応づける**外字の対応表**と、その読み方・変換の決まり"
+        "（対応のない外字と宣言した範囲の外の文字は、置き換えずに位置とコードを報告する）は [migration.md](migration.md)"
+        " にあります。画面で入力するときは、外字を含む名前は対応する標準の文字に置き換えて入力してください。",
         "",
         "## 一覧",
         "",
