@@ -17,6 +17,8 @@ import re
 import unicodedata
 from importlib import resources
 
+import jaconv
+
 from standard_core.diagnostics import Diagnostic, Span, error, warning
 
 CHARACTER_STANDARD = "「地方公共団体情報システムデータ要件・連携要件標準仕様書」（文字要件: 行政事務標準文字）"
@@ -70,7 +72,6 @@ def _variant_classes() -> dict[str, str]:
 
 KANJI_VARIANTS: dict[str, str] = _variant_classes()
 _SMALL_KANA = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
-_HIRAGANA = {code: code + 0x60 for code in range(0x3041, 0x3097)} | {0x309D: 0x30FD, 0x309E: 0x30FE}
 _VARIANTS = str.maketrans(KANJI_VARIANTS)
 _SEPARATORS = re.compile(r"[\s・]+")
 
@@ -105,7 +106,7 @@ def search_key(name: str) -> str:
     """
     text = "".join(ch for ch in name if not is_variation_selector(ch))
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = text.translate(_HIRAGANA).translate(_SMALL_KANA).translate(_VARIANTS)
+    text = jaconv.hira2kata(text).translate(_SMALL_KANA).translate(_VARIANTS)
     # Removing a space can join a base and a combining mark (カ゛ is カ, space, U+3099 after NFKC):
     # compose once more so that the key of a key is the key itself.
     return unicodedata.normalize("NFKC", _SEPARATORS.sub("", text))
