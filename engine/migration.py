@@ -29,12 +29,15 @@ from sqlalchemy.orm import Session
 from engine import audit, clock, faults
 from engine.models import MigrationReport, Resident
 from engine.residents import search_key
+from standard_core.data_model import code_list
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.gaiji import Finding, GaijiTable, decode_cp932
 from standard_core.names import validate_name
 from standard_core.wareki import WarekiError, parse_date_input
 
-ITEMS = ("宛名番号", "氏名", "氏名カナ", "生年月日", "住所")
+ITEMS = ("宛名番号", "氏名", "氏名カナ", "生年月日", "住所", "世帯番号", "続柄")
+HEAD = "世帯主"
+RELATIONSHIPS: frozenset[str] = frozenset(code_list("relationship").values)  # type: ignore[union-attr]
 REQUIRED = ("宛名番号", "氏名", "生年月日")
 NAME_ITEMS = ("氏名", "氏名カナ", "住所")  # text the 外字 table applies to
 _FULL_WIDTH_SPACE = "\u3000"
@@ -116,6 +119,8 @@ class Report:
     gaiji: dict[str, dict[str, Any]] = field(default_factory=dict)  # code → {"kind", "records": {…}, "first"}
     duplicates: dict[str, list[int]] = field(default_factory=dict)  # 宛名番号 → the records that carry it
     mapped: int = 0  # legacy characters replaced through the table
+    households_seen: dict[str, set[int]] = field(default_factory=dict)  # 世帯番号 → the records that carry it
+    households_rejected: dict[str, str] = field(default_factory=dict)  # 世帯番号 → why it is not imported
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "sha256": self.sha256, "records": self.records, "clean": self.clean,
@@ -123,6 +128,8 @@ class Report:
                 "unmapped": [{"code": code, "kind": info["kind"], "records": len(info["records"]),
                               "first": info["first"]} for code, info in sorted(self.gaiji.items())],
                 "duplicates": self.duplicates,
+                "households": len(self.households_seen),
+                "households_rejected": self.households_rejected,
                 "problems": [vars(p) for ps in self.rejected.values() for p in ps]}
 
     def csv(self) -> str:
@@ -151,6 +158,9 @@ def read(spec: MappingSpec, table: GaijiTable, data: bytes, file: str) -> tuple[
         atena = fields.get("宛名番号", "").strip()
         if re.fullmatch(r"[0-9]{1,15}", atena):
             seen.setdefault(atena, []).append(number)
+        household = fields.get("世帯番号", "").strip()
+        if household:
+            report.households_seen.setdefault(household, set()).add(number)
         values: dict[str, Any] = {}
         if not problems:
             values, problems = _check(number, fields, table, report)
@@ -166,9 +176,34 @@ def read(spec: MappingSpec, table: GaijiTable, data: bytes, file: str) -> tuple[
                     n, "宛名番号", None, "", f"宛名番号 {atena} が {len(numbers)} 件の記録（{', '.join(map(str, numbers))}）"
                                               "にあります"))
                 clean.pop(f"{atena}\0{n}", None)
+    _check_households(report, clean)
     report.rejected = dict(sorted(report.rejected.items()))
     report.clean = len(clean)
     return report, sorted(clean.values(), key=lambda r: r.number)
+
+
+def _check_households(report: Report, clean: dict[str, Record]) -> None:
+    """A household is imported whole and with exactly one 世帯主: if one of its records is rejected, or it has no
+    head or several, none of its records is imported (a household without its head is not a household)."""
+    members: dict[str, list[str]] = {}
+    for key, record in clean.items():
+        if record.values["household_number"] is not None:
+            members.setdefault(record.values["household_number"], []).append(key)
+    rejected_households = {h for h, numbers in report.households_seen.items() if numbers & set(report.rejected)}
+    for household, keys in members.items():
+        heads = [clean[k].number for k in keys if clean[k].values["relationship"] == HEAD]
+        if household in rejected_households:
+            reason = f"世帯 {household} のほかの記録がはじかれたため、この世帯は取り込みません"
+        elif not heads:
+            reason = f"世帯 {household} に世帯主がいません"
+        elif len(heads) > 1:
+            reason = f"世帯 {household} に世帯主が {len(heads)} 人います（記録 {', '.join(map(str, heads))}）"
+        else:
+            continue
+        report.households_rejected[household] = reason
+        for key in keys:
+            record = clean.pop(key)
+            report.rejected.setdefault(record.number, []).append(Problem(record.number, "世帯番号", None, "", reason))
 
 
 def _fields(spec: MappingSpec, data: bytes) -> Iterator[tuple[int, dict[str, str], list[Problem]]]:
@@ -274,10 +309,20 @@ def _check(number: int, fields: Mapping[str, str], table: GaijiTable,
     address = text.get("住所", "")
     if len(address) > 200:
         problems.append(Problem(number, "住所", None, "", "住所が 200 文字を超えています"))
+    household, relationship = text.get("世帯番号", "") or None, text.get("続柄", "") or None
+    if household is not None and not re.fullmatch(r"[0-9]{1,15}", household):
+        problems.append(Problem(number, "世帯番号", None, "", f"世帯番号「{household[:20]}」は半角数字 1〜15 桁です"))
+    if relationship is not None and relationship not in RELATIONSHIPS:
+        problems.append(Problem(number, "続柄", None, "", f"続柄「{relationship[:20]}」は続柄区分にありません"
+                                                         "（世帯主、妻、子、父、母、同居人 など）"))
+    if (household is None) != (relationship is None) and ("世帯番号" in fields or "続柄" in fields):
+        problems.append(Problem(number, "世帯番号" if household is None else "続柄", None, "",
+                                "世帯番号と続柄は両方とも書くか、両方とも空にします"))
     if problems or birth is None:
         return {}, problems
     return {"atena_number": atena, "name": name, "name_kana": kana or None, "birth_date": birth,
-            "address": address, "name_key": search_key(name), "kana_key": search_key(kana) if kana else None}, []
+            "address": address, "name_key": search_key(name), "kana_key": search_key(kana) if kana else None,
+            "household_number": household, "relationship": relationship}, []
 
 
 def _date(text: str) -> dt.date:
@@ -326,7 +371,7 @@ def import_records(sessions: Callable[[], Session], municipality: str, records: 
     (or twice) leaves each resident exactly once."""
     added = updated = unchanged = batches = 0
     done = 0
-    fields = ("name", "name_kana", "birth_date", "address", "name_key", "kana_key")
+    fields = ("name", "name_kana", "birth_date", "address", "name_key", "kana_key", "household_number", "relationship")
     for start in range(0, len(records), batch):
         chunk = records[start:start + batch]
         with sessions() as session:

@@ -467,9 +467,12 @@ class Resident(Base):
     name_key: Mapped[str] = mapped_column(String(200))
     kana_key: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    household_number: Mapped[str | None] = mapped_column(String(15))  # 世帯番号 (standard: household)
+    relationship: Mapped[str | None] = mapped_column(String(20))  # 世帯主との続柄 (code list 続柄区分)
 
     __table_args__ = (
         UniqueConstraint("municipality_code", "atena_number", name="uq_resident_atena"),
+        Index("ix_resident_household", "municipality_code", "household_number"),
         Index("ix_resident_name_key", "municipality_code", "name_key"),
         Index("ix_resident_kana_key", "municipality_code", "kana_key"),
     )

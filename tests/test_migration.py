@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from engine import accounts
 from engine.db import make_engine, make_session_factory
 from engine.demo import load_demo
-from engine.migration import MappingSpec, read
+from engine.migration import MappingSpec, import_records, read
 from engine.models import AuditEvent, Resident
 from standard_core.diagnostics import DiagnosticError
 from standard_core.gaiji import GaijiTable
@@ -249,4 +249,54 @@ def test_the_migration_team_sees_the_last_report_and_its_csv(database_url: str, 
         with make_session_factory(engine)() as s:
             actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.municipality_code == A)))
             assert {"migration.reported", "migration.report_viewed", "migration.report_downloaded"} <= set(actions)
+        engine.dispose()
+
+
+HOUSEHOLD_MAPPING = """[source]
+format = "csv"
+encoding = "utf-8"
+
+[columns]
+"宛名番号" = 1
+"氏名" = 2
+"生年月日" = 3
+"世帯番号" = 4
+"続柄" = 5
+"""
+
+
+def test_households_are_imported_whole_with_exactly_one_head(database_url: str) -> None:
+    rows = [
+        ("2001", "川崎　一郎", "R2.4.1", "901", "世帯主"), ("2002", "川崎　花子", "R2.4.1", "901", "妻"),
+        ("2003", "川崎　次郎", "R2.4.1", "901", "子"),  # 901: whole, one head
+        ("2011", "中原　春子", "R2.4.1", "902", "妻"), ("2012", "中原　夏子", "R2.4.1", "902", "子"),  # 902: no head
+        ("2021", "幸　三郎", "R2.4.1", "903", "世帯主"), ("2022", "幸\ue005子", "R2.4.1", "903", "子"),  # 903: a member
+        ("2031", "高津　一", "R2.4.1", "904", "世帯主"), ("2032", "高津　二", "R2.4.1", "904", "世帯主"),  # 2 heads
+        ("2041", "宮前　四郎", "R2.4.1", "905", "長男"),  # not a 続柄区分 value (事務処理要領: 子)
+        ("2051", "多摩　五郎", "R2.4.1", "906", ""),  # 世帯番号 without 続柄
+        ("2061", "麻生　六郎", "R2.4.1", "", ""),  # no household given: a resident alone is allowed
+    ]
+    data = "\n".join(",".join(r) for r in rows).encode("utf-8")
+    report, records = read(MappingSpec.parse(HOUSEHOLD_MAPPING.replace('encoding = "utf-8"',
+                                                                       'encoding = "utf-8"\nheader = false')),
+                           GaijiTable(), data, "setai.csv")
+    assert {r.values["atena_number"]: (r.values["household_number"], r.values["relationship"]) for r in records} == {
+        "2001": ("901", "世帯主"), "2002": ("901", "妻"), "2003": ("901", "子"), "2061": (None, None)}
+    assert report.households_rejected == {
+        "902": "世帯 902 に世帯主がいません",
+        "903": "世帯 903 のほかの記録がはじかれたため、この世帯は取り込みません",
+        "904": "世帯 904 に世帯主が 2 人います（記録 8, 9）"}
+    reasons = {p.record: p.message for ps in report.rejected.values() for p in ps}
+    assert "続柄区分にありません" in reasons[10] and "両方とも" in reasons[11] and "U+E005" in reasons[7]
+    assert report.to_json()["households"] == 6
+    _prepare(database_url)
+    engine = make_engine(database_url)
+    try:
+        result = import_records(make_session_factory(engine), A, records, report, "移行担当")
+        assert result.added == 4
+        with make_session_factory(engine)() as s:
+            stored = {r.atena_number: (r.household_number, r.relationship) for r in s.scalars(select(Resident))}
+        assert stored == {"2001": ("901", "世帯主"), "2002": ("901", "妻"), "2003": ("901", "子"),
+                          "2061": (None, None)}
+    finally:
         engine.dispose()

@@ -65,6 +65,10 @@ def _show(report: Report, as_json: bool, report_csv: Path | None, extra: dict[st
             click.echo(f"  {code}: {len(info['records'])} 件（記録 {record} の{item} {position} 文字目）")
     if report.duplicates:
         click.echo(f"重複した宛名番号: {len(report.duplicates)} 件（いずれの記録も取り込みません）")
+    if report.households_seen:
+        click.echo(f"世帯: {len(report.households_seen)} 世帯、取り込まない世帯 {len(report.households_rejected)} 世帯")
+        for reason in list(report.households_rejected.values())[:20]:
+            click.echo(f"  {reason}")
     shown = 0
     for problems in report.rejected.values():
         for p in problems:
