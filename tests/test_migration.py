@@ -177,10 +177,16 @@ def test_dry_run_changes_nothing_and_the_import_is_idempotent(database_url: str,
     _prepare(database_url)
     files = _files(tmp_path)
     env = {"JICHI_DATABASE_URL": database_url}
-    report_csv = tmp_path / "report.csv"
-    dry = CliRunner().invoke(cli, _args(files, "dry-run", "--report-csv", str(report_csv)), env=env)
+    report_csv, report_html = tmp_path / "report.csv", tmp_path / "report.html"
+    dry = CliRunner().invoke(cli, _args(files, "dry-run", "--report-csv", str(report_csv), "--report-html",
+                                        str(report_html)), env=env)
     assert dry.exit_code == 1 and "取り込める記録 4 件" in dry.output and "U+E002: 1 件" in dry.output, dry.output
     assert "4,氏名,2,U+E002" in report_csv.read_text(encoding="utf-8")
+    page = report_html.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and "データ移行の報告（団体 162108）" in page
+    assert "<code>U+E002</code>" in page and "記録 4 の氏名 2 文字目" in page and "<td>1007</td><td>7, 8</td>" in page
+    assert "はじかれた記録の理由（5 件）" in page  # records 4, 5, 6 and the two 1007s
+    assert "<script" not in page
     assert _residents(database_url) == {}  # a dry run writes nothing
     first = CliRunner().invoke(cli, [*_args(files, "import", "--json"), "--batch", "3", "--as", "移行担当"], env=env)
     assert first.exit_code == 0, first.output

@@ -31,6 +31,8 @@ def _options(f: click.decorators.FC) -> click.decorators.FC:
                      help="外字の対応表（CSV）。ないときは外字をひとつも対応づけません。"),
         click.option("--report-csv", type=click.Path(path_type=Path, dir_okay=False), default=None,
                      help="報告（はじかれた記録と理由）を CSV で書き出すファイル。"),
+        click.option("--report-html", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                     help="報告を、印刷できる HTML（A4）で書き出すファイル。"),
         click.option("--json", "as_json", is_flag=True, help="報告を JSON で出力します。"),
     ]):
         f = option(f)
@@ -48,6 +50,22 @@ def _read(export: Path, municipality: str, mapping: Path, gaiji: Path | None) ->
         raise DiagnosticError([error("MIG111", f"旧システムの書き出しを読めません（{e.strerror or e}）",
                                      Span(str(export), 1, 1), "ファイルの場所を確かめてください。")]) from None
     return read(spec, table, data, export.name)
+
+
+def _html(report: Report, municipality: str, kind: str, actor: str, extra: dict[str, object]) -> str:
+    """The report as a self-contained, printable page (autoescaped: the export's text is data)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from engine import clock
+
+    shown = report.to_json() | extra
+    shown["problems_total"] = len(shown["problems"])
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                      autoescape=select_autoescape(["html"]))
+    meta = {"kind": kind, "file": report.file, "sha256": report.sha256, "by": actor,
+            "when": f"{clock.now().astimezone(clock.TOKYO):%Y-%m-%d %H:%M}"}
+    return env.get_template("reports/migration.html").render(report=shown, meta=meta, municipality=municipality,
+                                                             shown_problems=len(shown["problems"]))
 
 
 def _show(report: Report, as_json: bool, report_csv: Path | None, extra: dict[str, object] | None = None) -> None:
@@ -84,7 +102,7 @@ def _show(report: Report, as_json: bool, report_csv: Path | None, extra: dict[st
 @_options
 @click.option("--as", "actor", default=None, help="試行する人（報告と監査ログに記録）。")
 def dry_run(export: Path, municipality: str, mapping: Path, gaiji: Path | None, report_csv: Path | None,
-            as_json: bool, actor: str | None) -> None:
+            report_html: Path | None, as_json: bool, actor: str | None) -> None:
     """旧システムの書き出しを読んで確かめ、取り込んだら何が起きるかを報告します（住民は変えません。報告は移行の
     画面 /migration/ で見られるように残します）。
 
@@ -97,6 +115,8 @@ def dry_run(export: Path, municipality: str, mapping: Path, gaiji: Path | None, 
         _fail(e, as_json)
         return
     _keep(municipality, "dry-run", report, actor or _default_actor(), {}, as_json)
+    if report_html is not None:
+        report_html.write_text(_html(report, municipality, "dry-run", actor or _default_actor(), {}), encoding="utf-8")
     _show(report, as_json, report_csv)
     if report.rejected:
         sys.exit(1)
@@ -123,7 +143,7 @@ def _keep(municipality: str, kind: str, report: Report, actor: str, extra: dict[
               help="1 つのトランザクションで取り込む記録の数。")
 @click.option("--as", "actor", default=None, help="取り込む人（監査ログに記録）。")
 def import_command(export: Path, municipality: str, mapping: Path, gaiji: Path | None, report_csv: Path | None,
-                   as_json: bool, batch: int, actor: str | None) -> None:
+                   report_html: Path | None, as_json: bool, batch: int, actor: str | None) -> None:
     """試行と同じ検査をして、取り込める記録を住民として取り込みます（はじかれた記録は取り込みません）。
 
     記録は --batch 件ずつ、それぞれ全部か何もないかで取り込み、宛名番号で同じ人を見分けるので、途中で止まっても
@@ -157,6 +177,9 @@ def import_command(export: Path, municipality: str, mapping: Path, gaiji: Path |
     extra = {"added": result.added, "updated": result.updated, "unchanged": result.unchanged,
              "batches": result.batches}
     _keep(municipality, "import", report, actor or _default_actor(), extra, as_json)
+    if report_html is not None:
+        report_html.write_text(_html(report, municipality, "import", actor or _default_actor(), extra),
+                               encoding="utf-8")
     _show(report, as_json, report_csv, extra)
     if not as_json:
         click.echo(f"取り込みました: 追加 {result.added} 人、更新 {result.updated} 人、変更なし {result.unchanged} 人"
