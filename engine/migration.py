@@ -19,7 +19,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,7 @@ class Problem:
     position: int | None  # 1-based character (or byte, for undecodable bytes) position in the field
     code: str  # U+E003, or the bytes, or ""
     message: str
+    atena: str = ""  # the record's 宛名番号 when it could be read: how the legacy system finds the record
 
 
 @dataclass
@@ -135,10 +136,10 @@ class Report:
     def csv(self) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["記録", "項目", "位置", "コード", "理由"])
+        writer.writerow(["記録", "宛名番号", "項目", "位置", "コード", "理由"])
         for problems in self.rejected.values():
             for p in problems:
-                writer.writerow([p.record, p.field, p.position or "", p.code, p.message])
+                writer.writerow([p.record, p.atena, p.field, p.position or "", p.code, p.message])
         return out.getvalue()
 
 
@@ -153,11 +154,14 @@ def read(spec: MappingSpec, table: GaijiTable, data: bytes, file: str) -> tuple[
     report = Report(file=file, sha256=hashlib.sha256(data).hexdigest())
     clean: dict[str, Record] = {}
     seen: dict[str, list[int]] = {}
+    atenas: dict[int, str] = {}  # record → its 宛名番号 as written
     for number, fields, problems in _fields(spec, data):
         report.records += 1
         atena = fields.get("宛名番号", "").strip()
         if re.fullmatch(r"[0-9]{1,15}", atena):
             seen.setdefault(atena, []).append(number)
+        if atena:
+            atenas[number] = atena[:15]
         household = fields.get("世帯番号", "").strip()
         if household:
             report.households_seen.setdefault(household, set()).add(number)
@@ -177,7 +181,7 @@ def read(spec: MappingSpec, table: GaijiTable, data: bytes, file: str) -> tuple[
                                               "にあります"))
                 clean.pop(f"{atena}\0{n}", None)
     _check_households(report, clean)
-    report.rejected = dict(sorted(report.rejected.items()))
+    report.rejected = {n: [replace(p, atena=atenas.get(n, "")) for p in ps] for n, ps in sorted(report.rejected.items())}
     report.clean = len(clean)
     return report, sorted(clean.values(), key=lambda r: r.number)
 
@@ -435,7 +439,7 @@ def report_csv(row: MigrationReport) -> str:
     """The stored report's problems as the CSV the command writes (記録,項目,位置,コード,理由)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["記録", "項目", "位置", "コード", "理由"])
+    writer.writerow(["記録", "宛名番号", "項目", "位置", "コード", "理由"])
     for p in json.loads(row.report)["problems"]:
-        writer.writerow([p["record"], p["field"], p["position"] or "", p["code"], p["message"]])
+        writer.writerow([p["record"], p.get("atena", ""), p["field"], p["position"] or "", p["code"], p["message"]])
     return out.getvalue()

@@ -123,7 +123,7 @@ def test_the_dry_run_maps_reports_and_rejects_exactly(mapping: str, export: obje
     assert (undecodable[0], undecodable[1], None, undecodable[2]) in problems  # never decoded with a replacement
     assert report.duplicates == {"1007": [7, 8]} and set(report.rejected) == {4, 5, 6, 7, 8}
     assert report.to_json()["unmapped"] == [{"code": "U+E002", "kind": "gaiji", "records": 1, "first": [4, "氏名", 2]}]
-    assert "4,氏名,2,U+E002," in report.csv()
+    assert "4,1004,氏名,2,U+E002," in report.csv()
 
 
 def test_without_a_table_every_gaiji_is_reported_and_nothing_is_replaced() -> None:
@@ -181,7 +181,7 @@ def test_dry_run_changes_nothing_and_the_import_is_idempotent(database_url: str,
     dry = CliRunner().invoke(cli, _args(files, "dry-run", "--report-csv", str(report_csv), "--report-html",
                                         str(report_html)), env=env)
     assert dry.exit_code == 1 and "取り込める記録 4 件" in dry.output and "U+E002: 1 件" in dry.output, dry.output
-    assert "4,氏名,2,U+E002" in report_csv.read_text(encoding="utf-8")
+    assert "4,1004,氏名,2,U+E002" in report_csv.read_text(encoding="utf-8")
     page = report_html.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and "データ移行の報告（団体 162108）" in page
     assert "<code>U+E002</code>" in page and "記録 4 の氏名 2 文字目" in page and "<td>1007</td><td>7, 8</td>" in page
@@ -246,7 +246,7 @@ def test_the_migration_team_sees_the_last_report_and_its_csv(database_url: str, 
         assert "<code>U+E002</code>" in text and "記録 4 の氏名 2 文字目" in text  # the unmapped 外字, where
         assert "<td>1007</td><td>7, 8</td>" in text  # the duplicated 宛名番号
         download = admin.get(f"/migration/{A}/report.csv", base_url=HTTPS)
-        assert download.status_code == 200 and "4,氏名,2,U+E002," in download.get_data(as_text=True)
+        assert download.status_code == 200 and "4,1004,氏名,2,U+E002," in download.get_data(as_text=True)
         clerk, _ = signed_in(app, "madoguchi")
         assert clerk.get("/migration/", base_url=HTTPS).status_code == 404  # 管理者 only
         assert clerk.get(f"/migration/{A}/report.csv", base_url=HTTPS).status_code == 404
