@@ -53,6 +53,7 @@ class MappingSpec:
     columns: dict[str, str]  # standard item → csv column name or 1-based number / fixed "start:length" (bytes)
     date_format: str  # yyyymmdd | wareki (R7.4.1, 令和7年4月1日, 2025-04-01 …)
     name: str
+    record_length: int | None = None  # fixed: bytes per record when records have no line endings
 
     @classmethod
     def parse(cls, text: str, name: str = "mapping.toml") -> MappingSpec:
@@ -87,13 +88,18 @@ class MappingSpec:
                 if not isinstance(where, str) or not re.fullmatch(r"[1-9][0-9]*:[1-9][0-9]*", where):
                     fail(f"[columns] の「{item}」の位置「{where}」は 開始:長さ（バイト、1 から）の形ではありません",
                          "例: 氏名 = \"16:40\"（16 バイト目から 40 バイト）")
+        record_length = source.get("record_length")
+        if record_length is not None and (fmt != "fixed" or not isinstance(record_length, int) or record_length < 1):
+            fail(f"[source] record_length「{record_length}」は使えません",
+                 "改行のない固定長（format = \"fixed\"）の、1 記録のバイト数（正の整数）です。")
+            record_length = None
         date_format = data.get("values", {}).get("生年月日", "wareki")
         if date_format not in ("yyyymmdd", "wareki"):
             fail(f"[values] 生年月日「{date_format}」は使えません", "yyyymmdd か wareki にしてください。")
         if problems:
             raise DiagnosticError(problems)
         return cls(fmt, encoding, bool(source.get("header", fmt == "csv")),
-                   {k: str(v) for k, v in columns.items()}, date_format, name)
+                   {k: str(v) for k, v in columns.items()}, date_format, name, record_length)
 
 
 @dataclass(frozen=True)
@@ -212,7 +218,11 @@ def _check_households(report: Report, clean: dict[str, Record]) -> None:
 
 def _fields(spec: MappingSpec, data: bytes) -> Iterator[tuple[int, dict[str, str], list[Problem]]]:
     """(record number, standard item → text, problems) for each record of the file."""
-    lines = data.removeprefix(b"\xef\xbb\xbf").splitlines()
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if spec.format == "fixed" and spec.record_length:  # records one after the other, with no line endings
+        lines = [data[i:i + spec.record_length] for i in range(0, len(data), spec.record_length)]
+    else:
+        lines = data.splitlines()
     header: list[str] | None = None
     number = 0
     for raw in lines:
@@ -226,6 +236,10 @@ def _fields(spec: MappingSpec, data: bytes) -> Iterator[tuple[int, dict[str, str
             decode_cp932(raw) if spec.encoding == "cp932" else (None, "UTF-8 として読めません")
         if spec.header and header is None:
             header = [h.strip() for h in next(csv.reader([text or ""]))]
+            missing = [c for c in spec.columns.values() if not c.isdigit() and c not in header]
+            if missing:
+                raise DiagnosticError([error("MIG110", f"列の対応の列「{'」「'.join(missing)}」が書き出しの見出しにありません",
+                                             Span(spec.name, 1, 1), f"見出し: {'、'.join(header)[:300]}")])
             continue
         number += 1
         if text is None:

@@ -126,6 +126,20 @@ def test_the_dry_run_maps_reports_and_rejects_exactly(mapping: str, export: obje
     assert "4,1004,氏名,2,U+E002," in report.csv()
 
 
+def test_fixed_width_records_without_line_endings_read_the_same() -> None:
+    mapping = FIXED_MAPPING.replace('encoding = "cp932"', 'encoding = "cp932"\nrecord_length = 108')
+    report, records = read(MappingSpec.parse(mapping), table(), legacy_fixed().replace(b"\r\n", b""), "export")
+    assert report.records == 9 and {r.values["atena_number"]: (r.values["name"], r.values["name_kana"])
+                                    for r in records} == EXPECTED
+
+
+def test_a_mapped_column_missing_from_the_header_is_one_clear_error() -> None:
+    with pytest.raises(DiagnosticError) as raised:
+        read(MappingSpec.parse(CSV_MAPPING.replace('"JUSHO"', '"ADDRESS"')), table(), legacy_csv(), "export")
+    (d,) = raised.value.diagnostics
+    assert d.code == "MIG110" and "「ADDRESS」" in d.message and "JUSHO" in d.hint
+
+
 def test_without_a_table_every_gaiji_is_reported_and_nothing_is_replaced() -> None:
     report, records = read(MappingSpec.parse(CSV_MAPPING), GaijiTable(), legacy_csv(), "export")
     assert report.mapped == 0 and {r.values["atena_number"] for r in records} == {"1003", "1008"}
