@@ -67,8 +67,12 @@ class MappingSpec:
         except tomllib.TOMLDecodeError as e:
             raise DiagnosticError([error("MIG110", f"列の対応のファイルを TOML として読めません（{e}）",
                                          Span(name, 1, 1), "docs/migration.md の例の形にしてください。")]) from None
-        source = data.get("source", {})
-        columns = data.get("columns", {})
+        source, columns, values = data.get("source", {}), data.get("columns", {}), data.get("values", {})
+        for table_name, table in (("source", source), ("columns", columns), ("values", values)):
+            if not isinstance(table, dict):
+                fail(f"[{table_name}] は表（[{table_name}] の見出しの下に キー = 値）にしてください", "docs/migration.md の例の形にしてください。")
+        source = source if isinstance(source, dict) else {}
+        values = values if isinstance(values, dict) else {}
         fmt, encoding = source.get("format", "csv"), source.get("encoding", "cp932")
         if fmt not in ("csv", "fixed"):
             fail(f"[source] format「{fmt}」は使えません", "csv か fixed にしてください。")
@@ -77,7 +81,9 @@ class MappingSpec:
         if not isinstance(columns, dict) or not columns:
             fail("[columns] がありません", "標準の項目ごとに旧システムの列を書いてください（例: 宛名番号 = \"ATENA_NO\"）。")
             columns = {}
-        for item in columns:
+        for item, where in columns.items():
+            if not isinstance(where, (str, int)) or isinstance(where, bool):
+                fail(f"[columns] の「{item}」の列は文字列か列番号にしてください", "例: \"宛名番号\" = \"ATENA_NO\" または = 1")
             if item not in ITEMS:
                 fail(f"[columns] の「{item}」は取り込める標準の項目ではありません", f"使える項目: {'、'.join(ITEMS)}")
         for item in REQUIRED:
@@ -93,7 +99,7 @@ class MappingSpec:
             fail(f"[source] record_length「{record_length}」は使えません",
                  "改行のない固定長（format = \"fixed\"）の、1 記録のバイト数（正の整数）です。")
             record_length = None
-        date_format = data.get("values", {}).get("生年月日", "wareki")
+        date_format = values.get("生年月日", "wareki")
         if date_format not in ("yyyymmdd", "wareki"):
             fail(f"[values] 生年月日「{date_format}」は使えません", "yyyymmdd か wareki にしてください。")
         if problems:

@@ -153,8 +153,11 @@ def test_a_broken_mapping_file_names_every_problem() -> None:
     messages = [d.message for d in raised.value.diagnostics]
     assert {d.code for d in raised.value.diagnostics} == {"MIG110"} and len(messages) == 5  # format, encoding,
     assert any("性別" in m for m in messages) and any("宛名番号" in m for m in messages)  # item, 2 required
-    with pytest.raises(DiagnosticError):
-        MappingSpec.parse("[source\n")
+    for hostile in ("[source\n", "source = 3\n", 'values = "x"\n[columns]\n"宛名番号" = 1\n"氏名" = 2\n"生年月日" = 3\n',
+                    '[columns]\n"宛名番号" = [1]\n"氏名" = 2\n"生年月日" = true\n'):
+        with pytest.raises(DiagnosticError) as bad:
+            MappingSpec.parse(hostile)
+        assert {d.code for d in bad.value.diagnostics} == {"MIG110"}, hostile
 
 
 def _files(tmp_path: Path) -> dict[str, Path]:
