@@ -11,13 +11,11 @@ position and the code, and the report lists them. Only clean records are importe
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 import io
 import json
 import re
 import tomllib
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,12 +26,10 @@ from sqlalchemy.orm import Session
 
 from engine import audit, clock, faults
 from engine.models import MigrationReport, Resident
-from engine.residents import search_key
+from engine.residents import resident_values
 from standard_core.data_model import code_list
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 from standard_core.gaiji import Finding, GaijiTable, decode_cp932
-from standard_core.names import validate_name
-from standard_core.wareki import WarekiError, parse_date_input
 
 ITEMS = ("宛名番号", "氏名", "氏名カナ", "生年月日", "住所", "世帯番号", "続柄")
 HEAD = "世帯主"
@@ -309,30 +305,8 @@ def _check(number: int, fields: Mapping[str, str], table: GaijiTable,
                 _count_gaiji(report, f, number, item)
             value = done.text
         text[item] = value
-    atena = text.get("宛名番号", "")
-    if not re.fullmatch(r"[0-9]{1,15}", atena):
-        problems.append(Problem(number, "宛名番号", None, "", f"宛名番号「{atena[:20]}」は半角数字 1〜15 桁です"))
-    name = text.get("氏名", "")
-    if not name:
-        problems.append(Problem(number, "氏名", None, "", "氏名が空です"))
-    elif len(name) > 100:
-        problems.append(Problem(number, "氏名", None, "", "氏名が 100 文字を超えています"))
-    elif not problems:
-        for d in validate_name(name):
-            if d.is_error:
-                problems.append(Problem(number, "氏名", d.span.column, "", d.message))
-    kana = unicodedata.normalize("NFKC", text.get("氏名カナ", ""))  # half-width legacy kana → full width
-    if kana and not re.fullmatch(r"[ァ-ヺー 　]+", kana):
-        problems.append(Problem(number, "氏名カナ", None, "", "氏名カナは全角カタカナ（姓と名の間は空白）です"))
-    born = text.get("生年月日", "")
-    birth: dt.date | None = None
-    try:
-        birth = _date(born)
-    except (WarekiError, ValueError) as e:
-        problems.append(Problem(number, "生年月日", None, "", f"生年月日「{born[:20]}」を日付として読めません（{e}）"))
-    address = text.get("住所", "")
-    if len(address) > 200:
-        problems.append(Problem(number, "住所", None, "", "住所が 200 文字を超えています"))
+    values, found = resident_values(text, check_name=not problems)  # 外字 already reported: not twice
+    problems += [Problem(number, item, position, "", message) for item, position, message in found]
     household, relationship = text.get("世帯番号", "") or None, text.get("続柄", "") or None
     if household is not None and not re.fullmatch(r"[0-9]{1,15}", household):
         problems.append(Problem(number, "世帯番号", None, "", f"世帯番号「{household[:20]}」は半角数字 1〜15 桁です"))
@@ -342,17 +316,9 @@ def _check(number: int, fields: Mapping[str, str], table: GaijiTable,
     if (household is None) != (relationship is None) and ("世帯番号" in fields or "続柄" in fields):
         problems.append(Problem(number, "世帯番号" if household is None else "続柄", None, "",
                                 "世帯番号と続柄は両方とも書くか、両方とも空にします"))
-    if problems or birth is None:
+    if problems or values is None:
         return {}, problems
-    return {"atena_number": atena, "name": name, "name_kana": kana or None, "birth_date": birth,
-            "address": address, "name_key": search_key(name), "kana_key": search_key(kana) if kana else None,
-            "household_number": household, "relationship": relationship}, []
-
-
-def _date(text: str) -> dt.date:
-    if re.fullmatch(r"[0-9]{8}", text):
-        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    return parse_date_input(text)
+    return values | {"household_number": household, "relationship": relationship}, []
 
 
 def _count_gaiji(report: Report, f: Finding, record: int, item: str) -> None:

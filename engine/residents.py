@@ -113,6 +113,42 @@ def cases_named(query: str, municipalities: Sequence[str]) -> Any:
 COLUMNS = ("宛名番号", "氏名", "氏名カナ", "生年月日", "住所")
 
 
+def resident_values(text: Mapping[str, str], *, check_name: bool = True) -> tuple[dict[str, Any] | None,
+                                                                                  list[tuple[str, int | None, str]]]:
+    """A resident row's values from its text fields (宛名番号, 氏名, 氏名カナ, 生年月日, 住所), or every problem as
+    (item, position in it or None, message). The name is kept exactly as given; half-width kana become full width;
+    a date is 19800401, 1980-04-01 or 和暦. `check_name=False` skips validate_name (the caller reported the
+    name's characters already). Shared by `jichi resident import` and `jichi migrate`."""
+    problems: list[tuple[str, int | None, str]] = []
+    atena = text.get("宛名番号", "")
+    if not re.fullmatch(r"[0-9]{1,15}", atena):
+        problems.append(("宛名番号", None, f"宛名番号「{atena[:20]}」は半角数字 1〜15 桁です"))
+    name = text.get("氏名", "")
+    if not name.strip():
+        problems.append(("氏名", None, "氏名が空です"))
+    elif len(name) > 100:
+        problems.append(("氏名", None, "氏名が 100 文字を超えています"))
+    elif check_name:
+        problems += [("氏名", d.span.column, d.message) for d in names.validate_name(name) if d.is_error]
+    kana = unicodedata.normalize("NFKC", text.get("氏名カナ", ""))  # half-width legacy kana → full width
+    if kana and not re.fullmatch(r"[ァ-ヺー 　]+", kana):
+        problems.append(("氏名カナ", None, "氏名カナは全角カタカナ（姓と名の間は空白）です"))
+    born = text.get("生年月日", "")
+    birth: dt.date | None = None
+    try:
+        birth = dt.date(int(born[:4]), int(born[4:6]), int(born[6:])) if re.fullmatch(r"[0-9]{8}", born) \
+            else parse_date_input(born)
+    except (WarekiError, ValueError) as e:
+        problems.append(("生年月日", None, f"生年月日「{born[:20]}」を日付として読めません（{e}）"))
+    address = text.get("住所", "")
+    if len(address) > 200:
+        problems.append(("住所", None, "住所が 200 文字を超えています"))
+    if problems or birth is None:
+        return None, problems
+    return {"atena_number": atena, "name": name, "name_kana": kana or None, "birth_date": birth, "address": address,
+            "name_key": search_key(name), "kana_key": search_key(kana) if kana else None}, []
+
+
 def import_csv(session: Session, municipality: str, text: str, display: str, actor: str) -> int:
     """Add or update residents from CSV (UTF-8, header 宛名番号,氏名,氏名カナ,生年月日,住所). All or nothing: any
     bad row is reported with its line and nothing is stored. Audited (the count, never the names)."""
@@ -124,27 +160,11 @@ def import_csv(session: Session, municipality: str, text: str, display: str, act
     problems: list[Diagnostic] = []
     rows: dict[str, dict[str, object]] = {}
     for line, raw in enumerate(reader, start=2):
-        where = Span(display, line, 1)
-        number, name = (raw.get("宛名番号") or "").strip(), (raw.get("氏名") or "")
-        kana, born, address = (raw.get("氏名カナ") or "").strip(), (raw.get("生年月日") or "").strip(), \
-            (raw.get("住所") or "").strip()
-        if not re.fullmatch(r"[0-9]{1,15}", number):
-            problems.append(error("INP810", f"宛名番号「{number[:20]}」は半角数字1〜15桁です", where, ""))
-            continue
-        if not name.strip() or len(name) > 100:
-            problems.append(error("INP810", "氏名がないか、100文字を超えています", where, "氏名は入力されたとおりに保存します。"))
-            continue
-        if kana and not re.fullmatch(r"[ァ-ヺー 　]+", unicodedata.normalize("NFKC", kana)):
-            problems.append(error("INP810", "氏名カナは全角カタカナ（姓と名の間は空白）です", where, "例: カワサキ タロウ"))
-            continue
-        try:
-            birth = parse_date_input(born)
-        except WarekiError as e:
-            problems.append(error("INP810", f"生年月日を日付として読めません（{e}）", where, "例: 2015-04-01、平成27年4月1日"))
-            continue
-        rows[number] = {"name": name, "name_kana": unicodedata.normalize("NFKC", kana) or None, "birth_date": birth,
-                        "address": address[:200], "name_key": search_key(name),
-                        "kana_key": search_key(kana) if kana else None}
+        fields = {k: (v or "") if k == "氏名" else (v or "").strip() for k, v in raw.items() if k is not None}
+        values, found = resident_values(fields)
+        problems += [error("INP810", message, Span(display, line, 1), "") for _, _, message in found]
+        if values is not None:
+            rows[values.pop("atena_number")] = values
     if problems:
         raise DiagnosticError(problems)
     now = clock.now()
