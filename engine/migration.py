@@ -201,7 +201,8 @@ def _check_households(report: Report, clean: dict[str, Record]) -> None:
     for key, record in clean.items():
         if record.values["household_number"] is not None:
             members.setdefault(record.values["household_number"], []).append(key)
-    rejected_households = {h for h, numbers in report.households_seen.items() if numbers & set(report.rejected)}
+    rejected = set(report.rejected)
+    rejected_households = {h for h, numbers in report.households_seen.items() if not numbers.isdisjoint(rejected)}
     for household, keys in members.items():
         heads = [clean[k].number for k in keys if clean[k].values["relationship"] == HEAD]
         if household in rejected_households:

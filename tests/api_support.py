@@ -17,8 +17,10 @@ from web import create_app
 HTTPS = "https://localhost"
 
 
-def api_app(database_url: str, users: dict[str, tuple[str, str]]) -> Generator[tuple[Flask, dict[str, str]]]:
-    """Yield (app, tokens) for users {key: (login, "municipality:role")}: tokens by key. Disposes the engine after."""
+def api_app(database_url: str, users: dict[str, tuple[str, str]],
+            password: str | None = None) -> Generator[tuple[Flask, dict[str, str]]]:
+    """Yield (app, tokens) for users {key: (login, "municipality:role")}: tokens by key; with `password`, each user
+    can also sign in to the pages with it. Disposes the engine after."""
     engine = make_engine(database_url)
     tokens = {}
     with make_session_factory(engine)() as s:
@@ -28,6 +30,8 @@ def api_app(database_url: str, users: dict[str, tuple[str, str]]) -> Generator[t
             accounts.add_user(s, login=login, display_name=login, actor="admin")
             accounts.grant(s, login=login, municipality=municipality, role=role, actor="admin")
             tokens[key] = accounts.create_token(s, login=login, name="test", actor="admin")
+            if password is not None:
+                accounts.set_password(s, login=login, password=password, actor="admin")
         s.commit()
     engine.dispose()
     app = create_app({"TESTING": True, "DATABASE_URL": database_url})

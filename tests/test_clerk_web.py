@@ -11,8 +11,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine import accounts
-from engine.db import make_engine, make_session_factory
 from tests.api_support import HTTPS, api_app
 
 A = "162108"  # 南砺市: its pack sets the 住民票 fee
@@ -23,13 +21,7 @@ PASSWORD = "窓口の長いパスフレーズです"
 def app(database_url: str) -> Iterator[Flask]:
     users = {"clerk": ("madoguchi", f"{A}:clerk"), "other": ("tonari", f"{A}:clerk"), "audit": ("kansa", f"{A}:auditor"),
              "analyst": ("bunseki", f"{A}:analyst")}
-    for flask_app, _ in api_app(database_url, users):
-        engine = make_engine(database_url)
-        with make_session_factory(engine)() as s:
-            for login, _ in users.values():
-                accounts.set_password(s, login=login, password=PASSWORD, actor="admin")
-            s.commit()
-        engine.dispose()
+    for flask_app, _ in api_app(database_url, users, password=PASSWORD):
         flask_app.extensions.pop("jichi.cases")  # the project's procedures and packs, not the test fixtures
         yield flask_app
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session
 
 from engine.db import Municipality, database_url, make_engine, make_session_factory
 from engine.migration import Record, Report, import_records, load_inputs, read, save_report
@@ -122,15 +123,20 @@ def dry_run(export: Path, municipality: str, mapping: Path, gaiji: Path | None, 
         sys.exit(1)
 
 
+def _registered(session: Session, municipality: str, as_json: bool) -> None:
+    """Exit with ENG512 unless the municipality is registered (its code is valid: checked by _read)."""
+    if session.get(Municipality, municipality) is None:
+        _fail(DiagnosticError([error("ENG512", f"団体コード「{municipality}」の団体は登録されていません",
+                                     Span("--municipality", 1, 1),
+                                     "jichi demo load で登録するか、団体コードを確かめてください。")]), as_json)
+
+
 def _keep(municipality: str, kind: str, report: Report, actor: str, extra: dict[str, object], as_json: bool) -> None:
     """The report, for the migration team's page (/migration/); the residents are not touched by this."""
     engine = make_engine(database_url())
     try:
         with make_session_factory(engine)() as session:
-            if session.get(Municipality, municipality) is None:
-                _fail(DiagnosticError([error("ENG512", f"団体コード「{municipality}」の団体は登録されていません",
-                                             Span("--municipality", 1, 1),
-                                             "jichi demo load で登録するか、団体コードを確かめてください。")]), as_json)
+            _registered(session, municipality, as_json)
             save_report(session, municipality, kind, report, actor, extra)
             session.commit()
     finally:
@@ -158,11 +164,7 @@ def import_command(export: Path, municipality: str, mapping: Path, gaiji: Path |
     sessions = make_session_factory(engine)
     try:
         with sessions() as session:
-            if session.get(Municipality, municipality) is None:
-                _fail(DiagnosticError([error("ENG512", f"団体コード「{municipality}」の団体は登録されていません",
-                                             Span("--municipality", 1, 1),
-                                             "jichi demo load で登録するか、団体コードを確かめてください。")]), as_json)
-                return
+            _registered(session, municipality, as_json)
 
         def progress(done: int, total: int) -> None:
             if not as_json:
