@@ -14,9 +14,9 @@ import datetime as dt
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
@@ -50,6 +50,9 @@ from standard_core.diagnostics import Diagnostic, DiagnosticError, Span, error
 # either side's format bumps this and needs a migration of stored states.
 SERIALIZER_VERSION = f"spiff-{SPIFF_SERIALIZER_VERSION}/jichi-state-1"
 MAX_ATTEMPTS = 3
+# at most this many tasks in one complete_tasks: its transaction holds their cases (and, on SQLite, the database's
+# one writer) until it commits
+MAX_BATCH = 100
 
 
 class CaseError(DiagnosticError):
@@ -63,6 +66,23 @@ class CaseError(DiagnosticError):
 # Called with the session and the case just before a step commits: what the caller writes in the same
 # transaction (web/api.py: the answer kept for an Idempotency-Key, so that a retry replays it exactly once).
 Answer = Callable[[Session, "CaseView"], None]
+
+
+@dataclass
+class _Batch:
+    """What the items of complete_tasks leave to the batch: their audit events (appended to the chains at the end,
+    after every case is written) and their workflows (kept for the next step once the batch has committed)."""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    workflows: list[tuple[CaseRow, BpmnWorkflow]] = field(default_factory=list)
+    writing: bool = False  # the current item has begun to write (its version check passed)
+
+
+class _Redo(Exception):
+    """An item of a batch was refused after it began writing: the batch is rolled back and run without it."""
+
+    def __init__(self, item: int, error: CaseError) -> None:
+        super().__init__(item)
+        self.item, self.error = item, error
 
 
 class _VersionMoved(Exception):
@@ -80,6 +100,18 @@ def _rolled_back_on_error(session: Session) -> Iterator[None]:
     except BaseException:
         session.rollback()
         raise
+
+
+def _begin_writing(session: Session) -> None:
+    """Open the session's transaction as a writer now. On SQLite the driver begins a transaction only at the first
+    write, so a SAVEPOINT issued before it would open (and its RELEASE commit) the transaction itself: BEGIN
+    IMMEDIATE makes the savepoints nest in one transaction, and takes the single writer's lock before anything is
+    read, so a batch's reads and writes see the same database. PostgreSQL needs nothing."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _fail(code: str, message: str, hint: str, where: str = "<案件>") -> CaseError:
@@ -254,8 +286,80 @@ class Cases:
         raise _fail("ENG511", "案件が同時に更新され続けたため、完了できませんでした",
                     "少し待ってから、もう一度実行してください。")
 
+    def complete_tasks(self, session: Session, items: Sequence[tuple[str, Mapping[str, Any]]], actor: str, *,
+                       permit: Callable[[str], None] | None = None,
+                       answer: Callable[[Session, list[CaseView | CaseError]], None] | None = None,
+                       ) -> list[CaseView | CaseError]:
+        """Complete several tasks (task id, form data) with one commit: 一括処理, and group commit.
+
+        Each item is a step of its own, exactly as complete_task takes it — its version check, its audit event,
+        its refusal leaving nothing of it — but the steps become durable together, with one commit
+        (one flush of the log instead of one per step). Returns, in the order given, each item's case or the
+        CaseError that refused it. `permit` as for complete_task, per item; `answer`, if given, is called with
+        the results in the transaction, just before the commit. A database error (or a crash) loses the whole
+        batch, never a part of it: nothing was acknowledged, so the caller runs the batch again and the steps
+        already taken are refused as done (ENG511).
+        """
+        if len(items) > MAX_BATCH:
+            raise _fail("ENG512", f"一度に完了できるタスクは {MAX_BATCH} 件までです（{len(items)} 件）", "分けて実行してください。")
+        refused: dict[int, CaseError] = {}
+        while True:
+            try:
+                answers, batch = self._batch_once(session, items, actor, permit, answer, refused)
+                break
+            except _Redo as redo:  # rolled back: the batch again without the item refused while it was writing
+                refused[redo.item] = redo.error
+        faults.point("after_commit")
+        for case, workflow in batch.workflows:
+            self._keep(case, workflow)
+        return answers
+
+    def _batch_once(self, session: Session, items: Sequence[tuple[str, Mapping[str, Any]]], actor: str,
+                    permit: Callable[[str], None] | None,
+                    answer: Callable[[Session, list[CaseView | CaseError]], None] | None,
+                    refused: dict[int, CaseError]) -> tuple[list[CaseView | CaseError], _Batch]:
+        """One pass of complete_tasks, committed; raises _Redo (after rolling back) when an item is refused after it
+        began writing. An item is refused almost always before it writes anything (the task, the role, the form,
+        the DSL are all checked in memory first), so the steps need no SAVEPOINT each."""
+        results: dict[int, CaseView | CaseError] = dict(refused)
+        batch = _Batch()
+        with _rolled_back_on_error(session):
+            _begin_writing(session)
+            # Cases are locked in one order (their ids) by every batch, and the municipalities' chain heads only
+            # at the end, after every case — as a single step does (case, then head): two batches, or a batch and
+            # single steps, on the same cases wait for each other instead of deadlocking.
+            case_of = store.case_ids(session, [task_id for task_id, _ in items])
+            order = sorted((n for n in range(len(items)) if n not in refused),
+                           key=lambda n: (case_of.get(items[n][0], ""), n))
+            for n in order:
+                task_id, data = items[n]
+                results[n] = self._batch_item(session, n, task_id, data, actor, permit, batch)
+            store.insert_events(session, batch.events)
+            answers = [results[n] for n in range(len(items))]
+            if answer is not None:
+                answer(session, answers)
+            faults.point("before_commit")
+            session.commit()
+        return answers, batch
+
+    def _batch_item(self, session: Session, n: int, task_id: str, data: Mapping[str, Any], actor: str,
+                    permit: Callable[[str], None] | None, batch: _Batch) -> CaseView | CaseError:
+        for _ in range(MAX_ATTEMPTS):
+            batch.writing = False
+            try:
+                return self._complete_once(session, task_id, data, actor, None, permit, batch)
+            except _VersionMoved:
+                continue  # its version check wrote nothing: read the case again
+            except DiagnosticError as e:
+                if batch.writing:
+                    raise _Redo(n, _as_case_error(e)) from e
+                return _as_case_error(e)
+        return _fail("ENG511", "案件が同時に更新され続けたため、完了できませんでした",
+                     "少し待ってから、もう一度実行してください。")
+
     def _complete_once(self, session: Session, task_id: str, data: Mapping[str, Any], actor: str,
-                       answer: Answer | None, permit: Callable[[str], None] | None = None) -> CaseView:
+                       answer: Answer | None, permit: Callable[[str], None] | None = None,
+                       batch: _Batch | None = None) -> CaseView:
         step = store.load_step(session, task_id)
         if step is None:
             raise _fail("ENG514", f"タスク「{task_id}」はありません", "jichi task list でタスクの ID を確かめてください。")
@@ -270,7 +374,7 @@ class Cases:
             raise _fail("ENG511", f"タスク「{row.name}」はすでに{_state_label(row.state)}です{by}",
                         "受付箱を更新して、いま処理できるタスクを確かめてください。")
         if row.kind == "review":
-            return self._review(session, row, data, actor, answer)
+            return self._review(session, row, data, actor, answer, batch)
         if row.assignee is not None and row.assignee != actor:
             raise _taken(row)
         procedure = self.registry.stored(session, case.spec_hash)
@@ -295,11 +399,14 @@ class Cases:
         faults.point("after_spiff_step")
         now = clock.now()
         _apply(case, workflow, now)
+        if batch is not None:
+            batch.writing = True
         if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now):
             raise _VersionMoved
         faults.point("after_state_write")
         row.state, row.completed_by, row.completed_at = "completed", actor, now
-        old, new = audit.changed(before, _case_data(workflow))
+        after = _case_data(workflow)
+        old, new = audit.changed(before, after)
         store.close_tasks(session, [row])
         index_case_names(session, case.municipality_code, case.id, values)
         detail: dict[str, Any] = {"bpmn_id": row.bpmn_id, "name": row.name}
@@ -319,11 +426,11 @@ class Cases:
                 detail["post_review"] = review.id
         rows = self._project(session, case, procedure, workflow, still, now, decisions,
                              action="task.completed", actor=actor, task_id=row.id, before=old, after=new,
-                             detail=detail, personal=personal)
-        return self._commit(session, case, procedure, workflow, rows, answer)
+                             detail=detail, personal=personal, batch=batch)
+        return self._commit(session, case, procedure, workflow, rows, answer, batch, data=after)
 
     def _review(self, session: Session, row: TaskRow, data: Mapping[str, Any], actor: str,
-                answer: Answer | None) -> CaseView:
+                answer: Answer | None, batch: _Batch | None = None) -> CaseView:
         """Complete a 後閲: the absent holder reads what was decided in their name. One audited step."""
         if row.assignee != actor:
             raise _fail("ENG519", f"「{row.name}」は {row.assignee} の後閲です",
@@ -337,6 +444,8 @@ class Cases:
         workflow = self._workflow(session, case, procedure)
         faults.point("after_spiff_step")
         now = clock.now()
+        if batch is not None:
+            batch.writing = True
         if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now):
             raise _VersionMoved
         faults.point("after_state_write")
@@ -344,8 +453,9 @@ class Cases:
         store.close_tasks(session, [row])
         rows = self._project(session, case, procedure, workflow, [r for r in open_rows if r.id != row.id], now, [],
                              action="review.completed", actor=actor, task_id=row.id,
-                             detail={"bpmn_id": row.bpmn_id, "name": row.name}, personal={"input": dict(data)})
-        return self._commit(session, case, procedure, workflow, rows, answer)
+                             detail={"bpmn_id": row.bpmn_id, "name": row.name}, personal={"input": dict(data)},
+                             batch=batch)
+        return self._commit(session, case, procedure, workflow, rows, answer, batch)
 
     # --- timers --------------------------------------------------------------------------------------
     def fire_due_timers(self, session: Session, *, limit: int = 100, actor: str = "system:worker") -> list[str]:
@@ -554,13 +664,18 @@ class Cases:
                 self._live.popitem(last=False)
 
     def _commit(self, session: Session, case: CaseRow, procedure: Procedure, workflow: BpmnWorkflow,
-                rows: list[TaskRow], answer: Answer | None) -> CaseView:
-        """End a step written by the caller: the caller's answer in the same transaction, then the commit."""
+                rows: list[TaskRow], answer: Answer | None,
+                batch: _Batch | None = None, data: dict[str, Any] | None = None) -> CaseView:
+        """End a step written by the caller: the caller's answer in the same transaction, then the commit — or,
+        for an item of complete_tasks (`batch`), leave the commit to the batch."""
         faults.point("after_audit_write")
-        view = _view(case, procedure, workflow, rows)
+        view = _view(case, procedure, workflow, rows, data)
         if answer is not None:
             answer(session, view)
-        self._finish(session, case, workflow)
+        if batch is not None:
+            batch.workflows.append((case, workflow))
+        else:
+            self._finish(session, case, workflow)
         return view
 
     def _finish(self, session: Session, case: CaseRow, workflow: BpmnWorkflow) -> None:
@@ -584,7 +699,8 @@ class Cases:
                  open_rows: list[TaskRow],
                  now: dt.datetime, decisions: list[Decision], *, action: str, actor: str, task_id: str | None = None,
                  before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
-                 personal: Mapping[str, Any] | None = None, detail: Mapping[str, Any]) -> list[TaskRow]:
+                 personal: Mapping[str, Any] | None = None, detail: Mapping[str, Any],
+                 batch: _Batch | None = None) -> list[TaskRow]:
         """Bring the case's task rows in line with the workflow and write the step's one audit event.
 
         One state change, one event: the gateway decisions taken and the tasks opened or cancelled by the
@@ -626,9 +742,12 @@ class Cases:
         if closed:
             full["cancelled"] = [{"task_id": r.id, "bpmn_id": r.bpmn_id, "name": r.name} for r in closed]
         full["status"] = case.status
-        store.insert_events(session, [audit.event(
-            municipality=case.municipality_code, actor=actor, action=action, case_id=case.id, task_id=task_id,
-            before=before, after=after, personal=personal, detail=full, at=now)])
+        event = audit.event(municipality=case.municipality_code, actor=actor, action=action, case_id=case.id,
+                            task_id=task_id, before=before, after=after, personal=personal, detail=full, at=now)
+        if batch is not None:
+            batch.events.append(event)  # appended to the chain with the batch's others, before its commit
+        else:
+            store.insert_events(session, [event])
         return still_open + new_rows
 
 
@@ -671,10 +790,12 @@ def _apply(case: CaseRow, workflow: BpmnWorkflow, now: dt.datetime) -> None:
     case.completed_at = now if done else None
 
 
-def _view(case: CaseRow, procedure: Procedure, workflow: BpmnWorkflow, open_rows: list[TaskRow]) -> CaseView:
+def _view(case: CaseRow, procedure: Procedure, workflow: BpmnWorkflow, open_rows: list[TaskRow],
+          data: dict[str, Any] | None = None) -> CaseView:
+    """The case after a step; `data`: its _case_data when the step has it already."""
     return CaseView(case.id, case.municipality_code, case.process_id, procedure.name, case.status, case.version,
                     case.spec_hash, case.started_by, utc(case.started_at), utc(case.completed_at),
-                    _case_data(workflow), [TaskView.of(r, procedure) for r in open_rows],
+                    _case_data(workflow) if data is None else data, [TaskView.of(r, procedure) for r in open_rows],
                     rules_hash=case.rules_hash, unit=case.unit_code)
 
 

@@ -29,6 +29,11 @@ HEADS = cast(Table, AuditHead.__table__)
 OPEN = ("ready", "waiting")
 
 
+def _is_open(state: Any) -> Any:
+    # `state IN (…)` of a literal tuple is an expanding parameter, rendered anew at every execution
+    return (state == "ready") | (state == "waiting")
+
+
 @dataclass
 class CaseRow:
     """The columns of case_instance a step needs; `version` is the one read, checked on write."""
@@ -87,7 +92,7 @@ class TaskRow:
 _LOAD_CASE = select(*[CASES.c[n] for n in CaseRow.__dataclass_fields__]).where(CASES.c.id == bindparam("b_id"))
 _LOAD_CASE_LOCKED = _LOAD_CASE.with_for_update(skip_locked=True)
 _LOAD_TASK = select(TASKS).where(TASKS.c.id == bindparam("b_id"))
-_OPEN_TASKS = (select(TASKS).where(TASKS.c.case_id == bindparam("b_case"), TASKS.c.state.in_(OPEN))
+_OPEN_TASKS = (select(TASKS).where(TASKS.c.case_id == bindparam("b_case"), _is_open(TASKS.c.state))
                .order_by(TASKS.c.created_at, TASKS.c.id))
 # A step's reads in one statement: the task with its case's columns (labelled c_…), and the case's other open
 # tasks. The task itself comes back whatever its state, so that the caller can say why it cannot be completed.
@@ -95,11 +100,12 @@ _STEP_CASE_COLUMNS = [CASES.c[n].label(f"c_{n}") for n in CaseRow.__dataclass_fi
 _LOAD_STEP = (select(TASKS, *_STEP_CASE_COLUMNS).join(CASES, CASES.c.id == TASKS.c.case_id)
               .where(TASKS.c.case_id == select(TASKS.c.case_id).where(TASKS.c.id == bindparam("b_id"))
                      .scalar_subquery(),
-                     (TASKS.c.id == bindparam("b_id")) | TASKS.c.state.in_(OPEN))
+                     (TASKS.c.id == bindparam("b_id")) | _is_open(TASKS.c.state))
               .order_by(TASKS.c.created_at, TASKS.c.id))
 _CASE_TASKS = select(TASKS).where(TASKS.c.case_id == bindparam("b_case")).order_by(TASKS.c.created_at, TASKS.c.id)
+_CASE_IDS = select(TASKS.c.id, TASKS.c.case_id).where(TASKS.c.id.in_(bindparam("b_ids", expanding=True)))
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
-_CLOSE_TASK = update(TASKS).where(TASKS.c.id == bindparam("b_id"), TASKS.c.state.in_(OPEN))
+_CLOSE_TASK = update(TASKS).where(TASKS.c.id == bindparam("b_id"), _is_open(TASKS.c.state))
 _MOVE_DUE = update(TASKS).where(TASKS.c.id == bindparam("b_id"))
 _CLAIM_TASK = (update(TASKS).where(TASKS.c.id == bindparam("b_id"), TASKS.c.state == "ready",
                                    TASKS.c.assignee.is_(None)).values(assignee=bindparam("b_to")))
@@ -136,7 +142,7 @@ def _scoped(statement: Any, *tables: Table) -> Any:
 
 _SCOPED: dict[int, Any] = {id(statement): _scoped(statement, *tables) for statement, tables in (
     (_LOAD_CASE, [CASES]), (_LOAD_CASE_LOCKED, [CASES]), (_LOAD_TASK, [TASKS]), (_LOAD_STEP, [TASKS, CASES]),
-    (_OPEN_TASKS, [TASKS]), (_CASE_TASKS, [TASKS]), (_UPDATE_CASE, [CASES]), (_CLOSE_TASK, [TASKS]),
+    (_OPEN_TASKS, [TASKS]), (_CASE_TASKS, [TASKS]), (_CASE_IDS, [TASKS]), (_UPDATE_CASE, [CASES]), (_CLOSE_TASK, [TASKS]),
     (_MOVE_DUE, [TASKS]), (_CLAIM_TASK, [TASKS]), (_RELEASE_TASK, [TASKS]))}
 
 
@@ -178,6 +184,11 @@ def load_step(session: Session, task_id: str) -> tuple[TaskRow, CaseRow, list[Ta
     if task is None or case is None:
         return None
     return task, case, open_rows
+
+
+def case_ids(session: Session, task_ids: Sequence[str]) -> dict[str, str]:
+    """The case of each of these tasks that is there (task id → case id)."""
+    return {task: case for task, case in _execute(session, _CASE_IDS, {"b_ids": list(task_ids)})}
 
 
 def open_tasks(session: Session, case_id: str) -> list[TaskRow]:

@@ -66,3 +66,21 @@ def test_cli_refusals_are_diagnostics_not_tracebacks(database_url: str, tmp_path
     result = jichi(database_url, "case", "start", "Process_Nothing", "--municipality", "141305", ok=False)
     assert result.returncode == 1 and "ENG510" in result.stderr
     assert json.loads(jichi(database_url, "worker", "--once", "--json").stdout) == {"moved": []}
+
+
+def test_several_task_ids_complete_as_one_batch(database_url: str) -> None:
+    jichi(database_url, "demo", "load")
+    first = {"受付日": "2026-04-01", "請求者区分": "本人", "郵送請求": False, "請求通数": 1}
+    ids = [json.loads(jichi(database_url, "case", "start", "Process_JuminhyoKofu", "--municipality", "162108",
+                            "--as", "窓口A", "--json").stdout)["id"] for _ in range(3)]
+    tasks = [ready_task(database_url, case_id)["id"] for case_id in ids]
+    result = jichi(database_url, "task", "complete", *tasks, "00000000-0000-0000-0000-000000000000", "--data", "-",
+                   "--as", "窓口A", "--json", stdin=json.dumps(first, ensure_ascii=False), ok=False)
+    assert result.returncode == 1  # one of the four was refused …
+    answers = json.loads(result.stdout)
+    assert [a.get("status") for a in answers[:3]] == ["running"] * 3
+    assert answers[3]["diagnostics"][0]["code"] == "ENG514"
+    for case_id in ids:  # … and the three others went on
+        assert ready_task(database_url, case_id)["name"] == "本人確認"
+    text = jichi(database_url, "task", "complete", *tasks, "--as", "窓口A", ok=False)
+    assert text.returncode == 1 and "完了 0 件、受け付けられなかったもの 3 件" in text.stdout and "ENG511" in text.stderr

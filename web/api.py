@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import clock, store
-from engine.cases import Answer, Cases, list_tasks
+from engine.cases import MAX_BATCH, Answer, Cases, list_tasks
 from engine.models import IdempotencyRecord
 from engine.paths import project_root
 from engine.registry import Registry
@@ -48,8 +48,8 @@ IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,200}")  # visible ASCII (web/openapi.py s
 # roles that run procedures (start cases, complete tasks); the others (業務分析, 監査, 管理者) read only
 OPERATING_ROLES = frozenset({"clerk", "approver"})
 # diagnostic code → HTTP status (anything else a client sent wrong is 422)
-STATUS = {"ENG510": 404, "ENG514": 404, "ENG516": 404, "ENG511": 409, "ENG515": 409, "ENG519": 403, "ENG524": 409,
-          "ENG517": 410, "ENG513": 500}
+STATUS = {"HTTP403": 403, "ENG510": 404, "ENG514": 404, "ENG516": 404, "ENG511": 409, "ENG515": 409, "ENG519": 403,
+          "ENG524": 409, "ENG517": 410, "ENG513": 500}
 
 
 def cases() -> Cases:
@@ -205,6 +205,65 @@ def _assign(task_id: str, *, claim: bool) -> ResponseReturnValue:
     except DiagnosticError as e:
         return problem(e)
     return task.to_json(), 200
+
+
+@bp.post("/tasks/complete")
+def complete_tasks() -> ResponseReturnValue:
+    """一括処理: several tasks completed with one commit, each its own audited step; each item's answer or refusal
+    in order (`{"results": [{"id", "status": 200, "case"} | {"id", "status", "error", "diagnostics"}]}`)."""
+    try:
+        items = _batch(_body())
+    except DiagnosticError as e:
+        return problem(e)
+    return _idempotent(lambda keep: _complete_batch(items, keep))
+
+
+def _batch(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    tasks = body.get("tasks")
+    example = '例: {"tasks": [{"id": "…", "data": {"承認": true}}, …]}'
+    if not isinstance(tasks, list) or not tasks:
+        raise DiagnosticError([error("INP806", "tasks は完了するタスクの配列にしてください", Span("<本文>", 1, 1),
+                                     example)])
+    if len(tasks) > MAX_BATCH:
+        raise DiagnosticError([error("INP806", f"一度に完了できるタスクは {MAX_BATCH} 件までです（{len(tasks)} 件）",
+                                     Span("<本文>", 1, 1), "分けて送ってください。")])
+    items = []
+    for n, item in enumerate(tasks, 1):
+        task_id = item.get("id") if isinstance(item, dict) else None
+        data = item.get("data", {}) if isinstance(item, dict) else None
+        if not isinstance(task_id, str) or not 0 < len(task_id) <= 100 or not isinstance(data, dict):
+            raise DiagnosticError([error("INP806", f"tasks の {n} 件目は {{\"id\": タスク ID, \"data\": {{…}}}} にしてください",
+                                         Span("<本文>", 1, 1), example)])
+        items.append((task_id, data))
+    return items
+
+
+def _permit_item(municipality: str) -> None:
+    """_may_operate for one item of a batch: a refusal of that item (403 in its result), not of the request. The
+    session is scoped to the user's municipalities, so a task it finds is of one where the user holds a role."""
+    if not g.roles.get(municipality, frozenset()) & OPERATING_ROLES:
+        raise DiagnosticError([error("HTTP403", "この団体でのあなたの役割では、タスクを完了できません", Span("<タスク>", 1, 1),
+                                     "タスクを完了できるのは、その団体で clerk・approver の役割を持つ人です。")])
+
+
+def _complete_batch(items: list[tuple[str, dict[str, Any]]], keep: Keep | None) -> tuple[dict[str, Any], int]:
+    def body(results: list[Any]) -> dict[str, Any]:
+        shown_results: list[dict[str, Any]] = []
+        for (task_id, _), result in zip(items, results, strict=True):
+            if isinstance(result, DiagnosticError):
+                refusal, status = problem(result)
+                shown_results.append({"id": task_id, "status": status, **refusal})
+            else:
+                shown_results.append({"id": task_id, "status": 200, "case": shown(result)})
+        done = sum(r["status"] == 200 for r in shown_results)
+        return {"completed": done, "refused": len(shown_results) - done, "results": shown_results}
+
+    answer = None if keep is None else (lambda session, results: keep(session, body(results), 200))
+    try:
+        results = cases().complete_tasks(get_session(), items, actor(), permit=_permit_item, answer=answer)
+    except DiagnosticError as e:
+        return problem(e)
+    return body(results), 200
 
 
 @bp.post("/tasks/<task_id>/complete")

@@ -237,21 +237,47 @@ def task_list(municipality: str | None, case_id: str | None, lane: str | None, p
 
 
 @task_group.command("complete")
-@click.argument("task_id")
+@click.argument("task_ids", metavar="TASK_ID...", nargs=-1, required=True)
 @click.option("--data", "data_file", default=None, help="入力データの JSON ファイル（- で標準入力）。")
 @click.option("--as", "actor", required=True, help="操作する人（監査ログに記録）。")
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力します。")
-def task_complete(task_id: str, data_file: str | None, actor: str, as_json: bool) -> None:
-    """タスク TASK_ID を入力データで完了し、次の手順へ進めます。"""
+def task_complete(task_ids: tuple[str, ...], data_file: str | None, actor: str, as_json: bool) -> None:
+    """タスク TASK_ID を入力データで完了し、次の手順へ進めます。
+
+    複数の TASK_ID を並べると一括処理です（同じ入力データで 1 件ずつの手順を、1 回のコミットで。最大 100 件）。
+    受け付けられない 1 件はその 1 件だけが取り消され、ほかは完了します（1 件でも拒まれたら終了コード 1）。
+    """
     try:
         data = _read_data(data_file) if data_file else {}
         with _session() as session:
-            resolved = _resolve(session, CaseTask, task_id, "タスク")
-            view = _cases().complete_task(session, resolved, data, actor)
+            resolved = [_resolve(session, CaseTask, task_id, "タスク") for task_id in task_ids]
+            if len(resolved) == 1:
+                view = _cases().complete_task(session, resolved[0], data, actor)
+            else:
+                _print_batch(_cases().complete_tasks(session, [(t, data) for t in resolved], actor), as_json)
+                return
     except DiagnosticError as e:
         _fail(e, as_json)
         return
     click.echo(json.dumps(view.to_json(), ensure_ascii=False, indent=2)) if as_json else _print_case(view)
+
+
+def _print_batch(results: list[CaseView | CaseError], as_json: bool) -> None:
+    refused = [r for r in results if isinstance(r, CaseError)]
+    if as_json:
+        click.echo(json.dumps([{"diagnostics": [d.to_json() for d in r.diagnostics]} if isinstance(r, CaseError)
+                               else r.to_json() for r in results], ensure_ascii=False, indent=2))
+    else:
+        for n, result in enumerate(results, 1):
+            click.echo(f"[{n}/{len(results)}]")
+            if isinstance(result, CaseError):
+                for d in result.diagnostics:
+                    click.echo(d.format(), err=True)
+            else:
+                _print_case(result)
+        click.echo(f"完了 {len(results) - len(refused)} 件、受け付けられなかったもの {len(refused)} 件")
+    if refused:
+        click.get_current_context().exit(1)
 
 
 @task_group.command("claim")

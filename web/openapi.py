@@ -90,6 +90,12 @@ def document() -> dict[str, Any]:
                     "diagnostics": {"type": "array", "items": _ref("Diagnostic")}}},
                 "Task": task,
                 "Case": case,
+                "BatchResult": {"type": "object", "required": ["completed", "refused", "results"], "properties": {
+                    "completed": {"type": "integer"}, "refused": {"type": "integer"},
+                    "results": {"type": "array", "items": {
+                        "type": "object", "required": ["id", "status"], "properties": {
+                            "id": {"type": "string"}, "status": {"type": "integer"}, "case": _ref("Case"),
+                            "error": {"type": "object"}, "diagnostics": {"type": "array", "items": _ref("Diagnostic")}}}}}},
                 "Evaluation": {"type": "object", "required": ["value", "type", "trace", "diagnostics"], "properties": {
                     "value": {}, "type": {"type": ["string", "null"]}, "trace": {"type": ["object", "null"]},
                     "diagnostics": {"type": "array", "items": _ref("Diagnostic")}}},
@@ -135,6 +141,16 @@ def document() -> dict[str, Any]:
                 parameters=[_path_id("task_id", "タスク ID"),
                             _idempotency_key("再送しても一度だけ完了する（同じ鍵の再送には保存した答えを返す）")],
                 body={"type": "object", "properties": {"data": {"type": "object"}}})},
+            "/api/tasks/complete": {"post": _operation(
+                "一括処理: 複数のタスクを完了する（1件ずつの手順を1回のコミットで。最大 100 件）",
+                {"200": {"description": "1件ずつの結果（送った順）", **_json(_ref("BatchResult"))}},
+                operation_id="completeTasks", codes=("401", "409", "422"),
+                parameters=[_idempotency_key("再送しても一度だけ処理する（同じ鍵の再送には保存した答えを返す）")],
+                body={"type": "object", "required": ["tasks"], "properties": {"tasks": {
+                    "type": "array", "minItems": 1, "maxItems": 100, "items": {
+                        "type": "object", "required": ["id"], "properties": {
+                            "id": {"type": "string", "minLength": 1, "maxLength": 100},
+                            "data": {"type": "object"}}}}}})},
             "/api/decisions/evaluate": {"post": _operation(
                 "規則の決定を評価し、根拠の説明を返す", {"200": {"description": "値と説明", **_json(_ref("Evaluation"))}},
                 operation_id="evaluateDecision",
