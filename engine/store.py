@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Table, bindparam, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,8 +30,10 @@ OPEN = ("ready", "waiting")
 
 
 def _is_open(state: Any) -> Any:
-    # `state IN (…)` of a literal tuple is an expanding parameter, rendered anew at every execution
-    return (state == "ready") | (state == "waiting")
+    """`state IN ('ready', 'waiting')` with the states written in the SQL: a literal tuple given to in_() is an
+    expanding parameter, rendered anew at every execution, and bound states make SQLite plan the step's read
+    (an OR with the task id) five times slower than with the constants it can see."""
+    return state.in_([literal_column(f"'{name}'") for name in OPEN])
 
 
 @dataclass
