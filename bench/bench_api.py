@@ -91,6 +91,35 @@ def _drive(port: int, token: str, tasks: list[str], latencies: list[float], erro
     connection.close()
 
 
+def _drive_batches(port: int, token: str, tasks: list[str], latencies: list[float], errors: list[str],
+                   batch: int) -> None:
+    """As _drive, `batch` cases at a time through POST /api/tasks/complete (一括処理): each request completes the
+    same step of `batch` cases; every completion's latency is its request's."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for first in range(0, len(tasks), batch):
+        current = [(task_id, "受付") for task_id in tasks[first:first + batch]]
+        while current:
+            body = json.dumps({"tasks": [{"id": task_id, "data": STEPS[name]} for task_id, name in current]},
+                              ensure_ascii=False).encode()
+            t0 = time.perf_counter()
+            connection.request("POST", "/api/tasks/complete", body=body, headers=headers)
+            response = connection.getresponse()
+            answer = response.read()
+            elapsed = (time.perf_counter() - t0) * 1000
+            if response.status != 200 or json.loads(answer)["refused"]:
+                errors.append(f"{response.status} {answer[:200]!r}")
+                break
+            latencies += [elapsed] * len(current)
+            following = []
+            for result in json.loads(answer)["results"]:
+                ready = [t for t in result["case"]["tasks"] if t["state"] == "ready"]
+                if ready:
+                    following.append((ready[0]["id"], ready[0]["name"]))
+            current = following
+    connection.close()
+
+
 def _floor(port: int, requests: int) -> list[float]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     times = []
@@ -103,7 +132,7 @@ def _floor(port: int, requests: int) -> list[float]:
     return times
 
 
-def run(url: str, *, workers: int, clients: int, cases: int) -> dict[str, Any]:
+def run(url: str, *, workers: int, clients: int, cases: int, batch: int = 1) -> dict[str, Any]:
     token, first = _prepare(url, cases)
     port = _free_port()
     env = {**os.environ, "JICHI_DATABASE_URL": url, "JICHI_INSECURE_COOKIES": "1"}
@@ -125,7 +154,9 @@ def run(url: str, *, workers: int, clients: int, cases: int) -> dict[str, Any]:
         latencies: list[float] = []
         errors: list[str] = []
         shares = [first[i::clients] for i in range(clients)]
-        threads = [threading.Thread(target=_drive, args=(port, token, share, latencies, errors)) for share in shares]
+        threads = [threading.Thread(target=_drive, args=(port, token, share, latencies, errors)) if batch == 1 else
+                   threading.Thread(target=_drive_batches, args=(port, token, share, latencies, errors, batch))
+                   for share in shares]
         began = time.perf_counter()
         for t in threads:
             t.start()
@@ -136,7 +167,7 @@ def run(url: str, *, workers: int, clients: int, cases: int) -> dict[str, Any]:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
         log.close()
-    return {"workers": workers, "clients": clients, "cases": len(first), "completions": len(latencies),
+    return {"workers": workers, "clients": clients, "batch": batch, "cases": len(first), "completions": len(latencies),
             "errors": len(errors), "first_error": errors[0] if errors else None,
             "completions_per_s": round(len(latencies) / seconds, 1),
             "p50_ms": round(percentile(latencies, 50), 2), "p95_ms": round(percentile(latencies, 95), 2),

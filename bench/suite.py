@@ -61,12 +61,21 @@ def render(results: dict[str, Any], command: str) -> str:
     migration = results["migration"]
     rows = durable["results"]
     sqlite = rows["sqlite jichi ×1"]
+    grouped_name = next(name for name in rows if name.startswith("sqlite jichi ×1,"))
+    grouped, per_commit = rows[grouped_name], grouped_name.split(", ")[1]
+    stock_grouped = rows[grouped_name.replace("jichi ×1", "baseline")]
     best_batch = max(batch["workers 1"]["per_second"], batch["workers 2"]["per_second"])
     targets = [
         ("durable completions/s in-process on SQLite", "≥ 1,000/s", f"{sqlite['completions_per_s']:,}/s",
          sqlite["completions_per_s"] >= 1000),
         ("… against stock SpiffWorkflow on SQLite, same run", "≥ 2×", f"{sqlite['completions_ratio']}×",
          sqlite["completions_ratio"] >= 2),
+        (f"durable completions/s in-process on SQLite, 一括処理 ({per_commit}: group commit)", "≥ 1,000/s",
+         f"{grouped['completions_per_s']:,}/s", grouped["completions_per_s"] >= 1000),
+        ("… against stock SpiffWorkflow on SQLite (one step per commit, as it comes), same run", "≥ 2×",
+         f"{grouped['completions_ratio']}× (stock with the same grouping: "
+         f"{round(grouped['completions_per_s'] / stock_grouped['completions_per_s'], 2)}×)",
+         grouped["completions_ratio"] >= 2),
         ("JSON API task completion, p50 (one client: the time of a request itself)", "≤ 5 ms",
          f"{one['p50_ms']} ms", one["p50_ms"] <= 5),
         (f"… p50 with {loaded['clients']} clients (queueing included)", "≤ 5 ms", f"{loaded['p50_ms']} ms",
@@ -97,7 +106,12 @@ def render(results: dict[str, Any], command: str) -> str:
         "engine, the whole workflow with its spec as JSON in one row per step) on the same database. jichi: "
         "`engine.cases.Cases` (version check, inbox rows, audit chain, DSL); ×N = N worker processes, each "
         "starting and completing its share, together. Every step is committed before the next (SQLite WAL "
-        "synchronous=FULL; PostgreSQL synchronous_commit=on).",
+        "synchronous=FULL; PostgreSQL synchronous_commit=on) — except in the 一括処理 rows: there the steps are taken "
+        f"{per_commit} (`Cases.complete_tasks`, each step its own version check, audit event and refusal; one "
+        "commit for the batch, so each completion is durable, and answered, when its batch commits: its latency is "
+        "the batch's), and the stock row runs its steps the same way, one transaction per batch. Ratios are against "
+        "the stock baseline with one step per commit. Every process freezes the garbage collector after loading, "
+        "as `jichi worker` and `web/wsgi.py` do.",
         "",
         "| run | starts/s | completions/s | completion p50 ms | p95 ms | starts × baseline | completions × baseline |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -112,10 +126,14 @@ def render(results: dict[str, Any], command: str) -> str:
         "measures a request's own time; 8 clients saturate the 2 cores shared by gunicorn, PostgreSQL and the load "
         "generator. Floor: `GET /healthz` (a database round trip) through the same client.",
         "",
-        "| clients | completions | errors | completions/s | p50 ms | p95 ms | floor p50 ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-        *[f"| {r['clients']} | {r['completions']} | {r['errors']} | {r['completions_per_s']} | {r['p50_ms']} | "
-          f"{r['p95_ms']} | {r['floor_p50_ms']} |" for r in (one, loaded)],
+        "| clients | tasks per request | completions | errors | completions/s | p50 ms | p95 ms | floor p50 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *[f"| {r['clients']} | {r.get('batch', 1)} | {r['completions']} | {r['errors']} | {r['completions_per_s']} | "
+          f"{r['p50_ms']} | {r['p95_ms']} | {r['floor_p50_ms']} |" for r in (one, loaded, api.get("grouped")) if r],
+        "",
+        "The last row is 一括処理 through HTTP (`POST /api/tasks/complete`, 20 tasks of the same step per request, one "
+        "commit each; a completion's latency is its request's). It is not what the API targets above measure — a "
+        "client completing one task at a time — but what an integration sending its work in batches gets.",
         "",
         "For scale (issue 14): an established Flask + SpiffWorkflow platform measured on a machine like this one does",
         "about 17–25 completions/s with a p50 of about 50 ms.",
@@ -168,11 +186,13 @@ def main() -> None:
     print("JSON API …", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         loads = {}
-        for clients, cases in ((1, 40 if quick else 120), (8, 60 if quick else 300)):
+        for key, clients, cases, per_request in (("one", 1, 40 if quick else 120, 1),
+                                                 ("loaded", 8, 60 if quick else 300, 1),
+                                                 ("grouped", 8, 160 if quick else 800, 20)):
             url = fresh_postgres(postgres, "jichi_bench_api") if postgres else \
-                f"sqlite:///{folder}/api-{clients}.sqlite3"
-            loads[clients] = bench_api.run(url, workers=4, clients=clients, cases=cases)
-        results["api"] = {"one": loads[1], "loaded": loads[8], "backend": "PostgreSQL" if postgres else "SQLite"}
+                f"sqlite:///{folder}/api-{key}.sqlite3"
+            loads[key] = bench_api.run(url, workers=4, clients=clients, cases=cases, batch=per_request)
+        results["api"] = {**loads, "backend": "PostgreSQL" if postgres else "SQLite"}
     print("batch …", flush=True)
     results["batch"] = bench_batch.run(5_000 if quick else 100_000)
     print("migration …", flush=True)
