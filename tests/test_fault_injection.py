@@ -1,5 +1,5 @@
-"""Database errors injected into 5 % of 1,000 operations (JSON API requests as clients send them, and the timer
-worker's rounds) leave no partial state, and the user gets the clean ENG540 answer (503), never a traceback.
+"""Database errors injected into 5 % of 1,000 operations (JSON API requests as clients send them, 一括処理 included,
+and the timer worker's rounds) leave no partial state, and the user gets the clean ENG540 answer (503), never a traceback.
 
 The injected error is the driver's own OperationalError (what a dropped connection, a failed serialization or a
 full disk raise), thrown at a random statement of the operation — the token check, a read, the idempotency
@@ -84,10 +84,10 @@ def test_five_percent_database_errors_over_a_thousand_operations_leave_no_partia
 
             def operation(i: int) -> Any:
                 """One client request (or a worker round); returns the response (None for the worker)."""
-                kind = rng.choice(("start", "start", "complete", "complete", "complete", "claim", "read",
+                kind = rng.choice(("start", "start", "complete", "complete", "complete", "batch", "claim", "read",
                                    "inbox", "timers"))
                 ready = ready_tasks()
-                if kind in ("complete", "claim", "read") and not ready:
+                if kind in ("complete", "batch", "claim", "read") and not ready:
                     kind = "start"
                 if kind == "start":
                     process, data = rng.choice((("Process_Deadline", {}),
@@ -96,6 +96,11 @@ def test_five_percent_database_errors_over_a_thousand_operations_leave_no_partia
                     return call(app, token, "POST", "/api/cases",
                                 {"process_id": process, "municipality": A, "data": data}, **headers)
                 task_id, name = rng.choice(ready) if ready else ("", "")
+                if kind == "batch":  # 一括処理 of up to five tasks: all of it or none of it
+                    chosen = rng.sample(ready, min(len(ready), rng.randint(2, 5)))
+                    return call(app, token, "POST", "/api/tasks/complete",
+                                {"tasks": [{"id": t, "data": INPUT.get(n, {})} for t, n in chosen]},
+                                **{"Idempotency-Key": f"op-{i}"})
                 if kind == "complete":
                     return call(app, token, "POST", f"/api/tasks/{task_id}/complete", {"data": INPUT.get(name, {})},
                                 **{"Idempotency-Key": f"op-{i}"})
