@@ -1,5 +1,6 @@
-"""Database errors injected into 5 % of 1,000 operations (JSON API requests as clients send them, 一括処理 included,
-and the timer worker's rounds) leave no partial state, and the user gets the clean ENG540 answer (503), never a traceback.
+"""Database errors injected into 5 % of 1,000 operations (JSON API requests as clients send them, 一括処理
+included, and the timer worker's rounds) leave no partial state, and the user gets the clean ENG540 answer (503),
+never a traceback.
 
 The injected error is the driver's own OperationalError (what a dropped connection, a failed serialization or a
 full disk raise), thrown at a random statement of the operation — the token check, a read, the idempotency
