@@ -196,3 +196,47 @@ def test_a_list_longer_than_the_count_limit_says_so(app: Flask, monkeypatch: pyt
     assert "1 / 2+ ページ" in first and "件より先は表示しません" not in first
     last = html.unescape(client.get("/inbox?list=mine&page=2", base_url=HTTPS).get_data(as_text=True))
     assert "2 件より先は表示しません。手続き・期限・氏名で絞り込んでください。" in last
+
+
+def test_tasks_of_one_step_are_completed_together_from_the_inbox(app: Flask) -> None:
+    # 一括処理: choose in the inbox, fill the step's form once, every case advances as its own audited step
+    client, csrf = signed_in(app, "madoguchi")
+    tasks = [_start(client, csrf).rsplit("/", 1)[1] for _ in range(3)]
+    inbox = client.get("/inbox", base_url=HTTPS).get_data(as_text=True)  # the starter's own 受付
+    assert 'id="batch"' in inbox and all(f'form="batch" name="task" value="{t}"' in inbox for t in tasks)
+    chosen = {"csrf_token": csrf, "task": tasks}
+    page = client.post("/tasks/batch", base_url=HTTPS, data=chosen)
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and "一括処理: 受付（3 件）" in body and 'name="受付日"' in body
+    assert all(f'name="task" value="{t}"' in body for t in tasks)
+    wrong = client.post("/tasks/batch", base_url=HTTPS, data={**chosen, "_confirm": "1", "受付日": "R8.2.30",
+                                                              "請求者区分": "本人", "郵送請求": "false", "請求通数": "1"})
+    assert wrong.status_code == 422 and "存在しない日付" in wrong.get_data(as_text=True)
+    assert client.post("/tasks/batch", base_url=HTTPS, data=chosen).status_code == 200  # nothing was completed
+    done = client.post("/tasks/batch", base_url=HTTPS, data={**chosen, "_confirm": "1", "受付日": "R8.4.1",
+                                                             "請求者区分": "本人", "郵送請求": "false", "請求通数": "2"})
+    result = done.get_data(as_text=True)
+    assert done.status_code == 200 and "完了 3 件、受け付けられなかったもの 0 件" in result, result
+    assert result.count("完了（次: 本人確認）") == 3
+    again = client.post("/tasks/batch", base_url=HTTPS, data={**chosen, "_confirm": "1", "受付日": "R8.4.1",
+                                                              "請求者区分": "本人", "郵送請求": "false", "請求通数": "2"})
+    assert "完了 0 件、受け付けられなかったもの 3 件" in again.get_data(as_text=True)  # each was done once
+    inbox = client.get("/inbox?list=group", base_url=HTTPS).get_data(as_text=True)
+    assert inbox.count(">本人確認<") == 3
+
+
+def test_a_batch_of_different_steps_or_unknown_tasks_is_refused(app: Flask) -> None:
+    client, csrf = signed_in(app, "madoguchi")
+    first = _start(client, csrf)
+    second = _start(client, csrf).rsplit("/", 1)[1]
+    client.post(first, base_url=HTTPS, data={"csrf_token": csrf, "受付日": "R8.4.1", "請求者区分": "本人",
+                                            "郵送請求": "false", "請求通数": "1", "then": "next"})
+    inbox = client.get("/inbox?list=group", base_url=HTTPS).get_data(as_text=True)
+    identity = re.search(r'href="/tasks/([^"]+)">本人確認<', inbox)
+    assert identity is not None
+    for tasks, message in (([], "選んでください"), ([identity.group(1), second], "同じ手続きの同じ手順"),
+                           ([second, "00000000-0000-0000-0000-000000000000"], "一部が見つかりません"),
+                           ([f"{n:036d}" for n in range(101)], "100 件まで")):
+        answer = client.post("/tasks/batch", base_url=HTTPS, data={"csrf_token": csrf, "task": tasks, "_confirm": "1"})
+        assert answer.status_code == 422 and message in answer.get_data(as_text=True), message
+    assert client.post("/tasks/batch", base_url=HTTPS, data={"task": [second]}).status_code == 403  # no CSRF token

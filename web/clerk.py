@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 
 from dsl.rules.explain import explain
 from engine import clock, store
-from engine.cases import CaseView
+from engine.cases import MAX_BATCH, CaseView
 from engine.db import Municipality
 from engine.forms import Form
 from engine.inbox import CLAIM_FILTERS, DUE_FILTERS, LISTS, InboxFilter, inbox
@@ -135,7 +135,8 @@ def inbox_page() -> ResponseReturnValue:
     # one url_for per kind of link, not per row: a page of 50 rows would spend milliseconds building them
     hrefs = {"task": url_for("clerk.task_page", task_id="__ID__"), "case": url_for("clerk.case_page", case_id="__ID__"),
              "claim": url_for("clerk.assign", task_id="__ID__", action="claim"),
-             "release": url_for("clerk.assign", task_id="__ID__", action="release")}
+             "release": url_for("clerk.assign", task_id="__ID__", action="release"),
+             "batch": url_for("clerk.batch")}
     context = {"page": page, "query": query, "procedures": procedures, "lists": LIST_LABELS, "hrefs": hrefs,
                "due_labels": DUE_LABELS, "claim_labels": CLAIM_LABELS, "qs": lambda **c: _query_string(query, **c),
                "me": actor()}
@@ -369,6 +370,52 @@ def complete(task_id: str) -> ResponseReturnValue:
     target = url_for("clerk.task_page", task_id=nxt.id) if nxt is not None and request.form.get("then") == "next" \
         else url_for("clerk.case_page", case_id=after.id, done=row.name)
     return _back(target)
+
+
+# --- 一括処理 -----------------------------------------------------------------------------------------------
+
+@bp.post("/tasks/batch")
+def batch() -> ResponseReturnValue:
+    """一括処理: the tasks chosen in the inbox — ready steps of one kind (one procedure, one BPMN task) — completed
+    with one form's input (Cases.complete_tasks: each its own audited step, one commit). First post (from the
+    inbox): the form; second (`_confirm`): the results, item by item."""
+    ids = list(dict.fromkeys(request.form.getlist("task")))
+    db = get_session()
+    rows = [row for row in (store.load_task(db, i) for i in ids[:MAX_BATCH]) if row is not None]  # scoped
+    refusal = _batch_refusal(ids, rows)
+    if refusal is not None:
+        return render_template("clerk/batch.html", refusal=refusal, rows=[], results=None), 422
+    _, view, form = _task_context(rows[0].id)
+    context: dict[str, Any] = {"refusal": None, "rows": rows, "step": rows[0].name, "process": view.process_name,
+                               "results": None, "errors": {}, "problems": []}
+    posted = {k: v for k, v in request.form.items() if k not in ("csrf_token", "task", "_confirm", "_add", "_remove")}
+    if form is not None and ("_add" in request.form or "_remove" in request.form):  # 行を追加・削除, as on a task
+        values = rows_changed(form, posted, request.form.get("_add"), request.form.get("_remove"))
+        return render_template("clerk/batch.html", fields=widgets(form, values), **context)
+    if "_confirm" not in request.form:
+        return render_template("clerk/batch.html", fields=widgets(form, {}) if form else [], **context)
+    data, errors = read_post(form, posted) if form is not None else ({}, {})
+    if errors:
+        context["errors"] = errors
+        return render_template("clerk/batch.html", fields=widgets(form, posted_values(form, posted), errors)
+                               if form else [], **context), 422
+    results = cases().complete_tasks(db, [(row.id, data) for row in rows], actor())
+    context["results"] = list(zip(rows, results, strict=True))
+    context["done"] = sum(1 for r in results if isinstance(r, CaseView))
+    return render_template("clerk/batch.html", fields=[], **context)
+
+
+def _batch_refusal(ids: list[str], rows: list[Any]) -> str | None:
+    """Why the chosen tasks cannot be processed together, or None."""
+    if not ids:
+        return "まとめて処理するタスクを受付箱で選んでください。"
+    if len(ids) > MAX_BATCH:
+        return f"一度にまとめて処理できるのは {MAX_BATCH} 件までです（{len(ids)} 件を選びました）。"
+    if len(rows) != len(ids):
+        return "選んだタスクの一部が見つかりません。受付箱を開き直して選び直してください。"
+    if any(r.kind != "user" for r in rows) or len({(r.process_id, r.bpmn_id) for r in rows}) > 1:
+        return "まとめて処理できるのは、同じ手続きの同じ手順のタスクだけです。手順ごとに選び直してください。"
+    return None
 
 
 def rows_changed(form: Form, posted: dict[str, str], add: str | None, remove: str | None) -> dict[str, Any]:

@@ -95,6 +95,35 @@ def test_claim_and_release_from_the_inbox(page: Any, live: Any, axe: Any) -> Non
     axe(page, "inbox-filtered")
 
 
+def test_tasks_of_one_step_completed_together(page: Any, live: Any, axe: Any, shot: Any) -> None:
+    # 一括処理: tick two 受付 in the inbox, fill the step's form once, read each case's result
+    sign_in(page, live, "madoguchi")
+    for _ in range(2):
+        page.goto(live.url("/cases/new"))
+        page.get_by_role("region", name=f"団体 {NANTO}").get_by_role("button", name="住民票の写し等交付請求を受け付ける").click()
+        page.wait_for_url("**/tasks/*")
+    page.goto(live.url("/inbox"))
+    boxes = page.get_by_role("checkbox", name="選ぶ: 受付（住民票の写し等交付請求）")
+    assert boxes.count() == 2
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    axe(page, "inbox-chosen")
+    page.get_by_role("button", name="選んだタスクをまとめて処理").click()
+    page.wait_for_url("**/tasks/batch")
+    assert page.get_by_role("heading", name="一括処理: 受付（2 件）").is_visible()
+    axe(page, "batch-form")
+    page.get_by_label("受付日").fill("令和8年4月1日")
+    page.get_by_label("請求者（本人・代理人・第三者）").fill("本人")
+    page.get_by_role("group", name="郵送による請求").get_by_label("いいえ").check()
+    page.get_by_label("請求通数（通）").fill("1")
+    page.get_by_role("button", name="2 件をまとめて完了する").click()
+    page.get_by_role("heading", name="一括処理の結果: 受付").wait_for()
+    assert "完了 2 件、受け付けられなかったもの 0 件" in page.locator("p.notice").inner_text()
+    assert page.get_by_role("cell", name="完了（次: 本人確認）").count() == 2
+    axe(page, "batch-results")
+    shot(page, "batch-results")
+
+
 def test_resident_search_as_you_type(page: Any, live: Any, axe: Any, shot: Any) -> None:
     sign_in(page, live, "madoguchi")
     page.get_by_role("link", name="住民の検索").click()
