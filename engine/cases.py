@@ -103,10 +103,10 @@ def _rolled_back_on_error(session: Session) -> Iterator[None]:
 
 
 def _begin_writing(session: Session) -> None:
-    """Open the session's transaction as a writer now. On SQLite the driver begins a transaction only at the first
-    write, so a SAVEPOINT issued before it would open (and its RELEASE commit) the transaction itself: BEGIN
-    IMMEDIATE makes the savepoints nest in one transaction, and takes the single writer's lock before anything is
-    read, so a batch's reads and writes see the same database. PostgreSQL needs nothing."""
+    """Open the session's transaction as a writer now (a batch). On SQLite the driver begins a transaction only at
+    the first write, so the batch's first reads would see another snapshot than its writes, and taking the single
+    writer's lock midway could fail at once instead of waiting: BEGIN IMMEDIATE takes the lock (waiting for it)
+    before anything is read. PostgreSQL needs nothing."""
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         raw = connection.connection.dbapi_connection
