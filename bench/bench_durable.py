@@ -9,7 +9,7 @@ SpiffWorkflow, on SQLite and on PostgreSQL, in the same run (issue 14).
   loaded), each starts and completes its own share of the cases; the phases start together (a barrier).
   SQLite allows one writer: its jichi runs use 1 process (docs/operations.md).
 - 一括処理 (group commit), SQLite: the same steps BATCH at a time in one transaction — jichi through
-  Cases.complete_tasks (each step its own version check, audit event and SAVEPOINT), stock SpiffWorkflow by
+  Cases.complete_tasks (each step its own version check, audit event and refusal), stock SpiffWorkflow by
   running its steps one after the other in one transaction. Ratios are still against the stock baseline with
   one step per commit; the stock row with the same grouping is there to show what the grouping alone gives.
 

@@ -401,13 +401,12 @@ class Cases:
         _apply(case, workflow, now)
         if batch is not None:
             batch.writing = True
-        if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now):
+        row.state, row.completed_by, row.completed_at = "completed", actor, now
+        if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now, closing=row):
             raise _VersionMoved
         faults.point("after_state_write")
-        row.state, row.completed_by, row.completed_at = "completed", actor, now
         after = _case_data(workflow)
         old, new = audit.changed(before, after)
-        store.close_tasks(session, [row])
         index_case_names(session, case.municipality_code, case.id, values)
         detail: dict[str, Any] = {"bpmn_id": row.bpmn_id, "name": row.name}
         personal: dict[str, Any] = {"input": values}
@@ -446,11 +445,10 @@ class Cases:
         now = clock.now()
         if batch is not None:
             batch.writing = True
-        if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now):
+        row.state, row.completed_by, row.completed_at = "completed", actor, now
+        if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now, closing=row):
             raise _VersionMoved
         faults.point("after_state_write")
-        row.state, row.completed_by, row.completed_at = "completed", actor, now
-        store.close_tasks(session, [row])
         rows = self._project(session, case, procedure, workflow, [r for r in open_rows if r.id != row.id], now, [],
                              action="review.completed", actor=actor, task_id=row.id,
                              detail={"bpmn_id": row.bpmn_id, "name": row.name}, personal={"input": dict(data)},
@@ -727,7 +725,8 @@ class Cases:
             _address(session, case, procedure, workflow, new_rows)
         store.close_tasks(session, closed)
         store.update_due(session, moved)
-        store.insert_tasks(session, new_rows)
+        if batch is not None:
+            store.insert_tasks(session, new_rows)  # the events are appended at the batch's end
         full = dict(detail)
         decided = take_decided(workflow)
         if decided:
@@ -747,7 +746,7 @@ class Cases:
         if batch is not None:
             batch.events.append(event)  # appended to the chain with the batch's others, before its commit
         else:
-            store.insert_events(session, [event])
+            store.insert_events(session, [event], opening=new_rows)
         return still_open + new_rows
 
 

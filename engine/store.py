@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, bindparam, insert, literal_column, select, update
+from sqlalchemy import BigInteger, Table, bindparam, exists, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -132,6 +132,32 @@ _APPEND_ONE_PERSONAL = _APPEND_ONE.add_cte(
     insert(PERSONAL).values({c.name: bindparam(f"p_{c.name}", type_=c.type) for c in PERSONAL.c if c.name != "id"})
     .cte("new_personal"))
 
+# PostgreSQL: two writes of a step in one round trip each, with data-modifying WITH (one transaction either way).
+# The case's new state, guarded by its version, and the completed task closed only if the case was updated;
+# the statement answers how many of each were written.
+_CASE_SET = {name: bindparam(name, type_=CASES.c[name].type)
+             for name in ("state", "status", "completed_at", "version", "serializer_version", "updated_at")}
+_TASK_CLOSE_SET = {name: bindparam(f"t_{name}", type_=TASKS.c[name].type)
+                   for name in ("state", "completed_at", "completed_by", "on_behalf_of")}
+
+
+def _update_case_closing(scoped: bool) -> Any:
+    moved = update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
+    closing = update(TASKS).where(TASKS.c.id == bindparam("t_id"), _is_open(TASKS.c.state))
+    if scoped:
+        moved, closing = _scoped(moved, CASES), _scoped(closing, TASKS)
+    moved_cte = moved.values(_CASE_SET).returning(CASES.c.id).cte("moved_case")
+    closed_cte = (closing.where(exists(select(moved_cte.c.id))).values(_TASK_CLOSE_SET).returning(TASKS.c.id)
+                  .cte("closed_task"))
+    return select(select(func.count()).select_from(moved_cte).scalar_subquery(),
+                  select(func.count()).select_from(closed_cte).scalar_subquery())
+
+
+# A step's one new task inserted by the statement that advances the audit chain's head.
+_ADVANCE_HEAD_OPENING = _ADVANCE_HEAD.add_cte(
+    insert(TASKS).values({c.name: bindparam(f"n_{c.name}", type_=c.type) for c in TASKS.c
+                          if c.name in TaskRow.__dataclass_fields__}).cte("new_task"))
+
 
 # The same statements for a session scoped to municipalities (engine.tenancy): each also requires its table's
 # municipality_code to be one of the session's, given as an expanding parameter. Built once here rather than by
@@ -146,6 +172,8 @@ _SCOPED: dict[int, Any] = {id(statement): _scoped(statement, *tables) for statem
     (_LOAD_CASE, [CASES]), (_LOAD_CASE_LOCKED, [CASES]), (_LOAD_TASK, [TASKS]), (_LOAD_STEP, [TASKS, CASES]),
     (_OPEN_TASKS, [TASKS]), (_CASE_TASKS, [TASKS]), (_CASE_IDS, [TASKS]), (_UPDATE_CASE, [CASES]), (_CLOSE_TASK, [TASKS]),
     (_MOVE_DUE, [TASKS]), (_CLAIM_TASK, [TASKS]), (_RELEASE_TASK, [TASKS]))}
+_UPDATE_CASE_CLOSING = _update_case_closing(scoped=False)
+_SCOPED[id(_UPDATE_CASE_CLOSING)] = _update_case_closing(scoped=True)
 
 
 def _execute(session: Session, statement: Any, params: Any) -> Any:
@@ -208,15 +236,29 @@ def insert_case(session: Session, case: CaseRow, *, serializer_version: str, upd
                                                 "updated_at": updated_at})
 
 
-def update_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime) -> bool:
-    """Write the case's new state if nobody else did since it was read; False when the version moved."""
+def update_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime,
+                closing: TaskRow | None = None) -> bool:
+    """Write the case's new state if nobody else did since it was read; False when the version moved.
+
+    `closing`: the task the step completed (its state and completion already on the row), closed with the case's
+    write: on PostgreSQL by the same statement. False has written nothing."""
     check_write(session, case.municipality_code)
-    result = _execute(session, _UPDATE_CASE, {
-        "b_id": case.id, "b_version": case.version, "state": case.state, "status": case.status,
-        "completed_at": case.completed_at, "version": case.version + 1, "serializer_version": serializer_version,
-        "updated_at": updated_at})
-    if result.rowcount != 1:
-        return False
+    params = {"b_id": case.id, "b_version": case.version, "state": case.state, "status": case.status,
+              "completed_at": case.completed_at, "version": case.version + 1,
+              "serializer_version": serializer_version, "updated_at": updated_at}
+    if closing is not None and session.connection().dialect.name == "postgresql":
+        params |= {"t_id": closing.id, "t_state": closing.state, "t_completed_at": closing.completed_at,
+                   "t_completed_by": closing.completed_by, "t_on_behalf_of": closing.on_behalf_of}
+        moved, closed = _execute(session, _UPDATE_CASE_CLOSING, params).one()
+    else:
+        moved = _execute(session, _UPDATE_CASE, params).rowcount
+        closed = int(_close_task(session, closing)) if moved == 1 and closing is not None else 1
+    if moved != 1:
+        return False  # nothing written
+    if closed != 1:
+        # Every step that closes a task moves its case: a task closed while its case did not move is a bug, and
+        # the step's transaction is rolled back by the caller (this is not a conflict to retry).
+        raise RuntimeError(f"task {closing.id if closing else ''} was no longer open though its case had not moved")
     case.version += 1
     return True
 
@@ -224,8 +266,13 @@ def update_case(session: Session, case: CaseRow, *, serializer_version: str, upd
 def close_tasks(session: Session, closed: Sequence[TaskRow]) -> None:
     """Mark rows completed/cancelled, only if still open (a row is closed once, by one step)."""
     for row in closed:
-        _execute(session, _CLOSE_TASK, {"b_id": row.id, "state": row.state, "completed_at": row.completed_at,
-                                      "completed_by": row.completed_by, "on_behalf_of": row.on_behalf_of})
+        _close_task(session, row)
+
+
+def _close_task(session: Session, row: TaskRow) -> bool:
+    return bool(_execute(session, _CLOSE_TASK, {
+        "b_id": row.id, "state": row.state, "completed_at": row.completed_at, "completed_by": row.completed_by,
+        "on_behalf_of": row.on_behalf_of}).rowcount == 1)
 
 
 def claim_task(session: Session, task_id: str, person: str) -> bool:
@@ -252,18 +299,32 @@ def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
         session.connection().execute(_INSERT_TASK, [r.values() for r in rows])
 
 
-def insert_events(session: Session, events: Sequence[Mapping[str, Any]]) -> list[tuple[str, int]]:
+def insert_events(session: Session, events: Sequence[Mapping[str, Any]],
+                  opening: Sequence[TaskRow] = ()) -> list[tuple[str, int]]:
     """Append events (values from `audit.event`) to their municipalities' chains; returns (code, seq) each.
 
     Municipalities are taken in code order, so two transactions never wait for each other's heads in
-    opposite orders.
+    opposite orders. `opening`: task rows the step opens, inserted first (as insert_tasks) — on PostgreSQL
+    a step's one new task by the statement that advances its chain's head.
     """
     connection = session.connection()
     appended: list[tuple[str, int]] = []
     codes = sorted({e["municipality_code"] for e in events})
+    along: TaskRow | None = None
+    if (len(opening) == 1 and codes == [opening[0].municipality_code]
+            and connection.dialect.name == "postgresql"):
+        check_write(session, opening[0].municipality_code)
+        along = opening[0]
+    else:
+        insert_tasks(session, opening)
     for code in codes:
         group = [e for e in events if e["municipality_code"] == code]
-        head = connection.execute(_ADVANCE_HEAD, {"b_code": code, "b_n": len(group)}).first()
+        if along is not None:
+            params = {"b_code": code, "b_n": len(group)} | {f"n_{k}": v for k, v in along.values().items()}
+            head = connection.execute(_ADVANCE_HEAD_OPENING, params).first()  # the task is in even without a head
+            along = None
+        else:
+            head = connection.execute(_ADVANCE_HEAD, {"b_code": code, "b_n": len(group)}).first()
         if head is None:
             ensure_head(session, code)
             head = connection.execute(_ADVANCE_HEAD, {"b_code": code, "b_n": len(group)}).one()

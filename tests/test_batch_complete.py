@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from engine import cases as engine_cases
 from engine import faults, store
 from engine.audit_verify import verify
 from engine.cases import CaseError, CaseView
@@ -106,15 +107,16 @@ def test_an_item_refused_after_it_began_writing_is_taken_out_and_the_batch_run_a
     with environment(database_url) as env:
         cases = [env.start("Process_Deadline") for _ in range(3)]
         tasks = [_first_task(env, c) for c in cases]
-        real, refusals = store.close_tasks, []
+        real, refusals = engine_cases.index_case_names, []
 
-        def refuse_the_second(session: Any, rows: Any) -> None:
-            if rows and rows[0].id == tasks[1]:
+        def refuse_the_second(session: Any, municipality: str, case_id: str, values: Any) -> None:
+            # called after the step wrote its case and closed its task
+            if case_id == cases[1]:
                 refusals.append(1)
                 raise CaseError([error("ENG511", "テストの拒否", Span("<案件>", 1, 1), "")])
-            real(session, rows)
+            real(session, municipality, case_id, values)
 
-        monkeypatch.setattr(store, "close_tasks", refuse_the_second)
+        monkeypatch.setattr(engine_cases, "index_case_names", refuse_the_second)
         with env.session() as s:
             results = env.cases.complete_tasks(s, [(t, {"異動日": "2026-06-09"}) for t in tasks], "clerk")
         assert len(refusals) == 1  # the second pass does not take it again
@@ -122,7 +124,7 @@ def test_an_item_refused_after_it_began_writing_is_taken_out_and_the_batch_run_a
         assert _versions(env, cases) == [2, 1, 2]
         assert [env.audit_count(c, "task.completed") for c in cases] == [1, 0, 1]
         assert [t.name for t in env.ready(cases[1])] == ["受付"]
-        monkeypatch.setattr(store, "close_tasks", real)
+        monkeypatch.setattr(engine_cases, "index_case_names", real)
         env.complete(cases[1], "受付", {"異動日": "2026-06-09"})  # its workflow was not kept half-done
         assert _versions(env, cases) == [2, 2, 2]
         with env.engine.connect() as connection:
