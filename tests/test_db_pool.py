@@ -44,6 +44,13 @@ def _terminate(url: str, pid: int) -> None:
         admin.dispose()
 
 
+def _dropped(engine: Engine, url: str) -> int:
+    """The pooled connection's backend, after the server dropped it."""
+    pid = _backend(engine)
+    _terminate(url, pid)
+    return pid
+
+
 def _count_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     pings: list[int] = []
     real = engine.dialect.do_ping
@@ -72,8 +79,7 @@ def test_a_connection_returned_a_moment_ago_is_not_pinged(engine: Engine, monkey
 def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
         engine: Engine, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
-    first = _backend(engine)
-    _terminate(postgres_url, first)
+    first = _dropped(engine, postgres_url)
     second = _backend(engine)  # no error: the ping found it dead and the pool opened another
     assert second != first
 
@@ -82,8 +88,7 @@ def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
 def test_a_connection_dropped_within_the_idle_second_fails_once_then_the_pool_is_renewed(
         engine: Engine, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
-    first = _backend(engine)
-    _terminate(postgres_url, first)
+    first = _dropped(engine, postgres_url)
     with pytest.raises(DBAPIError) as raised:
         _backend(engine)
     assert raised.value.connection_invalidated
