@@ -8,7 +8,10 @@ a child passing an age) are listed with both values. The rules are compiled once
 recording traces (`jichi rules eval --explain` explains one recipient). A line that cannot be read or evaluated
 becomes an error row naming its line; the others go on. Nothing is written to the database.
 
-With workers > 1 the lines are split into chunks evaluated by that many processes (each loads the rules once).
+With workers > 1 the lines are split into chunks evaluated by that many processes. They are spawned (fresh
+interpreters), never forked: a fork copies the locks other threads of the caller hold (a web server's, a job
+runner's), and a child that needs one waits forever. Each child compiles the rules once from the same source
+texts the caller compiled, so every row is evaluated by the same rules even if a file changes meanwhile.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import datetime as dt
 import json
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dsl import DslRuntimeError
+from dsl.rules.load import load_rules
 from dsl.rules.model import RuleSet
 from dsl.rules.runtime import RuleRuntime
 from dsl.values import json_value
@@ -73,9 +77,18 @@ def _row(rules: RuleSet, calendar: MunicipalCalendar | None, decision: str, on: 
     return row
 
 
-# What a forked worker evaluates with: set before the pool forks, so the compiled rules (closures, not
-# picklable) are inherited instead of sent; only the lines travel.
+# What a worker evaluates with: the caller's own values in-process; in a spawned child, set once by _start_child
+# from the source texts (compiled rules are closures, not picklable), so only the lines travel afterwards.
 _CONTEXT: tuple[RuleSet, MunicipalCalendar | None, str, dt.date, dt.date | None] | None = None
+
+
+def _start_child(sources: Sequence[tuple[str, str]], calendar: MunicipalCalendar | None, decision: str,
+                 on: dt.date, before: dt.date | None) -> None:
+    global _CONTEXT
+    rules, _ = load_rules(sources)
+    if rules is None:  # the caller compiled the same texts without an error
+        raise RuntimeError("rules failed to compile in a batch worker")
+    _CONTEXT = (rules, calendar, decision, on, before)
 
 
 def _chunk_rows(lines: list[tuple[int, str]]) -> list[dict[str, Any]]:
@@ -99,16 +112,23 @@ def _chunks(lines: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
 
 def reevaluate(rules: RuleSet, calendar: MunicipalCalendar | None, decision: str, lines: Iterable[str], *,
                on: dt.date, before: dt.date | None = None, workers: int = 1,
+               sources: Sequence[tuple[str, str]] | None = None,
                summary: Summary | None = None) -> Iterator[dict[str, Any]]:
     """One row per non-empty input line, in input order: {"line", "id", "value"[, "before", "changed"]} or
-    {"line", "id", "error"}; `summary` (when given) is filled as the rows go by."""
+    {"line", "id", "error"}; `summary` (when given) is filled as the rows go by.
+
+    With workers > 1, `sources` are the (file name, text) pairs `rules` were compiled from
+    (engine.rulesets.RuleSets.for_municipality_with_sources): the workers compile them again."""
     global _CONTEXT
     summary = summary if summary is not None else Summary()
-    _CONTEXT = (rules, calendar, decision, on, before)
     if workers > 1:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        if sources is None:
+            raise ValueError("workers > 1 needs the rules' source texts")
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(workers, _start_child, (tuple(sources), calendar, decision, on, before)) as pool:
             yield from _counted(pool.imap(_chunk_rows, _chunks(lines, CHUNK)), summary)
     else:
+        _CONTEXT = (rules, calendar, decision, on, before)
         yield from _counted(map(_chunk_rows, _chunks(lines, CHUNK)), summary)
 
 

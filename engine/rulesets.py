@@ -88,6 +88,17 @@ class RuleSets:
             return None, problems
         return self.load(scope.files)
 
+    def for_municipality_with_sources(
+            self, code: str) -> tuple[RuleSet | None, list[tuple[str, str]], list[Diagnostic]]:
+        """As for_municipality, read afresh (not cached), with the (file name, text) pairs compiled: what a
+        process that compiles the same rules elsewhere needs (engine.batch's workers)."""
+        scope, problems = scope_for(code, self.root, self.packs)
+        if scope is None:
+            return None, [], problems
+        sources, unreadable = read_sources(scope.files, self.root)
+        rules, diagnostics = load_rules(sources)
+        return (None if has_errors(unreadable) else rules), sources, [*unreadable, *diagnostics]
+
     def for_file(self, path: Path) -> RuleSet | None:
         """The rules a BPMN file's business rule tasks may call: the core's for a file outside the packs,
         the core's and the pack's layers for a file in a pack's folder. None if those rules have errors."""

@@ -59,6 +59,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "postgres_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+    # The browser tests run last: Playwright leaves threads in this process (its event loop's executor and
+    # child watcher), and the tests that fork this process (crash safety) should fork one without threads.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 _postgres_outcomes: Counter[str] = Counter()

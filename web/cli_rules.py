@@ -130,7 +130,7 @@ def rules_batch(code: str, procedure: str, input_file: Path, on_text: str, befor
     root = project_root()
     calendar, found = resolve_calendar(code, root)
     problems.extend(found)
-    rules, loaded = RuleSets(root).for_municipality(code) if not found else (None, [])
+    rules, sources, loaded = RuleSets(root).for_municipality_with_sources(code) if not found else (None, [], [])
     problems.extend(d for d in loaded if d.is_error)
     if rules is not None and procedure not in rules.evaluable():
         known = "、".join(rules.evaluable()) or "（この団体には規則ファイルの決定がありません）"
@@ -150,7 +150,7 @@ def rules_batch(code: str, procedure: str, input_file: Path, on_text: str, befor
     out = out_file.open("w", encoding="utf-8") if out_file is not None else None
     try:
         for row in reevaluate(rules, calendar, procedure, lines, on=dates[0], before=dates[1], workers=workers,
-                              summary=summary):
+                              sources=sources, summary=summary):
             text = json.dumps(row, ensure_ascii=False)
             if out is not None:
                 out.write(text + "\n")
