@@ -31,10 +31,15 @@ def exact_decimal(value: Fraction) -> str:
     return f"{sign}{whole}.{fraction:0{places}d}".rstrip("0").rstrip(".")
 
 
+_AS_IS = frozenset({str, int, bool, float})
+
+
 def json_value(value: object) -> object:
     """The JSON form of a DSL value: 日付 "YYYY-MM-DD", 整数・金額 numbers, 割合 and 端数つき金額 exact
     strings ("0.1", "1/3"), 真偽 true/false, 文字列・列挙 strings, 年月 "YYYY-MM", 年度 the number of the
     year it starts in (令和7年度 → 2025), 一覧 arrays, レコード objects."""
+    if value is None or type(value) in _AS_IS:  # most values: no ABC check needed
+        return value
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Fraction):

@@ -24,9 +24,14 @@ def may_see(roles: set[str] | frozenset[str] | None) -> bool:
     return bool(set(roles or ()) & SEEING_ROLES)
 
 
+_AS_IS = frozenset({str, int, bool, float, type(None)})
+
+
 def redact(value: Any) -> Any:
     """The value with every restricted item masked: keys named like one, and trace entries about one
     ({"name": "個人番号", "value": …}), at any depth."""
+    if type(value) in _AS_IS:  # most values are leaves: no ABC check needed
+        return value
     if isinstance(value, Mapping):
         named = value.get("name") in RESTRICTED
         return {k: MASK if (k in RESTRICTED or (named and k == "value")) and v is not None else redact(v)

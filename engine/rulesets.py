@@ -80,10 +80,22 @@ class RuleSets:
         self.root = root
         self.packs, self.pack_diagnostics = discover_packs(root / "local_rules")
         self._loaded: dict[tuple[Path, ...], tuple[RuleSet | None, list[Diagnostic]]] = {}
+        self._scopes: dict[str, tuple[RuleScope | None, list[Diagnostic]]] = {}
         self._lock = threading.Lock()
 
+    def scope(self, code: str) -> tuple[RuleScope | None, list[Diagnostic]]:
+        """scope_for, resolved once per municipality (as the packs are discovered once): a running case's
+        business rule task asks on every step, and listing the core's folder is a system call."""
+        with self._lock:
+            known = self._scopes.get(code)
+        if known is None:
+            known = scope_for(code, self.root, self.packs)
+            with self._lock:
+                self._scopes[code] = known
+        return known
+
     def for_municipality(self, code: str) -> tuple[RuleSet | None, list[Diagnostic]]:
-        scope, problems = scope_for(code, self.root, self.packs)
+        scope, problems = self.scope(code)
         if scope is None:
             return None, problems
         return self.load(scope.files)
@@ -92,7 +104,7 @@ class RuleSets:
             self, code: str) -> tuple[RuleSet | None, list[tuple[str, str]], list[Diagnostic]]:
         """As for_municipality, read afresh (not cached), with the (file name, text) pairs compiled: what a
         process that compiles the same rules elsewhere needs (engine.batch's workers)."""
-        scope, problems = scope_for(code, self.root, self.packs)
+        scope, problems = self.scope(code)
         if scope is None:
             return None, [], problems
         sources, unreadable = read_sources(scope.files, self.root)

@@ -15,7 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from engine.models import AuditEvent, CaseInstance, CaseTask
+from engine import accounts, clock
+from engine.models import ApiToken, AuditEvent, CaseInstance, CaseTask, UserAccount
 from tests.api_support import HTTPS, api_app
 
 A, B = "141305", "272078"
@@ -87,6 +88,42 @@ def test_a_user_of_a_gets_404_for_every_operation_on_bs_objects(api: Any) -> Non
         from web.db import get_session
         assert get_session().get(CaseInstance, theirs["id"]).version == 1
         assert get_session().get(CaseTask, their_task).assignee is None
+
+
+def _token_row(app: Flask, login: str) -> tuple[Any, Any]:
+    with app.app_context():
+        from web.db import get_session
+        s = get_session()
+        row = s.execute(select(ApiToken.last_used_at, ApiToken.revoked_at).join(
+            UserAccount, UserAccount.id == ApiToken.user_id).where(UserAccount.login == login)).one()
+        s.rollback()
+        # SQLite gives back naive UTC
+        return tuple(v.replace(tzinfo=dt.UTC) if v is not None and v.tzinfo is None else v for v in row)
+
+
+def test_a_token_is_touched_at_most_once_a_minute_and_refused_once_revoked_or_its_user_disabled(api: Any) -> None:
+    app, tokens = api
+    client = app.test_client()
+    start = dt.datetime(2026, 4, 1, 0, 0, tzinfo=dt.UTC)
+    with clock.frozen(start) as now:
+        assert call(client, tokens[A], "GET", "/api/tasks").status_code == 200
+        assert _token_row(app, "a-clerk")[0] == start  # the first use is written
+        now.advance(seconds=59)
+        assert call(client, tokens[A], "GET", "/api/tasks").status_code == 200
+        assert _token_row(app, "a-clerk")[0] == start  # not again within the minute
+        now.advance(seconds=2)
+        assert call(client, tokens[A], "GET", "/api/tasks").status_code == 200
+        assert _token_row(app, "a-clerk")[0] == start + dt.timedelta(seconds=61)
+        with app.app_context():
+            from web.db import get_session
+            s = get_session()
+            assert accounts.revoke_tokens(s, login="a-clerk", actor="admin") == 1
+            accounts.disable(s, login="b-clerk", reason="異動", actor="admin")
+            s.commit()
+        for token in (tokens[A], tokens[B]):
+            response = call(client, token, "GET", "/api/tasks")
+            assert response.status_code == 401 and response.get_json()["error"]["code"] == "HTTP401"
+        assert _token_row(app, "a-clerk") == (start + dt.timedelta(seconds=61), start + dt.timedelta(seconds=61))
 
 
 def test_errors_carry_the_diagnostic(api: Any) -> None:

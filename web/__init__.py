@@ -5,6 +5,7 @@ The outermost layer: it may import every other layer; nothing imports it.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
@@ -17,8 +18,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from engine.db import database_url
 
 
+@functools.cache
 def jichi_version() -> str:
-    """The installed distribution's version (pyproject.toml is the single source)."""
+    """The installed distribution's version (pyproject.toml is the single source); read once per process (an
+    upgrade restarts it), not on every /healthz — reading it parses the distribution's metadata file."""
     try:
         return version("jichi")
     except PackageNotFoundError:

@@ -50,11 +50,11 @@ def _load_user() -> None:
     token = request.cookies.get(session_cookie)
     if authorization.startswith("Bearer "):  # the JSON API: a per-user token instead of the cookie
         g.bearer = True
-        found_user = accounts.token_login(db, authorization[len("Bearer "):].strip())
-        if db.dirty:
-            db.commit()  # the token's last use, at most once a minute
-        if found_user is not None:
-            g.user, g.roles = found_user
+        login = accounts.token_login(db, authorization[len("Bearer "):].strip())
+        if login is not None:
+            if login.touched:
+                db.commit()  # the token's last use, at most once a minute
+            g.user, g.roles = login.user, login.roles
     elif token:
         found = accounts.current_session(db, token)
         db.commit()  # touches last_seen, or records that the session timed out
