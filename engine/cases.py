@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -454,6 +454,23 @@ class Cases:
                              detail={"bpmn_id": row.bpmn_id, "name": row.name}, personal={"input": dict(data)},
                              batch=batch)
         return self._commit(session, case, procedure, workflow, rows, answer, batch)
+
+    # --- start-up ------------------------------------------------------------------------------------
+    def warm(self, session: Session) -> list[str]:
+        """Load now what a step of each registered municipality decides with — its calendar, its rules on disk
+        and its active rule version — instead of on the first step that needs them: compiling a municipality's
+        rules takes about half a second, which a clerk's first step in each new app server process would wait.
+        Returns the municipalities warmed; one whose rules have errors is left to fail on use, with its
+        diagnostics, as it would."""
+        codes = list(session.scalars(select(Municipality.code).order_by(Municipality.code)))
+        for code in codes:
+            self.registry.calendar(code)
+            self.registry.rules(code)
+            digest = active_rule_set(session, code, clock.today())
+            if digest is not None:
+                with suppress(DiagnosticError):
+                    rule_versions.load(session, digest)
+        return codes
 
     # --- timers --------------------------------------------------------------------------------------
     def fire_due_timers(self, session: Session, *, limit: int = 100, actor: str = "system:worker") -> list[str]:

@@ -148,3 +148,39 @@ def test_cli_activate_then_evaluate_with_the_case_version(tmp_path: Path, monkey
                 "--as", "係長", "--json")
     assert moved["from"] == activated["rule_set"] and moved["to"] not in (None, activated["rule_set"])
     assert run("rules", "eval", "--case", str(case["id"]), "--procedure", "負担", "--json")["value"] == 300
+
+
+def test_warm_compiles_each_registered_municipalitys_rules_and_active_version_before_any_step(
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.rule_versions
+    import engine.rulesets
+    from engine.db import Municipality
+    from engine.paths import project_root
+    from engine.registry import Registry
+
+    registry = Registry.load(project_root())
+    compiled: list[object] = []
+
+    def counting(module: object) -> None:
+        original = module.load_rules  # type: ignore[attr-defined]
+        monkeypatch.setattr(module, "load_rules", lambda *a, **k: compiled.append(a) or original(*a, **k))
+
+    counting(engine.rulesets)
+    counting(engine.rule_versions)
+    write_pack(tmp_path, "0.1.0", "700円")
+    with environment(database_url, registry) as env:
+        with env.session() as s:
+            digest = activate(s, tmp_path, pack_id=PACK, version="0.1.0", municipality="141305",
+                              effective_from=dt.date(2020, 1, 1), actor="管理者")
+            codes = sorted(s.scalars(select(Municipality.code)))
+        engine.rule_versions._cache.pop(digest, None)
+        compiled.clear()
+        with env.session() as s:
+            assert env.cases.warm(s) == codes and len(codes) >= 2
+        assert compiled  # the rules were compiled by warm …
+        compiled.clear()
+        with env.session() as s:
+            for code in codes:  # … so the steps that ask for them compile nothing
+                assert registry.rules(code) is not None
+            assert value_for(s, digest) == 700
+        assert compiled == []

@@ -14,13 +14,13 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from engine import accounts, clock, jobs, periodic
@@ -347,10 +347,14 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
     from engine.audit_checkpoint import AuditError, default_checkpoint_dir, default_key_path, export
 
     cases = _cases()
-    if not once:
-        gc.freeze()  # the procedures and rules loaded above live as long as the process: out of the collector's scans
     engine = make_engine(database_url())
     sessions = make_session_factory(engine)
+    if not once:
+        # the registered municipalities' rules, before the first due timer needs them; when the database is not
+        # reachable yet, the rounds below say so and retry, and the rules load on use
+        with sessions() as session, suppress(SQLAlchemyError):
+            cases.warm(session)
+        gc.freeze()  # the procedures and rules loaded above live as long as the process: out of the collector's scans
     stopping = threading.Event()  # SIGTERM (systemctl stop, a container's stop): end after the current round
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
