@@ -122,6 +122,22 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+# SQLSTATEs of PostgreSQL for a table or column the statement names and the database lacks (42P01
+# undefined_table, 42703 undefined_column); SQLite says it in words.
+_SCHEMA_STATES = frozenset({"42P01", "42703"})
+
+
+def schema_behind(error: BaseException) -> bool:
+    """Whether a database error says the schema lacks a table or column this jichi uses: the database was never
+    upgraded (`jichi db upgrade`), or to an older release. Not a passing failure: retrying will not help."""
+    orig = getattr(error, "orig", None)
+    if orig is None:
+        return False
+    if getattr(orig, "sqlstate", None) in _SCHEMA_STATES:
+        return True
+    return str(orig).startswith(("no such table", "no such column"))
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded values after commit, so a page can render what it just saved."""
     return sessionmaker(bind=engine, expire_on_commit=False)

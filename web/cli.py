@@ -14,9 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from engine.db import current_revision, database_url, display_url, make_engine, make_session_factory, upgrade
+from engine.db import (
+    current_revision,
+    database_url,
+    display_url,
+    make_engine,
+    make_session_factory,
+    schema_behind,
+    upgrade,
+)
 from engine.demo import load_demo
 from engine.paths import project_root
 from standard_core.diagnostics import Diagnostic, DiagnosticError, Severity, Span, error
@@ -26,28 +34,29 @@ DEBUG_ENV = "JICHI_DEBUG"
 
 
 class JichiGroup(click.Group):
-    """A click group that turns any unexpected exception into a clean Japanese message and exit 2, and a failure
-    of the database into the diagnostic ENG540 and exit 1."""
+    """A click group that turns any unexpected exception into a clean Japanese message and exit 2, a failure of
+    the database into the diagnostic ENG540 and a schema behind this jichi (never upgraded) into ENG543, exit 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except (OperationalError, InterfaceError) as e:  # the database failed, not jichi: a diagnostic (ENG540)
-            if os.environ.get(DEBUG_ENV):
-                raise
-            reason = str(e.orig if e.orig is not None else e).strip().splitlines()[0][:300]
-            hint = ("JICHI_DATABASE_URL とデータベースの状態を確かめ、少し待ってからもう一度実行してください。"
-                    "実行中だった手順のトランザクションは取り消されています。")
-            if "no such table" in reason:  # SQLite's answer before the schema exists
-                hint = "データベースにスキーマがありません。jichi db upgrade で作成・更新してください。"
-            click.echo(error("ENG540", f"データベースの一時的な障害で処理を完了できませんでした（{reason}）",
-                             Span("<データベース>", 1, 1), hint).format(), err=True)
-            ctx.exit(1)
         except Exception as e:
             if os.environ.get(DEBUG_ENV):
                 raise
+            if isinstance(e, DBAPIError) and schema_behind(e):  # never upgraded, or to an older release (ENG543)
+                click.echo(error("ENG543", f"データベースのスキーマがこの版の jichi より古いか、ありません（{_reason(e)}）",
+                                 Span("<データベース>", 1, 1),
+                                 "jichi db upgrade でスキーマを作成・更新してから、もう一度実行してください"
+                                 "（手順のトランザクションは取り消されています）。").format(), err=True)
+                ctx.exit(1)
+            if isinstance(e, (OperationalError, InterfaceError)):  # the database failed, not jichi (ENG540)
+                click.echo(error("ENG540", f"データベースの一時的な障害で処理を完了できませんでした（{_reason(e)}）",
+                                 Span("<データベース>", 1, 1),
+                                 "JICHI_DATABASE_URL とデータベースの状態を確かめ、少し待ってからもう一度実行してください。"
+                                 "実行中だった手順のトランザクションは取り消されています。").format(), err=True)
+                ctx.exit(1)
             click.echo(
                 f"jichi: 予期しないエラーのため処理を中止しました（{type(e).__name__}: {e}）。\n"
                 f"入力や設定を確かめて、もう一度実行してください。繰り返す場合は、{DEBUG_ENV}=1 を付けて"
@@ -55,6 +64,10 @@ class JichiGroup(click.Group):
                 err=True,
             )
             ctx.exit(2)
+
+
+def _reason(e: DBAPIError) -> str:
+    return str(e.orig if e.orig is not None else e).strip().splitlines()[0][:300]
 
 
 @click.group(cls=JichiGroup, context_settings={"help_option_names": ["-h", "--help"]})

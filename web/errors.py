@@ -7,6 +7,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from engine.db import schema_behind
+
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("リクエストが正しくありません", "入力内容を確かめて、もう一度お試しください。"),
     401: ("ログインが必要です", "ログインするか、API では Authorization: Bearer トークン を付けてください。"),
@@ -50,18 +52,27 @@ def _http_error(e: HTTPException) -> ResponseReturnValue:
 
 def _database_error(e: Exception) -> ResponseReturnValue:
     """The database failed under the request (connection lost, serialization failure, disk full): the step's
-    transaction is rolled back, the user is told to check and retry (ENG540), the operator gets the traceback."""
-    current_app.logger.exception("database error", exc_info=e)
+    transaction is rolled back, the user is told to check and retry (ENG540), the operator gets the traceback.
+
+    A schema behind this jichi (the database never upgraded) is no passing failure: ENG543, 500, and the log
+    says to run `jichi db upgrade`."""
+    schema = schema_behind(e)
+    current_app.logger.exception("database schema is behind this jichi: run `jichi db upgrade` (ENG543)"
+                                 if schema else "database error", exc_info=e)
     session = g.get("db_session")
     if session is not None:
         try:
             session.rollback()
         except Exception:  # the connection is gone: the pool replaces it
             current_app.logger.warning("rollback after a database error failed", exc_info=True)
+    if schema:
+        return _page(InternalServerError.code, "ENG543")
     return _page(503, "ENG540", {"Retry-After": "5"})
 
 
 def _unexpected_error(e: Exception) -> ResponseReturnValue:
+    if schema_behind(e):  # PostgreSQL's undefined table or column arrives as a ProgrammingError
+        return _database_error(e)
     # Logged with its traceback for operators; the user sees only the Japanese page.
     current_app.logger.exception("unhandled error", exc_info=e)
     return _page(InternalServerError.code)
