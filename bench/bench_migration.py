@@ -25,21 +25,7 @@ from engine.demo import load_demo  # noqa: E402
 from engine.migration import MappingSpec, import_records, read  # noqa: E402
 from standard_core.gaiji import GaijiTable  # noqa: E402
 
-MAPPING = """[source]
-format = "csv"
-encoding = "cp932"
-header = true
-
-[columns]
-"宛名番号" = "ATENA_NO"
-"氏名" = "SHIMEI"
-"氏名カナ" = "KANA"
-"生年月日" = "SEINENGAPPI"
-"住所" = "JUSHO"
-
-[values]
-"生年月日" = "yyyymmdd"
-"""
+MAPPING = (ROOT / "tests" / "fixtures" / "migration" / "legacy_csv.toml").read_text(encoding="utf-8")
 GAIJI = "旧コード,文字,MJ文字図形名,備考\n0xF040,U+8FBA U+E0100,,\n0xF041,U+9AD9,,\n"
 SURNAMES = [("佐藤", "ｻﾄｳ"), ("鈴木", "ｽｽﾞｷ"), ("高橋", "ﾀｶﾊｼ"), ("田中", "ﾀﾅｶ"), ("渡辺", "ﾜﾀﾅﾍﾞ"), ("伊藤", "ｲﾄｳ"),
             ("山本", "ﾔﾏﾓﾄ"), ("中村", "ﾅｶﾑﾗ"), ("小林", "ｺﾊﾞﾔｼ"), ("加藤", "ｶﾄｳ")]

@@ -53,21 +53,7 @@ EXPECTED = {  # what lands, byte for byte
     "1003": ("塚\ufa10田　神\ufa19", "ツカダ シン"),
     "1008": ("小林　三郎", "コバヤシ サブロウ"),
 }
-CSV_MAPPING = """[source]
-format = "csv"
-encoding = "cp932"
-header = true
-
-[columns]
-"宛名番号" = "ATENA_NO"
-"氏名" = "SHIMEI"
-"氏名カナ" = "KANA"
-"生年月日" = "SEINENGAPPI"
-"住所" = "JUSHO"
-
-[values]
-"生年月日" = "yyyymmdd"
-"""
+CSV_MAPPING = (Path(__file__).parent / "fixtures" / "migration" / "legacy_csv.toml").read_text(encoding="utf-8")
 FIXED_MAPPING = """[source]
 format = "fixed"
 encoding = "cp932"

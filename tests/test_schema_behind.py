@@ -7,8 +7,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from web import create_app
-from web.security import cookie_names
 from web.cli import cli
+from web.security import cookie_names
 
 
 def test_a_command_on_a_database_without_the_schema_says_to_upgrade(blank_database_url: str) -> None:
