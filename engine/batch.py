@@ -86,13 +86,14 @@ def _start_child(sources: Sequence[tuple[str, str]], calendar: MunicipalCalendar
                  on: dt.date, before: dt.date | None) -> None:
     global _CONTEXT
     rules, _ = load_rules(sources)
-    if rules is None:  # the caller compiled the same texts without an error
-        raise RuntimeError("rules failed to compile in a batch worker")
-    _CONTEXT = (rules, calendar, decision, on, before)
+    # The caller compiled the same texts without an error. Should they fail here all the same, the first chunk
+    # says so (_chunk_rows): an initializer that raises makes the pool start workers again forever.
+    _CONTEXT = (rules, calendar, decision, on, before) if rules is not None else None
 
 
 def _chunk_rows(lines: list[tuple[int, str]]) -> list[dict[str, Any]]:
-    assert _CONTEXT is not None
+    if _CONTEXT is None:
+        raise RuntimeError("the rules could not be compiled in a batch worker")
     rules, calendar, decision, on, before = _CONTEXT
     return [_row(rules, calendar, decision, on, before, number, line) for number, line in lines]
 

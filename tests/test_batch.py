@@ -3,6 +3,7 @@ earlier one; broken lines are errors of their own line and the rest goes on; wor
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -73,3 +74,14 @@ def test_bad_arguments_are_diagnostics(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["rules", "batch", "--municipality", "141305", "--procedure", "ない決定",
                                       "--input", str(tmp_path / "none.jsonl"), "--on", "2026-04-01"])
     assert result.exit_code == 1 and "INP805" in result.output and "INP806" in result.output
+
+
+def test_a_worker_whose_rules_fail_to_compile_fails_its_chunk_instead_of_starting_again() -> None:
+    from engine import batch
+
+    batch._start_child([("壊れた.rules", "決定 {")], None, "児童手当の月額合計", dt.date(2026, 6, 1), None)
+    try:
+        with pytest.raises(RuntimeError, match="could not be compiled"):
+            batch._chunk_rows([(1, "{}")])
+    finally:
+        batch._CONTEXT = None
