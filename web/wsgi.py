@@ -6,8 +6,8 @@ must not be shared across fork). Configuration comes from the environment (JICHI
 The procedures are loaded and validated when the worker starts, not on its first request (a broken pack stops
 the worker at once, with its diagnostics in the log), and so are the rules of every registered municipality
 (Cases.warm; when the database cannot be reached yet, they load on first use). What was loaded then lives as
-long as the process: it is moved out of the garbage collector's sight (gc.freeze), which otherwise scans those hundreds of
-thousands of objects again and again — about a tenth of an API completion's time.
+long as the process: it is moved out of the garbage collector's sight (gc.freeze), which otherwise scans those
+hundreds of thousands of objects again and again — about a tenth of an API completion's time.
 """
 
 from __future__ import annotations
