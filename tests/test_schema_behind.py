@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
+from engine import periodic
+from engine.db import make_engine, make_session_factory
 from web import create_app
 from web.cli import cli
 from web.security import cookie_names
@@ -34,3 +36,39 @@ def test_pages_and_the_api_on_a_database_without_the_schema_answer_eng543(blank_
             from web.db import get_engine
 
             get_engine().dispose()
+
+
+def test_a_worker_started_before_the_upgrade_says_so_each_round_and_goes_on_once_upgraded(
+        blank_database_url: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from engine.db import upgrade
+    from tests.test_engine_cli import JICHI, ROOT
+
+    env = {**os.environ, "JICHI_DATABASE_URL": blank_database_url}
+    once = subprocess.run([JICHI, "worker", "--once"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert once.returncode == 1 and "ENG543" in once.stderr and "Traceback" not in once.stderr, once.stderr
+    worker = subprocess.Popen([JICHI, "worker", "--interval", "0.2"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(5)  # the registry loads, then a few rounds meet the missing schema
+        assert worker.poll() is None, worker.communicate()
+        upgrade(blank_database_url)
+        time.sleep(2)  # rounds on the upgraded schema
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    assert err.count("ENG543") >= 2 and "jichi db upgrade" in err and "ENG540" not in err, err
+    assert "Traceback" not in err + out and "worker を終了しました。" in out
+    # once upgraded, its rounds ran: the first took the periodic prune's turn, recorded in the new schema
+    engine = make_engine(blank_database_url)
+    try:
+        with make_session_factory(engine)() as s:
+            assert any(d.name == periodic.PRUNE and d.last_by for d in periodic.duties(s))
+    finally:
+        engine.dispose()
