@@ -6,6 +6,7 @@ that these models and the migrations agree (autogenerate finds no difference).
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from datetime import datetime
@@ -154,9 +155,26 @@ def alembic_config(url: str) -> Config:
 
 def head_revision() -> str:
     """The newest migration this release ships (what `jichi db upgrade` brings a database to)."""
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return _revisions()[0]
+
+
+@functools.cache
+def _revisions() -> tuple[str, frozenset[str]]:
+    """(head, every revision) of the migrations this release ships; read once per process."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    head = script.get_current_head()
     assert head is not None, "the migrations directory has no head"
-    return str(head)
+    return str(head), frozenset(r.revision for r in script.walk_revisions())
+
+
+def schema_state(revision: str | None) -> str:
+    """How a database at `revision` stands to this release: "ok" at its head; "behind" never migrated or at an
+    older revision (`jichi db upgrade` brings it up); "newer" at a revision this release does not know — a newer
+    release upgraded it, as in a rolling update while this app server still runs the old one."""
+    head, known = _revisions()
+    if revision == head:
+        return "ok"
+    return "behind" if revision is None or revision in known else "newer"
 
 
 def upgrade(url: str, revision: str = "head") -> str | None:

@@ -93,8 +93,39 @@ def test_healthz(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json()["status"] == "ok"
-    assert response.get_json()["database"] == "ok"
+    assert response.get_json()["database"] == "ok" and response.get_json()["schema"] == "ok"
     assert response.get_json()["version"]
+
+
+def test_healthz_keeps_an_app_server_out_of_rotation_until_the_schema_is_upgraded(blank_database_url: str) -> None:
+    """Behind (never migrated, or at an older revision): 503. Newer (a newer release upgraded it while this app
+    server still runs): served, said in `schema`."""
+    from sqlalchemy import text
+
+    from engine.db import make_engine
+
+    app = create_app({"TESTING": True, "DATABASE_URL": blank_database_url})
+    client = app.test_client()
+    try:
+        blank = client.get("/healthz")
+        assert blank.status_code == 503 and blank.get_json() | {"version": None} == {
+            "status": "error", "database": "ok", "schema": "behind", "version": None}
+        upgrade(blank_database_url, "0002")
+        older = client.get("/healthz")
+        assert older.status_code == 503 and older.get_json()["schema"] == "behind"
+        upgrade(blank_database_url)
+        assert client.get("/healthz").get_json()["schema"] == "ok"
+        engine = make_engine(blank_database_url)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed0099'"))
+        engine.dispose()
+        newer = client.get("/healthz")
+        assert newer.status_code == 200 and newer.get_json()["schema"] == "newer"
+    finally:
+        with app.app_context():
+            from web.db import get_engine
+
+            get_engine().dispose()
 
 
 @pytest.mark.parametrize(

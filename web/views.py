@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from flask import Blueprint, jsonify, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from engine.db import Municipality
+from engine.db import Municipality, schema_behind, schema_state
 from web import jichi_version
 from web.db import get_session
 
@@ -28,12 +30,20 @@ def index() -> ResponseReturnValue:
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
+    """For load balancers and monitoring: one round trip reads the schema's revision. 503 when the database cannot
+    be reached or its schema is behind this release (an app server started before `jichi db upgrade` stays out
+    of rotation until then); "newer" — a newer release upgraded it — is served (migrations add, docs/operations.md)."""
+    session = get_session()
+    schema: str | None = None
     try:
-        get_session().execute(text("SELECT 1"))
+        schema = schema_state(session.execute(text("SELECT version_num FROM alembic_version")).scalar())
         database = "ok"
+    except DBAPIError as e:
+        database, schema = ("ok", "behind") if schema_behind(e) else ("error", None)
+        with suppress(SQLAlchemyError):  # the failed statement's transaction; a lost connection is renewed
+            session.rollback()
     except SQLAlchemyError:
         database = "error"
-    status = 200 if database == "ok" else 503
-    return jsonify(
-        status="ok" if status == 200 else "error", database=database, version=jichi_version()
-    ), status
+    status = 200 if database == "ok" and schema != "behind" else 503
+    return jsonify(status="ok" if status == 200 else "error", database=database, schema=schema,
+                   version=jichi_version()), status
