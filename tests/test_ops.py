@@ -48,3 +48,32 @@ def test_status_names_overdue_timers_and_jobs_nobody_runs(database_url: str) -> 
         result = CliRunner().invoke(cli, ["status"], env={"JICHI_DATABASE_URL": database_url,
                                                           "JICHI_NOW": clock.now().isoformat()})
         assert result.exit_code == 1 and "失敗したジョブが 1 件" in result.output
+
+
+def test_status_says_how_the_schema_stands_to_this_release(database_url: str) -> None:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from engine.db import alembic_config, head_revision, make_engine
+
+    def run() -> tuple[int, dict[str, object]]:
+        result = CliRunner().invoke(cli, ["status", "--json"], env={"JICHI_DATABASE_URL": database_url})
+        return result.exit_code, json.loads(result.output)
+
+    def set_revision(revision: str) -> None:
+        engine = make_engine(database_url)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+        engine.dispose()
+
+    code, shown = run()
+    assert code == 0 and (shown["schema"], shown["schema_revision"]) == ("ok", head_revision())
+    previous = ScriptDirectory.from_config(alembic_config(database_url)).get_revision(head_revision()).down_revision
+    set_revision(str(previous))  # as if only an older release's upgrade had run
+    code, shown = run()
+    assert code == 1 and shown["schema"] == "behind" and any("jichi db upgrade" in p for p in shown["problems"])
+    set_revision("f00dfeed0099")  # a newer release upgraded it: this one is being replaced
+    code, shown = run()
+    assert code == 0 and shown["schema"] == "newer" and shown["problems"] == []
+    result = CliRunner().invoke(cli, ["status"], env={"JICHI_DATABASE_URL": database_url})
+    assert "リビジョン f00dfeed0099（この版より新しい: 入れ替えの途中）" in result.output

@@ -200,6 +200,8 @@ def status_command(lag_minutes: float, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(found.to_json(), ensure_ascii=False))
     else:
+        shown = {"ok": "この版と同じ", "behind": "この版より古い", "newer": "この版より新しい: 入れ替えの途中"}
+        click.echo(f"データベースのスキーマ: リビジョン {found.schema_revision}（{shown[found.schema]}）")
         click.echo(f"進行中の案件: {found.running_cases} 件")
         click.echo(f"期限を過ぎたタイマー: {found.overdue_timers} 件" + (
             f"（最も古い期限 {found.oldest_overdue_timer}）" if found.oldest_overdue_timer else ""))
