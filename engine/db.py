@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event, func, make_url
+from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event, func, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -128,6 +128,11 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 _SCHEMA_STATES = frozenset({"42P01", "42703"})
 
 
+# ENG543's words, wherever it is said (commands, the worker's rounds, jichi status).
+SCHEMA_BEHIND = "データベースのスキーマがこの版の jichi より古いか、ありません"
+SCHEMA_BEHIND_HINT = "jichi db upgrade でスキーマを作成・更新してください"
+
+
 def schema_behind(error: BaseException) -> bool:
     """Whether a database error says the schema lacks a table or column this jichi uses: the database was never
     upgraded (`jichi db upgrade`), or to an older release. Not a passing failure: retrying will not help."""
@@ -165,6 +170,13 @@ def _revisions() -> tuple[str, frozenset[str]]:
     head = script.get_current_head()
     assert head is not None, "the migrations directory has no head"
     return str(head), frozenset(r.revision for r in script.walk_revisions())
+
+
+def stored_revision(session: Session) -> str | None:
+    """The revision the database's schema is at, in one query (alembic's MigrationContext first asks whether its
+    table exists: more round trips, for /healthz on every probe). Raises when there is no schema at all."""
+    revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return str(revision) if revision is not None else None
 
 
 def schema_state(revision: str | None) -> str:

@@ -7,11 +7,11 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import clock, periodic
-from engine.db import schema_state
+from engine.db import SCHEMA_BEHIND, SCHEMA_BEHIND_HINT, schema_state, stored_revision
 from engine.models import AuditHead, CaseInstance, CaseTask, Job
 
 
@@ -45,7 +45,7 @@ def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5)) -> 
     now = clock.now()
     # First: a schema without the tables read below fails here as ENG543 (web.cli), one behind but with them is
     # reported as a problem.
-    revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    revision = stored_revision(session)
     schema = schema_state(revision)
     t, j = CaseTask, Job
     overdue = session.execute(select(func.count(), func.min(t.due_at)).where(
@@ -58,8 +58,7 @@ def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5)) -> 
     chains = session.execute(select(func.count(), func.coalesce(func.sum(AuditHead.seq), 0))).one()
     problems = []
     if schema == "behind":
-        problems.append(f"データベースのスキーマ（リビジョン {revision}）がこの版の jichi より古い"
-                        "（jichi db upgrade を実行する）")
+        problems.append(f"{SCHEMA_BEHIND}（リビジョン {revision}。{SCHEMA_BEHIND_HINT}）")
     if overdue[0]:
         problems.append(f"期限を {int(lag.total_seconds() // 60)} 分以上過ぎたタイマーが {overdue[0]} 件あります"
                         "（jichi worker が動いていない・追いついていない）")

@@ -107,7 +107,11 @@ class RuleSets:
         scope, problems = self.scope(code)
         if scope is None:
             return None, [], problems
-        sources, unreadable = read_sources(scope.files, self.root)
+        return self._compile(scope.files)
+
+    def _compile(self, files: Sequence[Path]) -> tuple[RuleSet | None, list[tuple[str, str]], list[Diagnostic]]:
+        """Read and compile: (the rules, None when a file cannot be read; the texts compiled; every diagnostic)."""
+        sources, unreadable = read_sources(files, self.root)
         rules, diagnostics = load_rules(sources)
         return (None if has_errors(unreadable) else rules), sources, [*unreadable, *diagnostics]
 
@@ -124,9 +128,8 @@ class RuleSets:
         with self._lock:
             if key in self._loaded:
                 return self._loaded[key]
-        sources, problems = read_sources(files, self.root)
-        rules, diagnostics = load_rules(sources)
-        result = (None if has_errors(problems) else rules, [*problems, *diagnostics])
+        rules, _, diagnostics = self._compile(files)
+        result = (rules, diagnostics)
         with self._lock:
             self._loaded[key] = result
         return result

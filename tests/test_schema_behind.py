@@ -4,7 +4,11 @@ the 503 "try again" of ENG540 — retrying cannot help."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from click.testing import CliRunner
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine import periodic
 from engine.db import make_engine, make_session_factory
@@ -39,7 +43,7 @@ def test_pages_and_the_api_on_a_database_without_the_schema_answer_eng543(blank_
 
 
 def test_a_worker_started_before_the_upgrade_says_so_each_round_and_goes_on_once_upgraded(
-        blank_database_url: str) -> None:
+        blank_database_url: str, tmp_path: Path) -> None:
     import os
     import signal
     import subprocess
@@ -48,27 +52,42 @@ def test_a_worker_started_before_the_upgrade_says_so_each_round_and_goes_on_once
     from engine.db import upgrade
     from tests.test_engine_cli import JICHI, ROOT
 
+    def pruned() -> bool:  # the first round on the upgraded schema takes the periodic prune's turn
+        engine = make_engine(blank_database_url)
+        try:
+            with make_session_factory(engine)() as s:
+                return any(d.name == periodic.PRUNE and d.last_by for d in periodic.duties(s))
+        except SQLAlchemyError:
+            return False  # no schema yet
+        finally:
+            engine.dispose()
+
+    def within(seconds: float, condition: Callable[[], bool]) -> bool:  # waits on state, not on a guessed time
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
     env = {**os.environ, "JICHI_DATABASE_URL": blank_database_url}
     once = subprocess.run([JICHI, "worker", "--once"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120, check=False)
     assert once.returncode == 1 and "ENG543" in once.stderr and "Traceback" not in once.stderr, once.stderr
-    worker = subprocess.Popen([JICHI, "worker", "--interval", "0.2"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(5)  # the registry loads, then a few rounds meet the missing schema
-        assert worker.poll() is None, worker.communicate()
-        upgrade(blank_database_url)
-        time.sleep(2)  # rounds on the upgraded schema
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        out, err = worker.communicate(timeout=60)
+    errors = tmp_path / "stderr.txt"
+    with errors.open("w", encoding="utf-8") as sink:
+        worker = subprocess.Popen([JICHI, "worker", "--interval", "0.2"], cwd=ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=sink, text=True)
+        try:
+            assert within(120, lambda: errors.read_text(encoding="utf-8").count("ENG543") >= 2)
+            assert worker.poll() is None  # still running through the missing schema
+            assert not pruned()
+            upgrade(blank_database_url)
+            assert within(120, pruned)  # its rounds ran on the upgraded schema
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            out, _ = worker.communicate(timeout=60)
+    err = errors.read_text(encoding="utf-8")
     assert worker.returncode == 0, err
-    assert err.count("ENG543") >= 2 and "jichi db upgrade" in err and "ENG540" not in err, err
-    assert "Traceback" not in err + out and "worker を終了しました。" in out
-    # once upgraded, its rounds ran: the first took the periodic prune's turn, recorded in the new schema
-    engine = make_engine(blank_database_url)
-    try:
-        with make_session_factory(engine)() as s:
-            assert any(d.name == periodic.PRUNE and d.last_by for d in periodic.duties(s))
-    finally:
-        engine.dispose()
+    assert "jichi db upgrade" in err and "ENG540" not in err and "Traceback" not in err + out, err
+    assert "worker を終了しました。" in out

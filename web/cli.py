@@ -17,6 +17,8 @@ import click
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from engine.db import (
+    SCHEMA_BEHIND,
+    SCHEMA_BEHIND_HINT,
     current_revision,
     database_url,
     display_url,
@@ -46,9 +48,8 @@ class JichiGroup(click.Group):
             if os.environ.get(DEBUG_ENV):
                 raise
             if isinstance(e, DBAPIError) and schema_behind(e):  # never upgraded, or to an older release (ENG543)
-                click.echo(error("ENG543", f"データベースのスキーマがこの版の jichi より古いか、ありません（{_reason(e)}）",
-                                 Span("<データベース>", 1, 1),
-                                 "jichi db upgrade でスキーマを作成・更新してから、もう一度実行してください"
+                click.echo(error("ENG543", f"{SCHEMA_BEHIND}（{_reason(e)}）", Span("<データベース>", 1, 1),
+                                 f"{SCHEMA_BEHIND_HINT}。そのあと、もう一度実行してください"
                                  "（手順のトランザクションは取り消されています）。").format(), err=True)
                 ctx.exit(1)
             if isinstance(e, (OperationalError, InterfaceError)):  # the database failed, not jichi (ENG540)

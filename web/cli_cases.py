@@ -25,7 +25,14 @@ from sqlalchemy.orm import Session
 
 from engine import accounts, clock, jobs, periodic
 from engine.cases import CaseError, Cases, CaseView, TaskView, list_tasks
-from engine.db import database_url, make_engine, make_session_factory, schema_behind
+from engine.db import (
+    SCHEMA_BEHIND,
+    SCHEMA_BEHIND_HINT,
+    database_url,
+    make_engine,
+    make_session_factory,
+    schema_behind,
+)
 from engine.models import CaseInstance, CaseTask
 from engine.paths import project_root
 from engine.registry import Registry
@@ -409,9 +416,9 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
                     raise  # ENG540 or ENG543 from the command group, exit 1 (a ProgrammingError of jichi's: exit 2)
                 # The database is away (restarting, failing over), or not yet upgraded to this jichi's schema: what
                 # this round was doing was rolled back; timers still due are fired by a later round, once.
-                why = ("ENG543 データベースのスキーマがこの版の jichi より古いため（jichi db upgrade を実行してください）"
-                       if behind else "ENG540 データベースの障害のため")
-                click.echo(f"{clock.now().astimezone(clock.TOKYO):%Y-%m-%d %H:%M:%S} {why}、"
+                why = (f"ENG543 {SCHEMA_BEHIND}（{SCHEMA_BEHIND_HINT}）。" if behind
+                       else "ENG540 データベースの障害のため、")
+                click.echo(f"{clock.now().astimezone(clock.TOKYO):%Y-%m-%d %H:%M:%S} {why}"
                            f"{interval:g} 秒後にもう一度試みます（{type(e.orig or e).__name__}）", err=True)
                 stopping.wait(interval)
                 continue

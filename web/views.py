@@ -6,10 +6,10 @@ from contextlib import suppress
 
 from flask import Blueprint, jsonify, render_template
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from engine.db import Municipality, schema_behind, schema_state
+from engine.db import Municipality, schema_behind, schema_state, stored_revision
 from web import jichi_version
 from web.db import get_session
 
@@ -36,7 +36,7 @@ def healthz() -> ResponseReturnValue:
     session = get_session()
     schema: str | None = None
     try:
-        schema = schema_state(session.execute(text("SELECT version_num FROM alembic_version")).scalar())
+        schema = schema_state(stored_revision(session))
         database = "ok"
     except DBAPIError as e:
         database, schema = ("ok", "behind") if schema_behind(e) else ("error", None)
