@@ -88,6 +88,15 @@ def event_hash(municipality: str, seq: int, prev_hash: str, occurred_at: str, ac
                              personal_digest))
 
 
+def event_hash_around(municipality: str, occurred_at: str, actor: str, action: str, case_id: str | None,
+                      task_id: str | None, detail: str, personal_digest: str | None) -> tuple[bytes, bytes]:
+    """The bytes event_hash hashes before and after the two fields only the chain's head knows (seq and prev_hash):
+    event_hash(...) == sha256(before + field(str(seq)) + field(prev_hash) + after), for a database that appends an
+    event in one statement (engine.store)."""
+    return (EVENT_TAG + field(municipality),
+            b"".join(field(v) for v in (occurred_at, actor, action, case_id, task_id, detail, personal_digest)))
+
+
 def row_hash(row: EventRow, seq: int | None = None) -> str:
     """The hash a row should carry (with another seq when testing a hypothesis about a moved row)."""
     return event_hash(row.municipality_code, row.seq if seq is None else seq, row.prev_hash,

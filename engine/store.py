@@ -13,11 +13,31 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, bindparam, exists, func, insert, literal_column, select, update
+from sqlalchemy import (
+    BigInteger,
+    LargeBinary,
+    Table,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from engine.audit_chain import GENESIS, event_hash, has_personal, new_salt, personal_digest, utc_text
+from engine.audit_chain import (
+    GENESIS,
+    event_hash,
+    event_hash_around,
+    has_personal,
+    new_salt,
+    personal_digest,
+    utc_text,
+)
 from engine.models import AuditEvent, AuditHead, AuditPersonal, CaseInstance, CaseTask
 from engine.tenancy import check_write, scoped_to
 
@@ -124,17 +144,11 @@ _ADVANCE_HEAD = (update(HEADS).where(HEADS.c.municipality_code == bindparam("b_c
                  .values(seq=HEADS.c.seq + bindparam("b_n", type_=BigInteger))
                  .returning(HEADS.c.seq, HEADS.c.head_hash))
 _SET_HEAD = update(HEADS).where(HEADS.c.municipality_code == bindparam("b_code"))
-_APPEND_ONE = (update(HEADS).where(HEADS.c.municipality_code == bindparam("b_code"))
-               .values(head_hash=bindparam("b_hash"))
-               .add_cte(insert(EVENTS).values({c.name: bindparam(f"e_{c.name}", type_=c.type)
-                                               for c in EVENTS.c if c.name != "id"}).cte("new_event")))
-_APPEND_ONE_PERSONAL = _APPEND_ONE.add_cte(
-    insert(PERSONAL).values({c.name: bindparam(f"p_{c.name}", type_=c.type) for c in PERSONAL.c if c.name != "id"})
-    .cte("new_personal"))
 
-# PostgreSQL: two writes of a step in one round trip each, with data-modifying WITH (one transaction either way).
-# The case's new state, guarded by its version, and the completed task closed only if the case was updated;
-# the statement answers how many of each were written.
+
+# PostgreSQL: the case's write of a step in one round trip, with data-modifying WITH (its audit event and new task
+# are the other, _APPEND_ONE_SQL). The case's new state, guarded by its version, and the completed task closed only
+# if the case was updated; the statement answers how many of each were written.
 _CASE_SET = {name: bindparam(name, type_=CASES.c[name].type)
              for name in ("state", "status", "completed_at", "version", "serializer_version", "updated_at")}
 _TASK_CLOSE_SET = {name: bindparam(f"t_{name}", type_=TASKS.c[name].type)
@@ -152,11 +166,6 @@ def _update_case_closing(scoped: bool) -> Any:
     return select(select(func.count()).select_from(moved_cte).scalar_subquery(),
                   select(func.count()).select_from(closed_cte).scalar_subquery())
 
-
-# A step's one new task inserted by the statement that advances the audit chain's head.
-_ADVANCE_HEAD_OPENING = _ADVANCE_HEAD.add_cte(
-    insert(TASKS).values({c.name: bindparam(f"n_{c.name}", type_=c.type) for c in TASKS.c
-                          if c.name in TaskRow.__dataclass_fields__}).cte("new_task"))
 
 
 # The same statements for a session scoped to municipalities (engine.tenancy): each also requires its table's
@@ -299,32 +308,74 @@ def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
         session.connection().execute(_INSERT_TASK, [r.values() for r in rows])
 
 
+# PostgreSQL: a step's one audit event — the chain head advanced, the event hashed onto it, its personal payload and
+# the step's one new task — in one statement. The head is row-locked (FOR UPDATE) before anything is written and
+# hashed with the database's sha256 over the byte encoding of engine.audit_chain: the fields the database alone
+# knows (the new seq and the previous hash) between the bytes jichi encoded before and after them. jichi recomputes
+# the hash from the statement's answer and refuses the step when they differ (append_one's check), so the encoding
+# has one definition. Nothing is written when the municipality has no head yet (the caller creates it and takes the
+# general path).
+def _append_one_sql(*, personal: bool, opening: bool) -> Any:
+    event_columns = [c.name for c in EVENTS.c if c.name not in ("municipality_code", "seq", "prev_hash", "hash")]
+    parts = [
+        "WITH head AS (SELECT seq + 1 AS seq, head_hash AS prev FROM audit_head"
+        " WHERE municipality_code = :b_code FOR UPDATE),",
+        " chained AS (SELECT seq, prev, encode(sha256(:b_before || int4send(octet_length(seq::text))"
+        " || convert_to(seq::text, 'UTF8') || int4send(octet_length(prev)) || convert_to(prev, 'UTF8')"
+        " || :b_after), 'hex') AS hash FROM head),",
+        " advanced AS (UPDATE audit_head SET seq = (SELECT seq FROM chained), head_hash = (SELECT hash FROM chained)"
+        " WHERE municipality_code = :b_code AND EXISTS (SELECT 1 FROM chained) RETURNING seq),",
+        f" new_event AS (INSERT INTO audit_event (municipality_code, seq, prev_hash, hash, {', '.join(event_columns)})"
+        f" SELECT :b_code, seq, prev, hash, {', '.join(f':e_{c}' for c in event_columns)} FROM chained)",
+    ]
+    if personal:
+        columns = [c.name for c in PERSONAL.c if c.name not in ("municipality_code", "seq")]
+        parts.append(f", new_personal AS (INSERT INTO audit_personal (municipality_code, seq, {', '.join(columns)})"
+                     f" SELECT :b_code, seq, {', '.join(f':p_{c}' for c in columns)} FROM chained)")
+    if opening:
+        columns = [c.name for c in TASKS.c if c.name in TaskRow.__dataclass_fields__]
+        parts.append(f", new_task AS (INSERT INTO case_task ({', '.join(columns)})"
+                     f" SELECT {', '.join(f':n_{c}' for c in columns)} WHERE EXISTS (SELECT 1 FROM chained))")
+    parts.append(" SELECT seq, prev, hash FROM chained")
+    types = {f"e_{c}": EVENTS.c[c].type for c in event_columns}
+    if opening:
+        types |= {f"n_{c.name}": c.type for c in TASKS.c if c.name in TaskRow.__dataclass_fields__}
+    return text("".join(parts)).bindparams(bindparam("b_before", type_=LargeBinary),
+                                           bindparam("b_after", type_=LargeBinary),
+                                           *[bindparam(k, type_=t) for k, t in types.items()])
+
+
+_APPEND_ONE_SQL = {(personal, opening): _append_one_sql(personal=personal, opening=opening)
+                   for personal in (False, True) for opening in (False, True)}
+
+
 def insert_events(session: Session, events: Sequence[Mapping[str, Any]],
                   opening: Sequence[TaskRow] = ()) -> list[tuple[str, int]]:
     """Append events (values from `audit.event`) to their municipalities' chains; returns (code, seq) each.
 
     Municipalities are taken in code order, so two transactions never wait for each other's heads in
     opposite orders. `opening`: task rows the step opens, inserted first (as insert_tasks) — on PostgreSQL
-    a step's one new task by the statement that advances its chain's head.
+    a step's one event and its one new task by one statement (_APPEND_ONE_SQL).
     """
     connection = session.connection()
-    appended: list[tuple[str, int]] = []
-    codes = sorted({e["municipality_code"] for e in events})
-    along: TaskRow | None = None
-    if (len(opening) == 1 and codes == [opening[0].municipality_code]
-            and connection.dialect.name == "postgresql"):
-        check_write(session, opening[0].municipality_code)
-        along = opening[0]
-    else:
-        insert_tasks(session, opening)
-    for code in codes:
-        group = [e for e in events if e["municipality_code"] == code]
-        if along is not None:
-            params = {"b_code": code, "b_n": len(group)} | {f"n_{k}": v for k, v in along.values().items()}
-            head = connection.execute(_ADVANCE_HEAD_OPENING, params).first()  # the task is in even without a head
-            along = None
+    if len(events) == 1 and connection.dialect.name == "postgresql":
+        along = None
+        if len(opening) == 1 and opening[0].municipality_code == events[0]["municipality_code"]:
+            check_write(session, opening[0].municipality_code)
+            along = opening[0]
         else:
-            head = connection.execute(_ADVANCE_HEAD, {"b_code": code, "b_n": len(group)}).first()
+            insert_tasks(session, opening)
+        one = _append_one(session, events[0], along)
+        if one is None:  # the municipality's first event: no head yet
+            ensure_head(session, events[0]["municipality_code"])
+            one = _append_one(session, events[0], along)
+            assert one is not None  # the head is there now, in this transaction
+        return [one]
+    insert_tasks(session, opening)
+    appended: list[tuple[str, int]] = []
+    for code in sorted({e["municipality_code"] for e in events}):
+        group = [e for e in events if e["municipality_code"] == code]
+        head = connection.execute(_ADVANCE_HEAD, {"b_code": code, "b_n": len(group)}).first()
         if head is None:
             ensure_head(session, code)
             head = connection.execute(_ADVANCE_HEAD, {"b_code": code, "b_n": len(group)}).one()
@@ -348,19 +399,40 @@ def insert_events(session: Session, events: Sequence[Mapping[str, Any]],
                          "case_id": values["case_id"], "task_id": values["task_id"], "detail": values["detail"],
                          "personal_digest": digest})
             appended.append((code, seq))
-        if len(rows) == 1 and connection.dialect.name == "postgresql":
-            # A step's one event: one round trip instead of three (the event, its personal data and the head's
-            # new hash written by one statement with data-modifying WITH), in the same transaction.
-            params = {f"e_{k}": v for k, v in rows[0].items()} | {"b_code": code, "b_hash": prev}
-            if payloads:
-                params |= {f"p_{k}": v for k, v in payloads[0].items()}
-            connection.execute(_APPEND_ONE_PERSONAL if payloads else _APPEND_ONE, params)
-            continue
         connection.execute(_INSERT_EVENT, rows[0] if len(rows) == 1 else rows)
         if payloads:
             connection.execute(_INSERT_PERSONAL, payloads[0] if len(payloads) == 1 else payloads)
         connection.execute(_SET_HEAD, {"b_code": code, "head_hash": prev})
     return appended
+
+
+def _append_one(session: Session, values: Mapping[str, Any], opening: TaskRow | None) -> tuple[str, int] | None:
+    """PostgreSQL: one event appended, with its personal payload and `opening`, by one statement; None (nothing
+    written) when the municipality has no chain head yet."""
+    code = values["municipality_code"]
+    before, after, personal = values["data_before"], values["data_after"], values["personal"]
+    digest = None
+    params: dict[str, Any] = {"b_code": code}
+    if has_personal(before, after, personal):
+        salt = new_salt()
+        digest = personal_digest(salt, before, after, personal)
+        params |= {"p_salt": salt, "p_data_before": before, "p_data_after": after, "p_personal": personal}
+    at = utc_text(values["occurred_at"])
+    fields = (at, values["actor"], values["action"], values["case_id"], values["task_id"], values["detail"], digest)
+    params["b_before"], params["b_after"] = event_hash_around(code, *fields)
+    params |= {"e_occurred_at": values["occurred_at"], "e_actor": values["actor"], "e_action": values["action"],
+               "e_case_id": values["case_id"], "e_task_id": values["task_id"], "e_detail": values["detail"],
+               "e_personal_digest": digest}
+    if opening is not None:
+        params |= {f"n_{k}": v for k, v in opening.values().items()}
+    row = session.connection().execute(_APPEND_ONE_SQL[(digest is not None, opening is not None)], params).first()
+    if row is None:
+        return None
+    seq, prev, hashed = row
+    if hashed != event_hash(code, seq, prev, *fields):
+        # The database hashed other bytes than jichi's encoding (docs/audit.md): never commit such a link.
+        raise RuntimeError(f"audit event {code}/{seq}: the database's hash differs from jichi's encoding")
+    return code, seq
 
 
 def ensure_head(session: Session, code: str) -> None:

@@ -1,17 +1,25 @@
-"""engine.store.update_case with the task a step completes (`closing`): on PostgreSQL one statement writes both
-(data-modifying WITH), on SQLite two; on both backends the case is written only at the version read, the task
-closed only with it, and a False answer has written nothing."""
+"""engine.store's writes of a step.
+
+update_case with the task a step completes (`closing`): on PostgreSQL one statement writes both (data-modifying
+WITH), on SQLite two; on both backends the case is written only at the version read, the task closed only with it,
+and a False answer has written nothing. insert_events with one event: on PostgreSQL the head, the event, its
+personal payload and the step's new task by one statement, hashed by the database and checked by jichi."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import uuid
+from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from engine import store
-from engine.models import CaseInstance, CaseTask
+from engine import audit, audit_verify, store
+from engine.audit_chain import GENESIS, event_hash, event_hash_around, field
+from engine.db import Municipality
+from engine.models import AuditEvent, AuditPersonal, CaseInstance, CaseTask
 from tests.engine_support import Env, environment
 
 NOW = dt.datetime(2026, 6, 9, 1, 0, tzinfo=dt.UTC)
@@ -67,3 +75,88 @@ def test_a_task_closed_while_its_case_did_not_move_is_an_error_not_a_retry(datab
                 store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row))
             s.rollback()
         assert env.case(case_id).version == case.version
+
+
+# --- a step's audit event: one statement on PostgreSQL (engine.store._append_one) ----------------------------------
+
+@pytest.mark.parametrize("fields", [
+    ("2026-06-09T01:00:00.000000Z", "clerk", "task.completed", "c1", "t1", '{"name":"受付"}', None),
+    ("2026-06-09T01:00:00.000001Z", "鈴木", "case.started", None, None, "{}", "ab" * 32),
+])
+def test_the_bytes_around_seq_and_prev_hash_make_the_events_hash(fields: tuple[Any, ...]) -> None:
+    # the database hashes before + field(seq) + field(prev) + after; that must be event_hash's encoding
+    before, after = event_hash_around("141305", *fields)
+    prev = "1f" * 32
+    for seq in (1, 9, 10, 123_456_789_012):
+        hashed = hashlib.sha256(before + field(str(seq)) + field(prev) + after).hexdigest()
+        assert hashed == event_hash("141305", seq, prev, *fields)
+
+
+def _event(code: str, personal: bool) -> dict[str, Any]:
+    return audit.event(municipality=code, actor="clerk", action="task.completed", case_id=None, task_id=None,
+                       detail={"name": "受付"}, personal={"input": {"氏名": "山田 太郎"}} if personal else None, at=NOW)
+
+
+def _task(env: Env, case_id: str, code: str) -> store.TaskRow:
+    (ready,) = env.ready(case_id)
+    with env.session() as s:
+        found = store.load_step(s, ready.id)
+        assert found is not None
+        row = found[0]
+    return dataclasses.replace(row, id=str(uuid.uuid4()), municipality_code=code, created_at=NOW)
+
+
+@pytest.mark.parametrize("personal", [False, True])
+def test_an_event_with_its_new_task_is_appended_and_chained(database_url: str, personal: bool) -> None:
+    with environment(database_url) as env:
+        case_id = env.start("Process_Deadline")
+        code = env.case(case_id).municipality_code
+        opening = _task(env, case_id, code)
+        with env.session() as s:
+            before = audit_verify.heads(s.connection())[code]
+            ((appended_code, seq),) = store.insert_events(s, [_event(code, personal)], opening=[opening])
+            s.commit()
+        with env.session() as s:
+            assert (appended_code, seq) == (code, before[0] + 1)
+            assert s.scalar(select(CaseTask.state).where(CaseTask.id == opening.id)) == "ready"
+            stored = s.scalar(select(func.count()).select_from(AuditPersonal).where(
+                AuditPersonal.municipality_code == code, AuditPersonal.seq == seq))
+            assert stored == (1 if personal else 0)
+            report = audit_verify.verify(s.connection())
+            assert report.findings == []
+            assert audit_verify.heads(s.connection())[code][0] == seq
+
+
+def test_a_municipalitys_first_event_starts_its_chain(database_url: str) -> None:
+    with environment(database_url) as env:
+        with env.session() as s:
+            s.add(Municipality(code="131016", name="千代田区"))
+            s.commit()
+        with env.session() as s:
+            assert "131016" not in audit_verify.heads(s.connection())
+            assert store.insert_events(s, [_event("131016", True)]) == [("131016", 1)]
+            s.commit()
+        with env.session() as s:
+            prev = s.scalar(select(AuditEvent.prev_hash).where(AuditEvent.municipality_code == "131016"))
+            assert prev == GENESIS
+            assert audit_verify.verify(s.connection()).findings == []
+
+
+def test_an_event_the_database_hashed_otherwise_is_refused_and_nothing_is_written(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with environment(postgres_url) as env:
+        case_id = env.start("Process_Deadline")
+        code = env.case(case_id).municipality_code
+        opening = _task(env, case_id, code)
+        with env.session() as s:
+            head = audit_verify.heads(s.connection())[code]
+        monkeypatch.setattr(store, "event_hash_around",
+                            lambda *fields: (lambda b, a: (b + b"x", a))(*event_hash_around(*fields)))
+        with env.session() as s:
+            with pytest.raises(RuntimeError, match="hash differs"):
+                store.insert_events(s, [_event(code, True)], opening=[opening])
+            s.rollback()
+        with env.session() as s:
+            assert audit_verify.heads(s.connection())[code] == head
+            assert s.scalar(select(CaseTask.id).where(CaseTask.id == opening.id)) is None
+            assert audit_verify.verify(s.connection()).findings == []
