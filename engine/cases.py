@@ -85,8 +85,9 @@ class _Redo(Exception):
         self.item, self.error = item, error
 
 
-class _VersionMoved(Exception):
-    """Another writer committed this case since we read it: retry the step from the start."""
+# Another writer committed this case since we read it: retry the step from the start (also raised by a case write
+# that engine.store sent late, with the step's audit event).
+_VersionMoved = store.VersionMoved
 
 
 @contextmanager
@@ -402,9 +403,13 @@ class Cases:
         if batch is not None:
             batch.writing = True
         row.state, row.completed_by, row.completed_at = "completed", actor, now
-        if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now, closing=row):
+        # On PostgreSQL a single step's case write goes with its audit event: one statement (engine.store).
+        if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now, closing=row,
+                                 defer=batch is None):
             raise _VersionMoved
-        faults.point("after_state_write")
+        late = store.case_write_pending(session)
+        if not late:
+            faults.point("after_state_write")
         after = _case_data(workflow)
         old, new = audit.changed(before, after)
         index_case_names(session, case.municipality_code, case.id, values)
@@ -426,7 +431,7 @@ class Cases:
         rows = self._project(session, case, procedure, workflow, still, now, decisions,
                              action="task.completed", actor=actor, task_id=row.id, before=old, after=new,
                              detail=detail, personal=personal, batch=batch)
-        return self._commit(session, case, procedure, workflow, rows, answer, batch, data=after)
+        return self._commit(session, case, procedure, workflow, rows, answer, batch, data=after, late=late)
 
     def _review(self, session: Session, row: TaskRow, data: Mapping[str, Any], actor: str,
                 answer: Answer | None, batch: _Batch | None = None) -> CaseView:
@@ -680,9 +685,12 @@ class Cases:
 
     def _commit(self, session: Session, case: CaseRow, procedure: Procedure, workflow: BpmnWorkflow,
                 rows: list[TaskRow], answer: Answer | None,
-                batch: _Batch | None = None, data: dict[str, Any] | None = None) -> CaseView:
+                batch: _Batch | None = None, data: dict[str, Any] | None = None, late: bool = False) -> CaseView:
         """End a step written by the caller: the caller's answer in the same transaction, then the commit — or,
-        for an item of complete_tasks (`batch`), leave the commit to the batch."""
+        for an item of complete_tasks (`batch`), leave the commit to the batch. `late`: the case's state was
+        written with the audit event (engine.store), so after_state_write is now."""
+        if late:
+            faults.point("after_state_write")
         faults.point("after_audit_write")
         view = _view(case, procedure, workflow, rows, data)
         if answer is not None:

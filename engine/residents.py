@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from engine import audit, clock
+from engine import audit, clock, store
 from engine.models import CaseSearchKey, Resident
 from engine.tenancy import check_write
 from standard_core import names
@@ -98,6 +98,7 @@ def index_case_names(session: Session, municipality: str, case_id: str, values: 
     if not found:
         return
     items = sorted({item for item, _ in found})
+    store.flush_case_write(session)  # the step's case first, as every write of a step (engine.store)
     session.execute(delete(CaseSearchKey).where(CaseSearchKey.case_id == case_id, CaseSearchKey.item.in_(items)))
     session.add_all(CaseSearchKey(municipality_code=municipality, case_id=case_id, item=item, key=search_key(text)[:200])
                     for item, text in found)

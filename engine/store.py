@@ -9,7 +9,8 @@ the ORM models in models.py still define the schema and serve every other query.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     Table,
     bindparam,
+    event,
     exists,
     func,
     insert,
@@ -245,12 +247,25 @@ def insert_case(session: Session, case: CaseRow, *, serializer_version: str, upd
                                                 "updated_at": updated_at})
 
 
+class VersionMoved(Exception):
+    """The case's version moved since the step read it (found by a deferred case write): the statement that found it
+    wrote nothing; the caller rolls back and reads the case again."""
+
+
+_PENDING = "jichi.store.pending_case"  # session.info: the case write update_case(defer=True) has not sent yet
+
+
 def update_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime,
-                closing: TaskRow | None = None) -> bool:
+                closing: TaskRow | None = None, defer: bool = False) -> bool:
     """Write the case's new state if nobody else did since it was read; False when the version moved.
 
     `closing`: the task the step completed (its state and completion already on the row), closed with the case's
-    write: on PostgreSQL by the same statement. False has written nothing."""
+    write: on PostgreSQL by the same statement. False has written nothing.
+
+    `defer` (PostgreSQL, with `closing`): the write is sent with the step's audit event, by the one statement that
+    appends it (insert_events; a round trip less), or else just before the step's next write or its commit — never
+    after another write of the step, so a case is still locked before its chain's head. True then means "to be
+    written"; a moved version raises VersionMoved from the statement that finds it. A rollback drops it."""
     check_write(session, case.municipality_code)
     params = {"b_id": case.id, "b_version": case.version, "state": case.state, "status": case.status,
               "completed_at": case.completed_at, "version": case.version + 1,
@@ -258,22 +273,63 @@ def update_case(session: Session, case: CaseRow, *, serializer_version: str, upd
     if closing is not None and session.connection().dialect.name == "postgresql":
         params |= {"t_id": closing.id, "t_state": closing.state, "t_completed_at": closing.completed_at,
                    "t_completed_by": closing.completed_by, "t_on_behalf_of": closing.on_behalf_of}
+        if defer:
+            flush_case_write(session)
+            session.info[_PENDING] = (case.municipality_code, closing.id, params)
+            case.version += 1
+            return True
         moved, closed = _execute(session, _UPDATE_CASE_CLOSING, params).one()
     else:
         moved = _execute(session, _UPDATE_CASE, params).rowcount
         closed = int(_close_task(session, closing)) if moved == 1 and closing is not None else 1
-    if moved != 1:
+    if not _settled(moved, closed, closing.id if closing else ""):
         return False  # nothing written
-    if closed != 1:
-        # Every step that closes a task moves its case: a task closed while its case did not move is a bug, and
-        # the step's transaction is rolled back by the caller (this is not a conflict to retry).
-        raise RuntimeError(f"task {closing.id if closing else ''} was no longer open though its case had not moved")
     case.version += 1
     return True
 
 
+def _settled(moved: int, closed: int, closing_id: str) -> bool:
+    """Whether a case write (and its task's closing) took; False has written nothing."""
+    if moved != 1:
+        return False
+    if closed != 1:
+        # Every step that closes a task moves its case: a task closed while its case did not move is a bug, and
+        # the step's transaction is rolled back by the caller (this is not a conflict to retry).
+        raise RuntimeError(f"task {closing_id} was no longer open though its case had not moved")
+    return True
+
+
+def flush_case_write(session: Session) -> None:
+    """Send the case write update_case(defer=True) left pending, if any; VersionMoved if the version moved."""
+    pending = session.info.pop(_PENDING, None)
+    if pending is None:
+        return
+    _, closing_id, params = pending
+    moved, closed = _execute(session, _UPDATE_CASE_CLOSING, params).one()
+    if not _settled(moved, closed, closing_id):
+        raise VersionMoved(params["b_id"])
+
+
+def case_write_pending(session: Session) -> bool:
+    """Whether update_case(defer=True) left the case's write to be sent later."""
+    return _PENDING in session.info
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    flush_case_write(session)  # a step that wrote nothing after its case: the case all the same
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the session's transaction (not a savepoint) ended: rolled back, or committed
+        session.info.pop(_PENDING, None)
+
+
 def close_tasks(session: Session, closed: Sequence[TaskRow]) -> None:
     """Mark rows completed/cancelled, only if still open (a row is closed once, by one step)."""
+    if closed:
+        flush_case_write(session)
     for row in closed:
         _close_task(session, row)
 
@@ -294,12 +350,16 @@ def release_task(session: Session, task_id: str, person: str) -> bool:
     return bool(_execute(session, _RELEASE_TASK, {"b_id": task_id, "b_from": person}).rowcount == 1)
 
 
-def update_due(session: Session, rows: Iterable[TaskRow]) -> None:
+def update_due(session: Session, rows: Sequence[TaskRow]) -> None:
+    if rows:
+        flush_case_write(session)
     for row in rows:
         _execute(session, _MOVE_DUE, {"b_id": row.id, "due_at": row.due_at})
 
 
 def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
+    if rows:
+        flush_case_write(session)
     for row in rows:
         check_write(session, row.municipality_code)
     if len(rows) == 1:  # the usual case; a one-row executemany costs more than an execute
@@ -309,44 +369,65 @@ def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
 
 
 # PostgreSQL: a step's one audit event — the chain head advanced, the event hashed onto it, its personal payload and
-# the step's one new task — in one statement. The head is row-locked (FOR UPDATE) before anything is written and
-# hashed with the database's sha256 over the byte encoding of engine.audit_chain: the fields the database alone
-# knows (the new seq and the previous hash) between the bytes jichi encoded before and after them. jichi recomputes
-# the hash from the statement's answer and refuses the step when they differ (append_one's check), so the encoding
-# has one definition. Nothing is written when the municipality has no head yet (the caller creates it and takes the
-# general path).
-def _append_one_sql(*, personal: bool, opening: bool) -> Any:
+# the step's one new task — in one statement, with the step's case write (update_case(defer=True)) when it is pending:
+# one round trip for all of a step's writes. The case is updated first and everything else only if it was (each
+# depends on moved_case), so a step still locks its case before its chain's head, as the batches do. The head is
+# row-locked (FOR UPDATE) before it is read, and the event hashed with the database's sha256 over the byte encoding
+# of engine.audit_chain: the fields the database alone knows (the new seq and the previous hash) between the bytes
+# jichi encoded before and after them. jichi recomputes the hash from the statement's answer and refuses the step
+# when they differ (_append_one), so the encoding has one definition. The event is not written when the
+# municipality has no head yet (the caller creates it and appends again).
+_OPEN_SQL = "('ready', 'waiting')"
+
+
+def _append_one_sql(*, personal: bool, opening: bool, case: bool, scoped: bool) -> Any:
     event_columns = [c.name for c in EVENTS.c if c.name not in ("municipality_code", "seq", "prev_hash", "hash")]
-    parts = [
-        "WITH head AS (SELECT seq + 1 AS seq, head_hash AS prev FROM audit_head"
-        " WHERE municipality_code = :b_code FOR UPDATE),",
-        " chained AS (SELECT seq, prev, encode(sha256(:b_before || int4send(octet_length(seq::text))"
+    scope = " AND municipality_code = ANY(:b_scope)" if scoped else ""
+    gate = " AND EXISTS (SELECT 1 FROM moved_case)" if case else ""
+    parts = []
+    if case:
+        parts += [
+            f"moved_case AS (UPDATE case_instance SET {', '.join(f'{c} = :{c}' for c in _CASE_SET)}"
+            f" WHERE id = :b_id AND version = :b_version{scope} RETURNING id)",
+            f"closed_task AS (UPDATE case_task SET {', '.join(f'{c} = :t_{c}' for c in _TASK_CLOSE_SET)}"
+            f" WHERE id = :t_id AND state IN {_OPEN_SQL}{scope}{gate} RETURNING id)",
+        ]
+    parts += [
+        f"head AS (SELECT seq + 1 AS seq, head_hash AS prev FROM audit_head WHERE municipality_code = :b_code{gate}"
+        " FOR UPDATE)",
+        "chained AS (SELECT seq, prev, encode(sha256(:b_before || int4send(octet_length(seq::text))"
         " || convert_to(seq::text, 'UTF8') || int4send(octet_length(prev)) || convert_to(prev, 'UTF8')"
-        " || :b_after), 'hex') AS hash FROM head),",
-        " advanced AS (UPDATE audit_head SET seq = (SELECT seq FROM chained), head_hash = (SELECT hash FROM chained)"
-        " WHERE municipality_code = :b_code AND EXISTS (SELECT 1 FROM chained) RETURNING seq),",
-        f" new_event AS (INSERT INTO audit_event (municipality_code, seq, prev_hash, hash, {', '.join(event_columns)})"
+        " || :b_after), 'hex') AS hash FROM head)",
+        "advanced AS (UPDATE audit_head SET seq = (SELECT seq FROM chained), head_hash = (SELECT hash FROM chained)"
+        " WHERE municipality_code = :b_code AND EXISTS (SELECT 1 FROM chained) RETURNING seq)",
+        f"new_event AS (INSERT INTO audit_event (municipality_code, seq, prev_hash, hash, {', '.join(event_columns)})"
         f" SELECT :b_code, seq, prev, hash, {', '.join(f':e_{c}' for c in event_columns)} FROM chained)",
     ]
     if personal:
         columns = [c.name for c in PERSONAL.c if c.name not in ("municipality_code", "seq")]
-        parts.append(f", new_personal AS (INSERT INTO audit_personal (municipality_code, seq, {', '.join(columns)})"
+        parts.append(f"new_personal AS (INSERT INTO audit_personal (municipality_code, seq, {', '.join(columns)})"
                      f" SELECT :b_code, seq, {', '.join(f':p_{c}' for c in columns)} FROM chained)")
+    task_columns = [c for c in TASKS.c if c.name in TaskRow.__dataclass_fields__]
     if opening:
-        columns = [c.name for c in TASKS.c if c.name in TaskRow.__dataclass_fields__]
-        parts.append(f", new_task AS (INSERT INTO case_task ({', '.join(columns)})"
-                     f" SELECT {', '.join(f':n_{c}' for c in columns)} WHERE EXISTS (SELECT 1 FROM chained))")
-    parts.append(" SELECT seq, prev, hash FROM chained")
-    types = {f"e_{c}": EVENTS.c[c].type for c in event_columns}
+        parts.append(f"new_task AS (INSERT INTO case_task ({', '.join(c.name for c in task_columns)})"
+                     f" SELECT {', '.join(f':n_{c.name}' for c in task_columns)} WHERE EXISTS (SELECT 1 FROM chained))")
+    written = ("(SELECT count(*) FROM moved_case), (SELECT count(*) FROM closed_task)" if case else "1, 1")
+    sql = (f"WITH {', '.join(parts)} SELECT {written}, chained.seq, chained.prev, chained.hash"
+           " FROM (SELECT 1) AS one LEFT JOIN chained ON true")
+    types: dict[str, Any] = {f"e_{c}": EVENTS.c[c].type for c in event_columns}
     if opening:
-        types |= {f"n_{c.name}": c.type for c in TASKS.c if c.name in TaskRow.__dataclass_fields__}
-    return text("".join(parts)).bindparams(bindparam("b_before", type_=LargeBinary),
-                                           bindparam("b_after", type_=LargeBinary),
-                                           *[bindparam(k, type_=t) for k, t in types.items()])
+        types |= {f"n_{c.name}": c.type for c in task_columns}
+    if case:
+        types |= {c: CASES.c[c].type for c in _CASE_SET} | {f"t_{c}": TASKS.c[c].type for c in _TASK_CLOSE_SET}
+    params = [bindparam(k, type_=t) for k, t in types.items()]
+    if scoped:
+        params.append(bindparam("b_scope", type_=postgresql.ARRAY(CASES.c.municipality_code.type)))
+    return text(sql).bindparams(bindparam("b_before", type_=LargeBinary), bindparam("b_after", type_=LargeBinary),
+                                *params)
 
 
-_APPEND_ONE_SQL = {(personal, opening): _append_one_sql(personal=personal, opening=opening)
-                   for personal in (False, True) for opening in (False, True)}
+_APPEND_ONE_SQL = {key: _append_one_sql(personal=key[0], opening=key[1], case=key[2], scoped=key[3])
+                   for key in itertools.product((False, True), repeat=4) if key[2] or not key[3]}
 
 
 def insert_events(session: Session, events: Sequence[Mapping[str, Any]],
@@ -371,6 +452,7 @@ def insert_events(session: Session, events: Sequence[Mapping[str, Any]],
             one = _append_one(session, events[0], along)
             assert one is not None  # the head is there now, in this transaction
         return [one]
+    flush_case_write(session)
     insert_tasks(session, opening)
     appended: list[tuple[str, int]] = []
     for code in sorted({e["municipality_code"] for e in events}):
@@ -407,9 +489,13 @@ def insert_events(session: Session, events: Sequence[Mapping[str, Any]],
 
 
 def _append_one(session: Session, values: Mapping[str, Any], opening: TaskRow | None) -> tuple[str, int] | None:
-    """PostgreSQL: one event appended, with its personal payload and `opening`, by one statement; None (nothing
-    written) when the municipality has no chain head yet."""
+    """PostgreSQL: one event appended, with its personal payload, `opening` and the case write left pending, by one
+    statement; None when the municipality has no chain head yet (the case was written, the event not)."""
     code = values["municipality_code"]
+    pending = session.info.get(_PENDING)
+    if pending is not None and pending[0] != code:
+        flush_case_write(session)  # not this event's case (no step writes so): on its own, first
+        pending = None
     before, after, personal = values["data_before"], values["data_after"], values["personal"]
     digest = None
     params: dict[str, Any] = {"b_code": code}
@@ -425,10 +511,18 @@ def _append_one(session: Session, values: Mapping[str, Any], opening: TaskRow | 
                "e_personal_digest": digest}
     if opening is not None:
         params |= {f"n_{k}": v for k, v in opening.values().items()}
-    row = session.connection().execute(_APPEND_ONE_SQL[(digest is not None, opening is not None)], params).first()
-    if row is None:
+    scope = scoped_to(session)
+    if pending is not None:
+        del session.info[_PENDING]
+        params |= pending[2]
+        if scope is not None:
+            params["b_scope"] = sorted(scope)
+    key = (digest is not None, opening is not None, pending is not None, pending is not None and scope is not None)
+    moved, closed, seq, prev, hashed = session.connection().execute(_APPEND_ONE_SQL[key], params).one()
+    if pending is not None and not _settled(moved, closed, pending[1]):
+        raise VersionMoved(pending[2]["b_id"])  # nothing written: every other part depends on the case's
+    if seq is None:
         return None
-    seq, prev, hashed = row
     if hashed != event_hash(code, seq, prev, *fields):
         # The database hashed other bytes than jichi's encoding (docs/audit.md): never commit such a link.
         raise RuntimeError(f"audit event {code}/{seq}: the database's hash differs from jichi's encoding")

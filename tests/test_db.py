@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select
 
 from engine.db import (
     Base,
@@ -72,25 +72,3 @@ def test_demo_load_idempotent_and_timestamped(database_url: str) -> None:
     finally:
         engine.dispose()
 
-
-def test_a_cases_state_is_stored_with_lz4_on_postgresql(postgres_url: str) -> None:
-    # migration 0023: the state every step rewrites is compressed with lz4 (faster than pglz) where the server
-    # has it — Debian's and the PGDG packages do; a server without it keeps pglz
-    from tests.engine_support import environment
-
-    with environment(postgres_url) as env:
-        with env.session() as s:
-            available = s.scalar(text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-                                      "WHERE name = 'default_toast_compression'"))
-            declared = s.scalar(text("SELECT attcompression FROM pg_attribute WHERE attname = 'state' "
-                                     "AND attrelid = 'case_instance'::regclass"))
-        assert available, "PostgreSQL without lz4: not the server this product is tested on"
-        assert declared == "l"
-        case_id = env.start("Process_Deadline")
-        with env.session() as s:
-            s.execute(text("UPDATE case_instance SET state = state || repeat(' ', 4000) WHERE id = :id"),
-                      {"id": case_id})  # large enough to be compressed whatever the procedure's size
-            s.commit()
-            used = s.scalar(text("SELECT pg_column_compression(state) FROM case_instance WHERE id = :id"),
-                            {"id": case_id})
-        assert used == "lz4"

@@ -3,23 +3,28 @@
 update_case with the task a step completes (`closing`): on PostgreSQL one statement writes both (data-modifying
 WITH), on SQLite two; on both backends the case is written only at the version read, the task closed only with it,
 and a False answer has written nothing. insert_events with one event: on PostgreSQL the head, the event, its
-personal payload and the step's new task by one statement, hashed by the database and checked by jichi."""
+personal payload and the step's new task by one statement, hashed by the database and checked by jichi — with
+the step's case write when update_case deferred it (defer=True). And the state every step rewrites is stored with
+lz4 (migration 0023)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, text, update
 
 from engine import audit, audit_verify, store
 from engine.audit_chain import GENESIS, event_hash, event_hash_around, field
 from engine.db import Municipality
 from engine.models import AuditEvent, AuditPersonal, CaseInstance, CaseTask
+from engine.residents import index_case_names
 from tests.engine_support import Env, environment
 
 NOW = dt.datetime(2026, 6, 9, 1, 0, tzinfo=dt.UTC)
@@ -92,8 +97,8 @@ def test_the_bytes_around_seq_and_prev_hash_make_the_events_hash(fields: tuple[A
         assert hashed == event_hash("141305", seq, prev, *fields)
 
 
-def _event(code: str, personal: bool) -> dict[str, Any]:
-    return audit.event(municipality=code, actor="clerk", action="task.completed", case_id=None, task_id=None,
+def _event(code: str, personal: bool, case_id: str | None = None) -> dict[str, Any]:
+    return audit.event(municipality=code, actor="clerk", action="task.completed", case_id=case_id, task_id=None,
                        detail={"name": "受付"}, personal={"input": {"氏名": "山田 太郎"}} if personal else None, at=NOW)
 
 
@@ -160,3 +165,135 @@ def test_an_event_the_database_hashed_otherwise_is_refused_and_nothing_is_writte
             assert audit_verify.heads(s.connection())[code] == head
             assert s.scalar(select(CaseTask.id).where(CaseTask.id == opening.id)) is None
             assert audit_verify.verify(s.connection()).findings == []
+
+
+# --- a single step's case write sent with its audit event (update_case(defer=True), PostgreSQL) -------------------
+
+@contextlib.contextmanager
+def _statements(env: Env) -> Iterator[list[str]]:
+    sent: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(" ".join(statement.split()[:3]))
+
+    event.listen(env.engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(env.engine, "before_cursor_execute", seen)
+
+
+def test_a_deferred_case_write_goes_with_the_event_in_one_statement(postgres_url: str) -> None:
+    with environment(postgres_url) as env:
+        case_id = env.start("Process_Deadline")
+        row, case = _step(env, case_id)
+        code = case.municipality_code
+        opening = _task(env, case_id, code)
+        with env.session() as s, _statements(env) as sent:
+            assert store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row), defer=True)
+            assert store.case_write_pending(s) and sent == []  # nothing sent yet
+            ((_, seq),) = store.insert_events(s, [_event(code, True, case_id)], opening=[opening])
+            assert not store.case_write_pending(s)
+            assert sent == ["WITH moved_case AS"]  # case, task, head, event, personal payload, new task: one statement
+            s.commit()
+        assert env.case(case_id).version == case.version == 2
+        with env.session() as s:
+            assert s.scalar(select(CaseTask.state).where(CaseTask.id == row.id)) == "completed"
+            assert s.scalar(select(CaseTask.state).where(CaseTask.id == opening.id)) == "ready"
+            assert audit_verify.heads(s.connection())[code][0] == seq
+            assert audit_verify.verify(s.connection()).findings == []
+
+
+def test_a_deferred_write_at_a_moved_version_writes_nothing_of_the_step(postgres_url: str) -> None:
+    with environment(postgres_url) as env:
+        case_id = env.start("Process_Deadline")
+        row, case = _step(env, case_id)
+        code = case.municipality_code
+        opening = _task(env, case_id, code)
+        with env.session() as s:
+            head = audit_verify.heads(s.connection())[code]
+        stale = dataclasses.replace(case, version=case.version + 5)
+        with env.session() as s:
+            assert store.update_case(s, stale, serializer_version="x", updated_at=NOW, closing=_closed(row), defer=True)
+            with pytest.raises(store.VersionMoved):
+                store.insert_events(s, [_event(code, True)], opening=[opening])
+            s.commit()  # whatever the caller does next, the statement wrote nothing
+        assert env.case(case_id).version == case.version
+        assert [t.id for t in env.ready(case_id)] == [row.id]
+        with env.session() as s:
+            assert audit_verify.heads(s.connection())[code] == head
+            assert s.scalar(select(CaseTask.id).where(CaseTask.id == opening.id)) is None
+
+
+def test_a_deferred_write_is_sent_before_the_steps_other_writes_and_at_commit(postgres_url: str) -> None:
+    with environment(postgres_url) as env:
+        case_id = env.start("Process_Deadline")
+        row, case = _step(env, case_id)
+        opening = _task(env, case_id, case.municipality_code)
+        with env.session() as s, _statements(env) as sent:
+            store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row), defer=True)
+            store.insert_tasks(s, [opening])  # another write: the case's goes first (its lock before any other)
+            assert sent == ["WITH moved_case AS", "INSERT INTO case_task"]
+            s.rollback()
+        assert env.case(case_id).version == 1
+        row, case = _step(env, case_id)  # read again, as a step retried after a rollback does
+        with env.session() as s, _statements(env) as sent:
+            store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row), defer=True)
+            s.commit()  # nothing else written: the commit sends it
+            assert sent[0] == "WITH moved_case AS"
+        assert env.case(case_id).version == 2
+        with env.session() as s:  # the state change's event, for the environment's one-event-per-change check
+            store.insert_events(s, [_event(case.municipality_code, False, case_id)])
+            s.commit()
+        stale = dataclasses.replace(case, version=1)
+        with env.session() as s:
+            store.update_case(s, stale, serializer_version="x", updated_at=NOW, closing=_closed(row), defer=True)
+            with pytest.raises(store.VersionMoved):
+                s.commit()
+            s.rollback()
+            assert not store.case_write_pending(s)
+
+
+def test_a_rolled_back_step_leaves_no_deferred_write_behind(postgres_url: str) -> None:
+    with environment(postgres_url) as env:
+        case_id = env.start("Process_Deadline")
+        row, case = _step(env, case_id)
+        with env.session() as s:
+            store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row), defer=True)
+            s.rollback()
+            assert not store.case_write_pending(s)
+            s.commit()  # the next transaction of the session does not write the dropped one
+        assert env.case(case_id).version == 1
+        assert [t.id for t in env.ready(case_id)] == [row.id]
+
+
+def test_a_step_entering_names_writes_its_case_before_its_search_keys(postgres_url: str) -> None:
+    with environment(postgres_url) as env:
+        case_id = env.start("Process_Deadline")
+        row, case = _step(env, case_id)
+        with env.session() as s, _statements(env) as sent:
+            store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row), defer=True)
+            index_case_names(s, case.municipality_code, case_id, {"氏名": "山田 太郎"})
+            assert sent[:2] == ["WITH moved_case AS", "DELETE FROM case_search_key"]
+            s.rollback()
+
+
+def test_a_cases_state_is_stored_with_lz4_on_postgresql(postgres_url: str) -> None:
+    # migration 0023: the state every step rewrites is compressed with lz4 (faster than pglz) where the server
+    # has it — Debian's and the PGDG packages do; a server without it keeps pglz
+    with environment(postgres_url) as env:
+        with env.session() as s:
+            available = s.scalar(text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                                      "WHERE name = 'default_toast_compression'"))
+            declared = s.scalar(text("SELECT attcompression FROM pg_attribute WHERE attname = 'state' "
+                                     "AND attrelid = 'case_instance'::regclass"))
+        assert available, "PostgreSQL without lz4: not the server this product is tested on"
+        assert declared == "l"
+        case_id = env.start("Process_Deadline")
+        with env.session() as s:
+            s.execute(text("UPDATE case_instance SET state = state || repeat(' ', 4000) WHERE id = :id"),
+                      {"id": case_id})  # large enough to be compressed whatever the procedure's size
+            s.commit()
+            used = s.scalar(text("SELECT pg_column_compression(state) FROM case_instance WHERE id = :id"),
+                            {"id": case_id})
+        assert used == "lz4"
