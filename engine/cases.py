@@ -405,7 +405,7 @@ class Cases:
         row.state, row.completed_by, row.completed_at = "completed", actor, now
         # On PostgreSQL a single step's case write goes with its audit event: one statement (engine.store).
         if not store.update_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now, closing=row,
-                                 defer=batch is None):
+                                 defer=batch is None, last=batch is None and answer is None):
             raise _VersionMoved
         late = store.case_write_pending(session)
         if not late:

@@ -40,6 +40,7 @@ from engine.audit_chain import (
     personal_digest,
     utc_text,
 )
+from engine.db import FINAL_WRITE
 from engine.models import AuditEvent, AuditHead, AuditPersonal, CaseInstance, CaseTask
 from engine.tenancy import check_write, scoped_to
 
@@ -256,7 +257,7 @@ _PENDING = "jichi.store.pending_case"  # session.info: the case write update_cas
 
 
 def update_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime,
-                closing: TaskRow | None = None, defer: bool = False) -> bool:
+                closing: TaskRow | None = None, defer: bool = False, last: bool = False) -> bool:
     """Write the case's new state if nobody else did since it was read; False when the version moved.
 
     `closing`: the task the step completed (its state and completion already on the row), closed with the case's
@@ -265,7 +266,9 @@ def update_case(session: Session, case: CaseRow, *, serializer_version: str, upd
     `defer` (PostgreSQL, with `closing`): the write is sent with the step's audit event, by the one statement that
     appends it (insert_events; a round trip less), or else just before the step's next write or its commit — never
     after another write of the step, so a case is still locked before its chain's head. True then means "to be
-    written"; a moved version raises VersionMoved from the statement that finds it. A rollback drops it."""
+    written"; a moved version raises VersionMoved from the statement that finds it. A rollback drops it. `last`: the
+    step writes nothing after its audit event, so that statement may be a transaction of its own (engine.db.FINAL_WRITE,
+    when the session reads without a transaction: engine.db.reads_without_transaction)."""
     check_write(session, case.municipality_code)
     params = {"b_id": case.id, "b_version": case.version, "state": case.state, "status": case.status,
               "completed_at": case.completed_at, "version": case.version + 1,
@@ -275,7 +278,7 @@ def update_case(session: Session, case: CaseRow, *, serializer_version: str, upd
                    "t_completed_by": closing.completed_by, "t_on_behalf_of": closing.on_behalf_of}
         if defer:
             flush_case_write(session)
-            session.info[_PENDING] = (case.municipality_code, closing.id, params)
+            session.info[_PENDING] = (case.municipality_code, closing.id, params, last)
             case.version += 1
             return True
         moved, closed = _execute(session, _UPDATE_CASE_CLOSING, params).one()
@@ -304,7 +307,7 @@ def flush_case_write(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending is None:
         return
-    _, closing_id, params = pending
+    _, closing_id, params, _ = pending
     moved, closed = _execute(session, _UPDATE_CASE_CLOSING, params).one()
     if not _settled(moved, closed, closing_id):
         raise VersionMoved(params["b_id"])
@@ -378,6 +381,9 @@ def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
 # when they differ (_append_one), so the encoding has one definition. The event is not written when the
 # municipality has no head yet (the caller creates it and appends again).
 _OPEN_SQL = "('ready', 'waiting')"
+# Whether the municipality's chain has its head (a head once created is never deleted): without one the statement
+# writes nothing at all, not even the case — the caller creates the head and sends the statement again.
+_HEADED = "EXISTS (SELECT 1 FROM audit_head WHERE municipality_code = :b_code)"
 
 
 def _append_one_sql(*, personal: bool, opening: bool, case: bool, scoped: bool) -> Any:
@@ -388,7 +394,7 @@ def _append_one_sql(*, personal: bool, opening: bool, case: bool, scoped: bool) 
     if case:
         parts += [
             f"moved_case AS (UPDATE case_instance SET {', '.join(f'{c} = :{c}' for c in _CASE_SET)}"
-            f" WHERE id = :b_id AND version = :b_version{scope} RETURNING id)",
+            f" WHERE id = :b_id AND version = :b_version{scope} AND {_HEADED} RETURNING id)",
             f"closed_task AS (UPDATE case_task SET {', '.join(f'{c} = :t_{c}' for c in _TASK_CLOSE_SET)}"
             f" WHERE id = :t_id AND state IN {_OPEN_SQL}{scope}{gate} RETURNING id)",
         ]
@@ -412,7 +418,7 @@ def _append_one_sql(*, personal: bool, opening: bool, case: bool, scoped: bool) 
         parts.append(f"new_task AS (INSERT INTO case_task ({', '.join(c.name for c in task_columns)})"
                      f" SELECT {', '.join(f':n_{c.name}' for c in task_columns)} WHERE EXISTS (SELECT 1 FROM chained))")
     written = ("(SELECT count(*) FROM moved_case), (SELECT count(*) FROM closed_task)" if case else "1, 1")
-    sql = (f"WITH {', '.join(parts)} SELECT {written}, chained.seq, chained.prev, chained.hash"
+    sql = (f"WITH {', '.join(parts)} SELECT {written}, {_HEADED}, chained.seq, chained.prev, chained.hash"
            " FROM (SELECT 1) AS one LEFT JOIN chained ON true")
     types: dict[str, Any] = {f"e_{c}": EVENTS.c[c].type for c in event_columns}
     if opening:
@@ -490,7 +496,7 @@ def insert_events(session: Session, events: Sequence[Mapping[str, Any]],
 
 def _append_one(session: Session, values: Mapping[str, Any], opening: TaskRow | None) -> tuple[str, int] | None:
     """PostgreSQL: one event appended, with its personal payload, `opening` and the case write left pending, by one
-    statement; None when the municipality has no chain head yet (the case was written, the event not)."""
+    statement; None, having written nothing, when the municipality has no chain head yet."""
     code = values["municipality_code"]
     pending = session.info.get(_PENDING)
     if pending is not None and pending[0] != code:
@@ -513,16 +519,19 @@ def _append_one(session: Session, values: Mapping[str, Any], opening: TaskRow | 
         params |= {f"n_{k}": v for k, v in opening.values().items()}
     scope = scoped_to(session)
     if pending is not None:
-        del session.info[_PENDING]
         params |= pending[2]
         if scope is not None:
             params["b_scope"] = sorted(scope)
     key = (digest is not None, opening is not None, pending is not None, pending is not None and scope is not None)
-    moved, closed, seq, prev, hashed = session.connection().execute(_APPEND_ONE_SQL[key], params).one()
-    if pending is not None and not _settled(moved, closed, pending[1]):
-        raise VersionMoved(pending[2]["b_id"])  # nothing written: every other part depends on the case's
-    if seq is None:
-        return None
+    final = {FINAL_WRITE: True} if pending is not None and pending[3] else None  # all of the step's writes
+    moved, closed, headed, seq, prev, hashed = session.connection().execute(
+        _APPEND_ONE_SQL[key], params, execution_options=final).one()
+    if not headed:
+        return None  # nothing written (a pending case write stays pending)
+    if pending is not None:
+        del session.info[_PENDING]
+        if not _settled(moved, closed, pending[1]):
+            raise VersionMoved(pending[2]["b_id"])  # nothing written: every other part depends on the case's
     if hashed != event_hash(code, seq, prev, *fields):
         # The database hashed other bytes than jichi's encoding (docs/audit.md): never commit such a link.
         raise RuntimeError(f"audit event {code}/{seq}: the database's hash differs from jichi's encoding")

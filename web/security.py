@@ -13,6 +13,7 @@ from flask import Flask, abort, current_app, g, request
 from werkzeug.wrappers import Response
 
 from engine import accounts, tenancy
+from engine.db import reads_without_transaction
 from web.db import get_session
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -50,6 +51,9 @@ def _load_user() -> None:
     token = request.cookies.get(session_cookie)
     if authorization.startswith("Bearer "):  # the JSON API: a per-user token instead of the cookie
         g.bearer = True
+        # A request of the API reads without a transaction until it writes (PostgreSQL; engine.db): no BEGIN for
+        # the token's lookup and the step's read, and a task completion's one statement commits itself.
+        reads_without_transaction(db)
         login = accounts.token_login(db, authorization[len("Bearer "):].strip())
         if login is not None:
             if login.touched:
