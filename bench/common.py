@@ -7,6 +7,7 @@ import os
 import platform
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -48,3 +49,17 @@ def machine() -> str:
                                          check=False).stdout.strip()
     return (f"{platform.machine()}, {os.cpu_count()} cores{memory}, {platform.python_implementation()} "
             f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}{postgres}")
+
+
+def cpu_probe() -> float:
+    """Milliseconds of one fixed piece of pure-Python work (the best of five): how fast this machine runs Python
+    right now. The benchmarks' absolute numbers move with it on a shared machine; reported at the start and the end
+    of a run, it tells a slow run from a slow change."""
+    best = float("inf")
+    for _ in range(5):
+        began = time.perf_counter()
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - began)
+    return round(best * 1000, 1)
