@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import sqlite3
@@ -52,14 +53,14 @@ def machine() -> str:
 
 
 def cpu_probe() -> float:
-    """Milliseconds of one fixed piece of pure-Python work (the best of five): how fast this machine runs Python
-    right now. The benchmarks' absolute numbers move with it on a shared machine; reported at the start and the end
-    of a run, it tells a slow run from a slow change."""
+    """Milliseconds of one fixed piece of pure-Python work (the best of five): objects built, encoded to JSON and
+    decoded again, as a step does — how fast this machine runs such code right now (a tight loop alone misses a
+    machine slowed by its neighbours' memory traffic). The benchmarks' absolute numbers move with it on a shared
+    machine; reported at the start and the end of a run, it tells a slow run from a slow change."""
     best = float("inf")
     for _ in range(5):
         began = time.perf_counter()
-        total = 0
-        for i in range(2_000_000):
-            total += i
+        data = [{"id": i, "name": str(i), "values": [i, i + 1]} for i in range(100_000)]
+        json.loads(json.dumps(data))
         best = min(best, time.perf_counter() - began)
     return round(best * 1000, 1)
