@@ -163,7 +163,10 @@ def _transaction_from_first_write(engine: Engine) -> None:
     @event.listens_for(engine, "checkin")
     def _restore(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
         if record.info.pop(_AUTOCOMMIT_READS, None) and dbapi_connection is not None:
-            dbapi_connection.autocommit = False  # psycopg's; idle (in autocommit since the flag was set)
+            try:
+                dbapi_connection.autocommit = False  # psycopg's; idle (in autocommit since the flag was set)
+            except engine.dialect.loaded_dbapi.Error as e:  # a broken connection: never handed out again
+                record.invalidate(e)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from engine import clock, faults
@@ -177,3 +178,25 @@ def test_a_completion_is_durable_once_its_one_statement_is_through(
         assert_one_event_per_state_change(engine)
     finally:
         engine.dispose()
+
+
+def test_a_connection_that_died_while_reading_is_not_handed_out_again(postgres_url: str) -> None:
+    with _engine(postgres_url) as engine:
+        sessions = make_session_factory(engine)
+        killer = make_engine(postgres_url)
+        try:
+            with sessions() as s:
+                assert reads_without_transaction(s)
+                pid = s.scalar(text("SELECT pg_backend_pid()"))
+                with killer.connect() as other:  # a database restart, for this one connection
+                    other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            # its next use fails, cleanly, and the pool renews (engine.db._ping_after_idle)
+            with sessions() as s, pytest.raises(OperationalError):
+                s.scalar(select(1))
+            with sessions() as s:  # a fresh connection, in transaction mode
+                assert s.scalar(select(1)) == 1
+                s.execute(update(Municipality).where(Municipality.code == A).values(name="書きかけ"))
+                assert _status(s) is TransactionStatus.INTRANS
+                s.rollback()
+        finally:
+            killer.dispose()
