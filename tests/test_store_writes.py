@@ -111,12 +111,17 @@ def _task(env: Env, case_id: str, code: str) -> store.TaskRow:
     return dataclasses.replace(row, id=str(uuid.uuid4()), municipality_code=code, created_at=NOW)
 
 
+def _started(env: Env) -> tuple[str, store.TaskRow]:
+    """A new case's municipality, and a task row to open (a copy of its ready task's, with a new id)."""
+    case_id = env.start("Process_Deadline")
+    code = env.case(case_id).municipality_code
+    return code, _task(env, case_id, code)
+
+
 @pytest.mark.parametrize("personal", [False, True])
 def test_an_event_with_its_new_task_is_appended_and_chained(database_url: str, personal: bool) -> None:
     with environment(database_url) as env:
-        case_id = env.start("Process_Deadline")
-        code = env.case(case_id).municipality_code
-        opening = _task(env, case_id, code)
+        code, opening = _started(env)
         with env.session() as s:
             before = audit_verify.heads(s.connection())[code]
             ((appended_code, seq),) = store.insert_events(s, [_event(code, personal)], opening=[opening])
@@ -150,13 +155,14 @@ def test_a_municipalitys_first_event_starts_its_chain(database_url: str) -> None
 def test_an_event_the_database_hashed_otherwise_is_refused_and_nothing_is_written(
         postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with environment(postgres_url) as env:
-        case_id = env.start("Process_Deadline")
-        code = env.case(case_id).municipality_code
-        opening = _task(env, case_id, code)
+        code, opening = _started(env)
         with env.session() as s:
             head = audit_verify.heads(s.connection())[code]
-        monkeypatch.setattr(store, "event_hash_around",
-                            lambda *fields: (lambda b, a: (b + b"x", a))(*event_hash_around(*fields)))
+        def otherwise(*fields: Any) -> tuple[bytes, bytes]:  # the database given other bytes than jichi hashes
+            before, after = event_hash_around(*fields)
+            return before + b"x", after
+
+        monkeypatch.setattr(store, "event_hash_around", otherwise)
         with env.session() as s:
             with pytest.raises(RuntimeError, match="hash differs"):
                 store.insert_events(s, [_event(code, True)], opening=[opening])
