@@ -136,10 +136,13 @@ def reads_without_transaction(session: Session) -> bool:
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return False
+    # Imported here: the driver is loaded on PostgreSQL only (about 50 ms at every command's start otherwise).
+    from psycopg.pq import TransactionStatus
+
     driver = connection.connection.driver_connection
     if connection.info.get(_AUTOCOMMIT_READS):
         return True
-    if driver is None or driver.autocommit or driver.info.transaction_status != 0:  # 0: IDLE
+    if driver is None or driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE:
         return False
     driver.autocommit = True
     connection.info[_AUTOCOMMIT_READS] = True

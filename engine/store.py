@@ -381,7 +381,7 @@ def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
 # jichi encoded before and after them. jichi recomputes the hash from the statement's answer and refuses the step
 # when they differ (_append_one), so the encoding has one definition. The event is not written when the
 # municipality has no head yet (the caller creates it and appends again).
-_OPEN_SQL = "('ready', 'waiting')"
+_OPEN_SQL = "(" + ", ".join(f"'{name}'" for name in OPEN) + ")"
 # Whether the municipality's chain has its head (a head once created is never deleted): without one the statement
 # writes nothing at all, not even the case — the caller creates the head and sends the statement again.
 _HEADED = "EXISTS (SELECT 1 FROM audit_head WHERE municipality_code = :b_code)"

@@ -102,26 +102,19 @@ def _event(code: str, personal: bool, case_id: str | None = None) -> dict[str, A
                        detail={"name": "受付"}, personal={"input": {"氏名": "山田 太郎"}} if personal else None, at=NOW)
 
 
-def _task(env: Env, case_id: str, code: str) -> store.TaskRow:
-    (ready,) = env.ready(case_id)
-    with env.session() as s:
-        found = store.load_step(s, ready.id)
-        assert found is not None
-        row = found[0]
-    return dataclasses.replace(row, id=str(uuid.uuid4()), municipality_code=code, created_at=NOW)
-
-
-def _started(env: Env) -> tuple[str, store.TaskRow]:
-    """A new case's municipality, and a task row to open (a copy of its ready task's, with a new id)."""
+def _prepared(env: Env) -> tuple[str, store.TaskRow, store.CaseRow, store.TaskRow]:
+    """A new case, its ready task and the case as a step reads them, and a task row the step could open (a copy of
+    the ready one with a new id)."""
     case_id = env.start("Process_Deadline")
-    code = env.case(case_id).municipality_code
-    return code, _task(env, case_id, code)
+    row, case = _step(env, case_id)
+    return case_id, row, case, dataclasses.replace(row, id=str(uuid.uuid4()), created_at=NOW)
 
 
 @pytest.mark.parametrize("personal", [False, True])
 def test_an_event_with_its_new_task_is_appended_and_chained(database_url: str, personal: bool) -> None:
     with environment(database_url) as env:
-        code, opening = _started(env)
+        _, _, case, opening = _prepared(env)
+        code = case.municipality_code
         with env.session() as s:
             before = audit_verify.heads(s.connection())[code]
             ((appended_code, seq),) = store.insert_events(s, [_event(code, personal)], opening=[opening])
@@ -155,7 +148,8 @@ def test_a_municipalitys_first_event_starts_its_chain(database_url: str) -> None
 def test_an_event_the_database_hashed_otherwise_is_refused_and_nothing_is_written(
         postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with environment(postgres_url) as env:
-        code, opening = _started(env)
+        _, _, case, opening = _prepared(env)
+        code = case.municipality_code
         with env.session() as s:
             head = audit_verify.heads(s.connection())[code]
         def otherwise(*fields: Any) -> tuple[bytes, bytes]:  # the database given other bytes than jichi hashes
@@ -191,10 +185,8 @@ def _statements(env: Env) -> Iterator[list[str]]:
 
 def test_a_deferred_case_write_goes_with_the_event_in_one_statement(postgres_url: str) -> None:
     with environment(postgres_url) as env:
-        case_id = env.start("Process_Deadline")
-        row, case = _step(env, case_id)
+        case_id, row, case, opening = _prepared(env)
         code = case.municipality_code
-        opening = _task(env, case_id, code)
         with env.session() as s, _statements(env) as sent:
             assert store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row), defer=True)
             assert store.case_write_pending(s) and sent == []  # nothing sent yet
@@ -212,10 +204,8 @@ def test_a_deferred_case_write_goes_with_the_event_in_one_statement(postgres_url
 
 def test_a_deferred_write_at_a_moved_version_writes_nothing_of_the_step(postgres_url: str) -> None:
     with environment(postgres_url) as env:
-        case_id = env.start("Process_Deadline")
-        row, case = _step(env, case_id)
+        case_id, row, case, opening = _prepared(env)
         code = case.municipality_code
-        opening = _task(env, case_id, code)
         with env.session() as s:
             head = audit_verify.heads(s.connection())[code]
         stale = dataclasses.replace(case, version=case.version + 5)
@@ -233,9 +223,7 @@ def test_a_deferred_write_at_a_moved_version_writes_nothing_of_the_step(postgres
 
 def test_a_deferred_write_is_sent_before_the_steps_other_writes_and_at_commit(postgres_url: str) -> None:
     with environment(postgres_url) as env:
-        case_id = env.start("Process_Deadline")
-        row, case = _step(env, case_id)
-        opening = _task(env, case_id, case.municipality_code)
+        case_id, row, case, opening = _prepared(env)
         with env.session() as s, _statements(env) as sent:
             store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row), defer=True)
             store.insert_tasks(s, [opening])  # another write: the case's goes first (its lock before any other)
