@@ -75,6 +75,17 @@ class _Batch:
     events: list[dict[str, Any]] = field(default_factory=list)
     workflows: list[tuple[CaseRow, BpmnWorkflow]] = field(default_factory=list)
     writing: bool = False  # the current item has begun to write (its version check passed)
+    steps: dict[str, tuple[TaskRow, CaseRow, list[TaskRow]]] = field(default_factory=dict)  # read at the start
+    taken: set[str] = field(default_factory=set)  # cases whose step an item has taken
+
+    def take_step(self, task_id: str) -> tuple[TaskRow, CaseRow, list[TaskRow]] | None:
+        """The step read for this task at the batch's start, once; None when it was taken already (a retry reads
+        again) or an earlier item took its case's (the case has moved since: read again)."""
+        step = self.steps.pop(task_id, None)
+        if step is None or step[1].id in self.taken:
+            return None
+        self.taken.add(step[1].id)
+        return step
 
 
 class _Redo(Exception):
@@ -326,10 +337,14 @@ class Cases:
         batch = _Batch()
         with _rolled_back_on_error(session):
             _begin_writing(session)
+            store.buffer_writes(session)
+            # Every item's reads in one statement; its writes, on SQLite, sent together (engine.store).
+            batch.steps = store.load_steps(session, [task_id for n, (task_id, _) in enumerate(items)
+                                                     if n not in refused])
             # Cases are locked in one order (their ids) by every batch, and the municipalities' chain heads only
             # at the end, after every case — as a single step does (case, then head): two batches, or a batch and
             # single steps, on the same cases wait for each other instead of deadlocking.
-            case_of = store.case_ids(session, [task_id for task_id, _ in items])
+            case_of = {task_id: case.id for task_id, (_, case, _) in batch.steps.items()}
             order = sorted((n for n in range(len(items)) if n not in refused),
                            key=lambda n: (case_of.get(items[n][0], ""), n))
             for n in order:
@@ -361,7 +376,9 @@ class Cases:
     def _complete_once(self, session: Session, task_id: str, data: Mapping[str, Any], actor: str,
                        answer: Answer | None, permit: Callable[[str], None] | None = None,
                        batch: _Batch | None = None) -> CaseView:
-        step = store.load_step(session, task_id)
+        step = batch.take_step(task_id) if batch is not None else None
+        if step is None:
+            step = store.load_step(session, task_id)
         if step is None:
             raise _fail("ENG514", f"タスク「{task_id}」はありません", "jichi task list でタスクの ID を確かめてください。")
         row, case, open_rows = step

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -128,8 +129,13 @@ _LOAD_STEP = (select(TASKS, *_STEP_CASE_COLUMNS).join(CASES, CASES.c.id == TASKS
                      .scalar_subquery(),
                      (TASKS.c.id == bindparam("b_id")) | _is_open(TASKS.c.state))
               .order_by(TASKS.c.created_at, TASKS.c.id))
+# A batch's reads in one statement (load_steps): _LOAD_STEP for several tasks at once.
+_STEP_IDS: Any = bindparam("b_ids", expanding=True)
+_LOAD_STEPS = (select(TASKS, *_STEP_CASE_COLUMNS).join(CASES, CASES.c.id == TASKS.c.case_id)
+               .where(TASKS.c.case_id.in_(select(TASKS.c.case_id).where(TASKS.c.id.in_(_STEP_IDS))),
+                      TASKS.c.id.in_(_STEP_IDS) | _is_open(TASKS.c.state))
+               .order_by(TASKS.c.created_at, TASKS.c.id))
 _CASE_TASKS = select(TASKS).where(TASKS.c.case_id == bindparam("b_case")).order_by(TASKS.c.created_at, TASKS.c.id)
-_CASE_IDS = select(TASKS.c.id, TASKS.c.case_id).where(TASKS.c.id.in_(bindparam("b_ids", expanding=True)))
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
 _CLOSE_TASK = update(TASKS).where(TASKS.c.id == bindparam("b_id"), _is_open(TASKS.c.state))
 _MOVE_DUE = update(TASKS).where(TASKS.c.id == bindparam("b_id"))
@@ -183,15 +189,23 @@ def _scoped(statement: Any, *tables: Table) -> Any:
 
 _SCOPED: dict[int, Any] = {id(statement): _scoped(statement, *tables) for statement, tables in (
     (_LOAD_CASE, [CASES]), (_LOAD_CASE_LOCKED, [CASES]), (_LOAD_TASK, [TASKS]), (_LOAD_STEP, [TASKS, CASES]),
-    (_OPEN_TASKS, [TASKS]), (_CASE_TASKS, [TASKS]), (_CASE_IDS, [TASKS]), (_UPDATE_CASE, [CASES]), (_CLOSE_TASK, [TASKS]),
+    (_LOAD_STEPS, [TASKS, CASES]),
+    (_OPEN_TASKS, [TASKS]), (_CASE_TASKS, [TASKS]), (_UPDATE_CASE, [CASES]), (_CLOSE_TASK, [TASKS]),
     (_MOVE_DUE, [TASKS]), (_CLAIM_TASK, [TASKS]), (_RELEASE_TASK, [TASKS]))}
+# A batch's buffered writes (buffer_writes), sent by executemany: each row also by the municipality check_write
+# allowed it for (an expanding parameter, the scoped twins' criterion, cannot be used in an executemany).
+_BUFFERED_CASE = _UPDATE_CASE.where(CASES.c.municipality_code == bindparam("b_code"))
+_BUFFERED_CLOSE = _CLOSE_TASK.where(TASKS.c.municipality_code == bindparam("b_code"))
 _UPDATE_CASE_CLOSING = _update_case_closing(scoped=False)
 _SCOPED[id(_UPDATE_CASE_CLOSING)] = _update_case_closing(scoped=True)
 
 
 def _execute(session: Session, statement: Any, params: Any) -> Any:
     """Run on the session's connection. A session scoped to municipalities runs the scoped twin of the statement,
-    which adds the criterion engine.tenancy would: another municipality's row is neither read nor updated."""
+    which adds the criterion engine.tenancy would: another municipality's row is neither read nor updated.
+    Writes a batch buffered (buffer_writes) are sent first: every statement here sees them."""
+    if session.info.get(_BUFFER):
+        _send_buffered(session)
     codes = scoped_to(session)
     if codes is not None:
         scoped = _SCOPED[id(statement)]  # KeyError: a statement of this module left out of _SCOPED (a bug)
@@ -213,25 +227,37 @@ def load_task(session: Session, task_id: str) -> TaskRow | None:
 def load_step(session: Session, task_id: str) -> tuple[TaskRow, CaseRow, list[TaskRow]] | None:
     """What completing a task reads, in one statement: the task, its case, and the case's open tasks (the task
     among them when it is open); None when the task is not there."""
-    task: TaskRow | None = None
-    case: CaseRow | None = None
-    open_rows: list[TaskRow] = []
-    for r in _execute(session, _LOAD_STEP, {"b_id": task_id}).mappings():
+    return _steps(_execute(session, _LOAD_STEP, {"b_id": task_id}), [task_id]).get(task_id)
+
+
+def load_steps(session: Session, task_ids: Sequence[str]) -> dict[str, tuple[TaskRow, CaseRow, list[TaskRow]]]:
+    """load_step for several tasks in one statement (a batch): task id → its step, for the tasks that are there.
+    Each step has rows of its own, even two tasks of one case."""
+    return _steps(_execute(session, _LOAD_STEPS, {"b_ids": list(task_ids)}), task_ids) if task_ids else {}
+
+
+def _steps(result: Any, task_ids: Sequence[str]) -> dict[str, tuple[TaskRow, CaseRow, list[TaskRow]]]:
+    wanted = set(task_ids)
+    cases: dict[str, Mapping[str, Any]] = {}
+    rows: dict[str, list[TaskRow]] = {}
+    tasks: dict[str, TaskRow] = {}
+    for r in result.mappings():
         row = TaskRow.of(r)
-        if case is None:
-            case = CaseRow(**{name: r[f"c_{name}"] for name in CaseRow.__dataclass_fields__})
-        if row.id == task_id:
-            task = row
-        if row.state in OPEN:
-            open_rows.append(row)
-    if task is None or case is None:
-        return None
-    return task, case, open_rows
-
-
-def case_ids(session: Session, task_ids: Sequence[str]) -> dict[str, str]:
-    """The case of each of these tasks that is there (task id → case id)."""
-    return {task: case for task, case in _execute(session, _CASE_IDS, {"b_ids": list(task_ids)})}
+        if row.case_id not in cases:
+            cases[row.case_id] = {name: r[f"c_{name}"] for name in CaseRow.__dataclass_fields__}
+            rows[row.case_id] = []
+        rows[row.case_id].append(row)
+        if row.id in wanted:
+            tasks[row.id] = row
+    shared = {case_id for case_id, n in Counter(t.case_id for t in tasks.values()).items() if n > 1}
+    steps = {}
+    for task_id, task in tasks.items():
+        open_rows = [r for r in rows[task.case_id] if r.state in OPEN]
+        if task.case_id in shared:  # rows of its own: a step changes its rows (the completed task's state, …)
+            task = replace(task)
+            open_rows = [task if r.id == task.id else replace(r) for r in open_rows]
+        steps[task_id] = (task, CaseRow(**cases[task.case_id]), open_rows)
+    return steps
 
 
 def open_tasks(session: Session, case_id: str) -> list[TaskRow]:
@@ -274,6 +300,13 @@ def update_case(session: Session, case: CaseRow, *, serializer_version: str, upd
     params = {"b_id": case.id, "b_version": case.version, "state": case.state, "status": case.status,
               "completed_at": case.completed_at, "version": case.version + 1,
               "serializer_version": serializer_version, "updated_at": updated_at}
+    buffered = session.info.get(_BUFFER)
+    if buffered is not None and closing is not None:
+        check_write(session, closing.municipality_code)
+        buffered.cases.append({**params, "b_code": case.municipality_code})
+        buffered.closings.append({**_closing_params(closing), "b_code": closing.municipality_code})
+        case.version += 1
+        return True
     if closing is not None and session.connection().dialect.name == "postgresql":
         params |= {"t_id": closing.id, "t_state": closing.state, "t_completed_at": closing.completed_at,
                    "t_completed_by": closing.completed_by, "t_on_behalf_of": closing.on_behalf_of}
@@ -304,7 +337,10 @@ def _settled(moved: int, closed: int, closing_id: str) -> bool:
 
 
 def flush_case_write(session: Session) -> None:
-    """Send the case write update_case(defer=True) left pending, if any; VersionMoved if the version moved."""
+    """Send the case write update_case(defer=True) left pending, if any (VersionMoved if the version moved), and the
+    writes a batch buffered (buffer_writes)."""
+    if session.info.get(_BUFFER):
+        _send_buffered(session)
     pending = session.info.pop(_PENDING, None)
     if pending is None:
         return
@@ -312,6 +348,46 @@ def flush_case_write(session: Session) -> None:
     moved, closed = _execute(session, _UPDATE_CASE_CLOSING, params).one()
     if not _settled(moved, closed, closing_id):
         raise VersionMoved(params["b_id"])
+
+
+_BUFFER = "jichi.store.buffered"  # session.info: a SQLite batch's writes not sent yet (buffer_writes)
+
+
+@dataclass
+class _Buffered:
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    closings: list[dict[str, Any]] = field(default_factory=list)
+    openings: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.cases or self.openings)
+
+
+def buffer_writes(session: Session) -> None:
+    """SQLite, a batch (engine.cases.complete_tasks) inside its BEGIN IMMEDIATE: until its transaction ends, the case
+    writes of update_case(closing=…) and the rows of insert_tasks are kept, and sent by one executemany each before the
+    transaction's next statement of this module (every read and write here, the audit events' append) or its commit.
+    Nobody else writes while the batch holds SQLite's write lock, so no case's version can move between the batch's
+    read and its write (a write that finds it moved all the same is a bug: RuntimeError, the batch rolls back); a case
+    the batch reads again, for a second task of it, is read after its writes are sent. PostgreSQL: nothing is kept (a
+    step's version check is answered by its own statement)."""
+    if session.connection().dialect.name == "sqlite":
+        session.info[_BUFFER] = _Buffered()
+
+
+def _send_buffered(session: Session) -> None:
+    buffered: _Buffered = session.info[_BUFFER]
+    cases, closings, openings = buffered.cases, buffered.closings, buffered.openings
+    buffered.cases, buffered.closings, buffered.openings = [], [], []
+    connection = session.connection()
+    if cases:
+        moved = connection.execute(_BUFFERED_CASE, cases[0] if len(cases) == 1 else cases).rowcount
+        closed = connection.execute(_BUFFERED_CLOSE, closings[0] if len(closings) == 1 else closings).rowcount
+        if moved != len(cases) or closed != len(closings):
+            raise RuntimeError(f"a batch's buffered writes found {len(cases) - moved} case(s) moved and "
+                               f"{len(closings) - closed} task(s) no longer open under its write lock")
+    if openings:
+        connection.execute(_INSERT_TASK, openings[0] if len(openings) == 1 else openings)
 
 
 def case_write_pending(session: Session) -> bool:
@@ -328,6 +404,7 @@ def _write_pending(session: Session) -> None:
 def _drop_pending(session: Session, transaction: Any) -> None:
     if transaction.parent is None:  # the session's transaction (not a savepoint) ended: rolled back, or committed
         session.info.pop(_PENDING, None)
+        session.info.pop(_BUFFER, None)
 
 
 def close_tasks(session: Session, closed: Sequence[TaskRow]) -> None:
@@ -339,9 +416,12 @@ def close_tasks(session: Session, closed: Sequence[TaskRow]) -> None:
 
 
 def _close_task(session: Session, row: TaskRow) -> bool:
-    return bool(_execute(session, _CLOSE_TASK, {
-        "b_id": row.id, "state": row.state, "completed_at": row.completed_at, "completed_by": row.completed_by,
-        "on_behalf_of": row.on_behalf_of}).rowcount == 1)
+    return bool(_execute(session, _CLOSE_TASK, _closing_params(row)).rowcount == 1)
+
+
+def _closing_params(row: TaskRow) -> dict[str, Any]:
+    return {"b_id": row.id, "state": row.state, "completed_at": row.completed_at, "completed_by": row.completed_by,
+            "on_behalf_of": row.on_behalf_of}
 
 
 def claim_task(session: Session, task_id: str, person: str) -> bool:
@@ -362,10 +442,14 @@ def update_due(session: Session, rows: Sequence[TaskRow]) -> None:
 
 
 def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
-    if rows:
-        flush_case_write(session)
     for row in rows:
         check_write(session, row.municipality_code)
+    buffered = session.info.get(_BUFFER)
+    if buffered is not None:
+        buffered.openings.extend(r.values() for r in rows)
+        return
+    if rows:
+        flush_case_write(session)
     if len(rows) == 1:  # the usual case; a one-row executemany costs more than an execute
         session.connection().execute(_INSERT_TASK, rows[0].values())
     elif rows:

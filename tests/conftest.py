@@ -194,6 +194,12 @@ def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
+def sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh SQLite database migrated to head (what only SQLite does); yields its URL."""
+    yield from _database(request, tmp_path, "sqlite", migrated=True)
+
+
+@pytest.fixture
 def postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh PostgreSQL database migrated to head; yields its URL. Skipped (failed under CI) without one."""
     yield from _database(request, tmp_path, "postgresql", migrated=True)

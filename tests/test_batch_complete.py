@@ -12,7 +12,7 @@ import traceback
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from engine import cases as engine_cases
 from engine import faults, store
@@ -79,6 +79,35 @@ def test_two_tasks_of_one_case_in_one_batch(database_url: str) -> None:
         case = env.case(case_id)
         assert case.status == "completed" and case.version == 3
         assert env.audit_count(case_id, "task.completed") == 2
+
+
+def test_a_batch_reads_its_steps_at_once_and_on_sqlite_sends_its_writes_at_once(database_url: str) -> None:
+    with environment(database_url) as env:
+
+        def statements(n: int) -> list[str]:
+            tasks = [_first_task(env, env.start("Process_Deadline")) for _ in range(n)]
+            sent: list[str] = []
+
+            def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+                sent.append(" ".join(statement.split()))
+
+            event.listen(env.engine, "before_cursor_execute", seen)
+            try:
+                with env.session() as s:
+                    results = env.cases.complete_tasks(s, [(t, {"異動日": "2026-06-09"}) for t in tasks], "clerk")
+            finally:
+                event.remove(env.engine, "before_cursor_execute", seen)
+            assert all(isinstance(r, CaseView) for r in results)
+            assert all(t.name == "確認" for r in results for t in r.tasks)  # type: ignore[union-attr]
+            return sent
+
+        small, large = statements(2), statements(7)
+        reads = [[q for q in sent if q.startswith("SELECT") and "FROM case_task" in q] for sent in (small, large)]
+        assert [len(r) for r in reads] == [1, 1]  # every item's task, case and open tasks: one statement
+        if env.engine.dialect.name == "sqlite":
+            assert len(large) == len(small)  # seven steps' writes as two's: one executemany each
+        else:
+            assert len(large) > len(small)  # PostgreSQL: each item's version check answered by its own statement
 
 
 def test_an_item_whose_case_moved_is_retried_from_a_fresh_read(database_url: str,

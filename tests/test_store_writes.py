@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select, text, update
 
-from engine import audit, audit_verify, store
+from engine import audit, audit_verify, store, tenancy
 from engine.audit_chain import GENESIS, event_hash, event_hash_around, field
 from engine.db import Municipality
 from engine.models import AuditEvent, AuditPersonal, CaseInstance, CaseTask
@@ -291,3 +291,82 @@ def test_a_cases_state_is_stored_with_lz4_on_postgresql(postgres_url: str) -> No
             used = s.scalar(text("SELECT pg_column_compression(state) FROM case_instance WHERE id = :id"),
                             {"id": case_id})
         assert used == "lz4"
+
+
+# --- a batch's reads and buffered writes (load_steps, buffer_writes) ----------------------------------------------
+
+def test_load_steps_reads_what_load_step_reads_for_each_task(database_url: str) -> None:
+    with environment(database_url) as env:
+        parallel = env.start("Process_Parallel")
+        first, second = (t.id for t in env.ready(parallel))
+        other = env.ready(env.start("Process_Deadline"))[0].id
+        with env.session() as s:
+            steps = store.load_steps(s, [first, second, other, str(uuid.uuid4())])
+            assert set(steps) == {first, second, other}  # a task that is not there is left out
+            for task_id, step in steps.items():
+                assert step == store.load_step(s, task_id)
+            # two tasks of one case: equal rows, not the same objects (a step changes its own)
+            assert steps[first][1] is not steps[second][1]
+            assert not {id(r) for r in steps[first][2]} & {id(r) for r in steps[second][2]}
+            assert steps[first][0] in steps[first][2] and steps[first][0] is next(
+                r for r in steps[first][2] if r.id == first)
+
+
+def test_a_scoped_session_reads_no_step_of_another_municipality(database_url: str) -> None:
+    with environment(database_url) as env:
+        task = env.ready(env.start("Process_Deadline"))[0]
+        with env.session() as s:
+            code = store.load_step(s, task.id)[1].municipality_code  # type: ignore[index]
+            tenancy.scope(s, {"141305" if code != "141305" else "272078"})
+            assert store.load_steps(s, [task.id]) == {}
+
+
+def test_buffered_writes_are_sent_together_before_the_next_statement(database_url: str) -> None:
+    with environment(database_url) as env:
+        _, row, case, opening = _prepared(env)
+        with env.session() as s, _statements(env) as sent:
+            store.buffer_writes(s)
+            assert store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row))
+            store.insert_tasks(s, [opening])
+            buffered = env.engine.dialect.name == "sqlite"
+            assert len(sent) == (0 if buffered else 2)  # PostgreSQL: nothing kept (the case with its task, the new one)
+            # the next read sends them first, and sees them
+            assert store.load_task(s, row.id).state == "completed"  # type: ignore[union-attr]
+            assert store.load_task(s, opening.id) is not None
+            store.insert_events(s, [_event(case.municipality_code, False, case.id)])
+            s.commit()
+        assert env.case(case.id).version == case.version
+        assert [t.id for t in env.ready(case.id)] == [opening.id]
+
+
+def test_a_buffered_write_at_a_moved_version_is_an_error_and_writes_nothing(sqlite_url: str) -> None:
+    with environment(sqlite_url) as env:
+        _, row, case, opening = _prepared(env)
+        stale = dataclasses.replace(case, version=case.version + 5)
+        with env.session() as s:
+            store.buffer_writes(s)
+            store.update_case(s, stale, serializer_version="x", updated_at=NOW, closing=_closed(row))
+            store.insert_tasks(s, [opening])
+            with pytest.raises(RuntimeError, match="1 case"):
+                s.commit()
+            s.rollback()
+        assert env.case(case.id).version == case.version
+        assert [t.id for t in env.ready(case.id)] == [row.id]
+
+
+def test_a_rolled_back_batch_leaves_nothing_buffered(sqlite_url: str) -> None:
+    with environment(sqlite_url) as env:
+        _, row, case, opening = _prepared(env)
+        with env.session() as s:
+            store.buffer_writes(s)
+            store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row))
+            store.insert_tasks(s, [opening])
+            s.rollback()
+            # the next transaction writes at once again
+            case.version -= 1
+            assert store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row))
+            assert store.load_task(s, opening.id) is None
+            store.insert_events(s, [_event(case.municipality_code, False, case.id)])
+            s.commit()
+        assert env.case(case.id).version == case.version
+        assert env.ready(case.id) == []
