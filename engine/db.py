@@ -149,6 +149,7 @@ def reads_without_transaction(session: Session) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=2048)  # the statements are SQLAlchemy's cached compilations: the same few strings
 def _reads_only(statement: str) -> bool:
     return statement.lstrip()[:6].upper() == "SELECT" and not _LOCKING.search(statement)
 
