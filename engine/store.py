@@ -18,9 +18,13 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    Integer,
     LargeBinary,
+    String,
     Table,
     bindparam,
+    column,
     event,
     exists,
     func,
@@ -502,9 +506,10 @@ def _append_one_sql(*, personal: bool, opening: bool, case: bool, scoped: bool) 
     if opening:
         parts.append(f"new_task AS (INSERT INTO case_task ({', '.join(c.name for c in task_columns)})"
                      f" SELECT {', '.join(f':n_{c.name}' for c in task_columns)} WHERE EXISTS (SELECT 1 FROM chained))")
-    written = ("(SELECT count(*) FROM moved_case), (SELECT count(*) FROM closed_task)" if case else "1, 1")
-    sql = (f"WITH {', '.join(parts)} SELECT {written}, {_HEADED}, chained.seq, chained.prev, chained.hash"
-           " FROM (SELECT 1) AS one LEFT JOIN chained ON true")
+    written = ("(SELECT count(*) FROM moved_case) AS moved, (SELECT count(*) FROM closed_task) AS closed" if case
+               else "1 AS moved, 1 AS closed")
+    sql = (f"WITH {', '.join(parts)} SELECT {written}, {_HEADED} AS headed, chained.seq AS seq, chained.prev AS prev,"
+           " chained.hash AS hash FROM (SELECT 1) AS one LEFT JOIN chained ON true")
     types: dict[str, Any] = {f"e_{c}": EVENTS.c[c].type for c in event_columns}
     if opening:
         types |= {f"n_{c.name}": c.type for c in task_columns}
@@ -513,8 +518,14 @@ def _append_one_sql(*, personal: bool, opening: bool, case: bool, scoped: bool) 
     params = [bindparam(k, type_=t) for k, t in types.items()]
     if scoped:
         params.append(bindparam("b_scope", type_=postgresql.ARRAY(CASES.c.municipality_code.type)))
+    # The answer's columns declared: SQLAlchemy then keeps the result's description with the cached statement instead
+    # of building it from the cursor at every execution.
     return text(sql).bindparams(bindparam("b_before", type_=LargeBinary), bindparam("b_after", type_=LargeBinary),
-                                *params)
+                                *params).columns(*_APPEND_ONE_ANSWER)
+
+
+_APPEND_ONE_ANSWER: list[Any] = [column("moved", Integer), column("closed", Integer), column("headed", Boolean),
+                      column("seq", BigInteger), column("prev", String), column("hash", String)]
 
 
 _APPEND_ONE_SQL = {key: _append_one_sql(personal=key[0], opening=key[1], case=key[2], scoped=key[3])
