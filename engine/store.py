@@ -3,7 +3,9 @@
 A step of a case is a handful of statements in one transaction: read the task and the case, read its
 open task rows, then update the case guarded by its version, close and open task rows, and append the
 audit events to their municipality's hash chain. On PostgreSQL a clerk's task completion reads with one
-statement and writes with one (update_case(defer=True) and insert_events: _APPEND_ONE_SQL). Core keeps this hot path lean (the ORM's unit of work costs more than the step itself);
+statement and writes with one (update_case(defer=True) and insert_events: _APPEND_ONE_SQL); a batch of steps
+(engine.cases.complete_tasks) reads them all with one statement (load_steps) and, on SQLite, sends their writes by one
+executemany of each kind (buffer_writes). Core keeps this hot path lean (the ORM's unit of work costs more than the step itself);
 the ORM models in models.py still define the schema and serve every other query.
 """
 
