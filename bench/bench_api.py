@@ -2,17 +2,20 @@
 client does them, against gunicorn with W worker processes on PostgreSQL (or SQLite), from a load generator on
 loopback (T client threads, keep-alive connections, each driving its own cases through 受付 → 本人確認 → 交付
 of the 住民票の写し等交付請求, two of whose steps run business rule tasks). GET /healthz through the same
-generator is the floor of a request.
+generator is the floor of a request. With --rate, the completions are offered at that rate instead (open loop:
+sent on a schedule, whatever the answers' times), and a completion's latency runs from its scheduled time.
 
-    .venv/bin/python bench/bench_api.py --postgres URL [--workers 4] [--clients 8] [--cases 300]
+    .venv/bin/python bench/bench_api.py --postgres URL [--workers 4] [--clients 8] [--cases 300] [--rate 300]
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -120,6 +123,50 @@ def _drive_batches(port: int, token: str, tasks: list[str], latencies: list[floa
     connection.close()
 
 
+def _offered(port: int, token: str, tasks: list[str], rate: float, latencies: list[float], errors: list[str],
+             senders: int) -> None:
+    """Open loop: completions sent on a schedule of `rate` per second, whatever the answers' times (not clients
+    that wait for an answer before they send again), by `senders` threads with a connection each, each taking the
+    next slot of the schedule and a case whose previous step has been answered. A completion's latency runs from
+    its slot's time, so a send held back by a slow server counts against it (no coordinated omission)."""
+    ready: queue.Queue[tuple[str, str]] = queue.Queue()
+    for task_id in tasks:
+        ready.put((task_id, "受付"))
+    slots = itertools.count()
+    total = len(tasks) * len(STEPS)
+    began = time.perf_counter() + 0.05
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def send() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while (slot := next(slots)) < total:
+            try:
+                task_id, name = ready.get(timeout=60)
+            except queue.Empty:
+                errors.append("no case was ready for 60 s")
+                return
+            due = began + slot / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            body = json.dumps({"data": STEPS[name]}, ensure_ascii=False).encode()
+            connection.request("POST", f"/api/tasks/{task_id}/complete", body=body, headers=headers)
+            response = connection.getresponse()
+            answer = response.read()
+            latencies.append((time.perf_counter() - due) * 1000)
+            if response.status != 200:
+                errors.append(f"{response.status} {answer[:200]!r}")
+                continue
+            following = [t for t in json.loads(answer)["tasks"] if t["state"] == "ready"]
+            if following:
+                ready.put((following[0]["id"], following[0]["name"]))
+        connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def _floor(port: int, requests: int) -> list[float]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     times = []
@@ -132,7 +179,9 @@ def _floor(port: int, requests: int) -> list[float]:
     return times
 
 
-def run(url: str, *, workers: int, clients: int, cases: int, batch: int = 1) -> dict[str, Any]:
+def run(url: str, *, workers: int, clients: int, cases: int, batch: int = 1, rate: float | None = None) -> dict[str, Any]:
+    """`clients` threads each completing its share of the cases one task after the other (closed loop), `batch`
+    tasks per request; or, with `rate`, completions offered at that rate by `clients` senders (open loop)."""
     token, first = _prepare(url, cases)
     port = _free_port()
     env = {**os.environ, "JICHI_DATABASE_URL": url, "JICHI_INSECURE_COOKIES": "1"}
@@ -157,6 +206,8 @@ def run(url: str, *, workers: int, clients: int, cases: int, batch: int = 1) -> 
         threads = [threading.Thread(target=_drive, args=(port, token, share, latencies, errors)) if batch == 1 else
                    threading.Thread(target=_drive_batches, args=(port, token, share, latencies, errors, batch))
                    for share in shares]
+        if rate is not None:
+            threads = [threading.Thread(target=_offered, args=(port, token, first, rate, latencies, errors, clients))]
         began = time.perf_counter()
         for t in threads:
             t.start()
@@ -167,7 +218,8 @@ def run(url: str, *, workers: int, clients: int, cases: int, batch: int = 1) -> 
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
         log.close()
-    return {"workers": workers, "clients": clients, "batch": batch, "cases": len(first), "completions": len(latencies),
+    return {"workers": workers, "clients": clients, "batch": batch, "offered_per_s": rate,
+            "cases": len(first), "completions": len(latencies),
             "errors": len(errors), "first_error": errors[0] if errors else None,
             "completions_per_s": round(len(latencies) / seconds, 1),
             "p50_ms": round(percentile(latencies, 50), 2), "p95_ms": round(percentile(latencies, 95), 2),
@@ -180,11 +232,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--cases", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=None,
+                        help="offer completions at this rate per second (open loop; --clients senders)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = fresh_postgres(args.postgres, "jichi_bench_api") if args.postgres else \
             f"sqlite:///{Path(folder) / 'api.sqlite3'}"
-        print(json.dumps(run(url, workers=args.workers, clients=args.clients, cases=args.cases), ensure_ascii=False))
+        print(json.dumps(run(url, workers=args.workers, clients=args.clients, cases=args.cases, rate=args.rate), ensure_ascii=False))
 
 
 if __name__ == "__main__":

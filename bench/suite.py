@@ -54,13 +54,19 @@ def _inbox(postgres: str | None, tasks: int, requests: int) -> dict[str, Any]:
                              "ratio": round(statistics.median(v) / floor, 1)} for name, v in times.items()}}
 
 
+def _load_name(run: dict[str, Any]) -> str:
+    if run.get("offered_per_s"):
+        return f"{run['offered_per_s']:g}/s offered (open loop, {run['clients']} senders)"
+    return f"{run['clients']} client{'s' if run['clients'] > 1 else ''}"
+
+
 def _mark(ok: bool) -> str:
     return "達成" if ok else "**未達**"
 
 
 def render(results: dict[str, Any], command: str) -> str:
     durable, api, batch, inbox = results["durable"], results["api"], results["batch"], results["inbox"]
-    one, loaded = api["one"], api["loaded"]
+    one, loaded, offered = api["one"], api["loaded"], api["offered"]
     migration = results["migration"]
     rows = durable["results"]
     sqlite = rows["sqlite jichi ×1"]
@@ -81,8 +87,8 @@ def render(results: dict[str, Any], command: str) -> str:
          grouped["completions_ratio"] >= 2),
         ("JSON API task completion, p50 (one client: the time of a request itself)", "≤ 5 ms",
          f"{one['p50_ms']} ms", one["p50_ms"] <= 5),
-        (f"… p50 with {loaded['clients']} clients (queueing included)", "≤ 5 ms", f"{loaded['p50_ms']} ms",
-         loaded["p50_ms"] <= 5),
+        (f"… p50 at {offered['offered_per_s']:g} completions/s offered (open loop: requests on a schedule)", "≤ 5 ms",
+         f"{offered['p50_ms']} ms ({offered['completions_per_s']}/s answered)", offered["p50_ms"] <= 5),
         (f"JSON API task completions/s ({loaded['clients']} clients)", "≥ 300/s", f"{loaded['completions_per_s']}/s",
          loaded["completions_per_s"] >= 300),
         ("児童手当 batch re-evaluation", "≥ 5,000 recipients/s", f"{best_batch:,}/s", best_batch >= 5000),
@@ -133,15 +139,17 @@ def render(results: dict[str, Any], command: str) -> str:
         "受付 → 本人確認 → 交付 (`POST /api/tasks/{id}/complete`; two steps run business rule tasks). One client "
         "measures a request's own time; 8 clients saturate the 2 cores shared by gunicorn, PostgreSQL and the load "
         "generator: each client waits for its answer before it sends again, so their p50 is at least "
-        "clients ÷ completions/s (Little's law), whatever a request's own time. Floor: `GET /healthz` (a database "
-        "round trip) through the same client.",
+        "clients ÷ completions/s (Little's law), whatever a request's own time. The open-loop row offers the "
+        "completions at a fixed rate instead — requests sent on a schedule by 16 threads, whatever the answers' "
+        "times, each latency counted from its scheduled time — which is how a server's p50 at a given throughput "
+        "is measured. Floor: `GET /healthz` (a database round trip) through the same client.",
         "",
-        "| workers | clients | tasks per request | completions | errors | completions/s | p50 ms | p95 ms | floor p50 ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        *[f"| {r['workers']} | {r['clients']} | {r.get('batch', 1)} | {r['completions']} | {r['errors']} | "
+        "| workers | load | tasks per request | completions | errors | completions/s | p50 ms | p95 ms | floor p50 ms |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        *[f"| {r['workers']} | {_load_name(r)} | {r.get('batch', 1)} | {r['completions']} | {r['errors']} | "
           f"{r['completions_per_s']} | {r['p50_ms']} | {r['p95_ms']} | {r['floor_p50_ms']} |"
-          for r in (one, loaded, api.get("grouped"), api.get("one, more workers"), api.get("loaded, more workers"))
-          if r],
+          for r in (one, loaded, offered, api.get("grouped"), api.get("one, more workers"),
+                    api.get("loaded, more workers")) if r],
         "",
         "The row with 20 tasks per request is 一括処理 through HTTP (`POST /api/tasks/complete`, 20 tasks of the same step "
         "per request, one commit each; a completion's latency is its request's). It is not what the API targets above "
@@ -206,6 +214,8 @@ def main() -> None:
             url = fresh_postgres(postgres, "jichi_bench_api") if postgres else \
                 f"sqlite:///{folder}/api-{key}.sqlite3"
             loads[key] = bench_api.run(url, workers=API_WORKERS, clients=clients, cases=cases, batch=per_request)
+        url = fresh_postgres(postgres, "jichi_bench_api") if postgres else f"sqlite:///{folder}/api-offered.sqlite3"
+        loads["offered"] = bench_api.run(url, workers=API_WORKERS, clients=16, cases=60 if quick else 400, rate=300)
         # The same loads with twice as many workers (the guideline when the database has a machine of its own).
         for key, clients, cases in (("one, more workers", 1, 40 if quick else 300),
                                     ("loaded, more workers", 8, 60 if quick else 300)):
