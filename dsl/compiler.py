@@ -56,6 +56,12 @@ def coerce(value: object, t: Type, span: Span, label: str) -> object:
     if value is None:
         raise runtime_error("DSL301", f"「{label}」の値がありません", span,
                             "この式を評価する前に値が入力されるよう、手続きの順序を確かめてください。")
+    # Lists and records first: a list of records (児童) is read often, and its records pass as they are (their
+    # fields are coerced where they are read).
+    if isinstance(t, RecordType) and isinstance(value, Mapping):
+        return value
+    if isinstance(t, ListType) and isinstance(value, (list, tuple)):
+        return tuple(coerce(v, t.item, span, label) for v in value)
     ok: object = _NO
     key = t.key  # dispatch on the key string: comparing Type dataclasses field by field is slow
     if key in ("int", "money", "days", "months", "years", "fiscal_year"):
@@ -94,11 +100,6 @@ def coerce(value: object, t: Type, span: Span, label: str) -> object:
                 ok = YearMonth(int(m.group(1)), int(m.group(2)))
             except DateError:
                 ok = _NO
-    elif isinstance(t, ListType):
-        if isinstance(value, (list, tuple)):
-            ok = tuple(coerce(v, t.item, span, label) for v in value)
-    elif isinstance(t, RecordType) and isinstance(value, Mapping):
-        ok = value
     if ok is _NO:
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
         raise runtime_error("DSL302", f"「{label}」の値 {shown} は{t}として読めません", span,
@@ -107,6 +108,29 @@ def coerce(value: object, t: Type, span: Span, label: str) -> object:
 
 
 _NO = object()
+
+
+def runtime_input(value: object, t: Type) -> object:
+    """An input value converted once to its runtime type, deeply — a list's items, a record's declared fields — as
+    coerce does where each is read (which then finds it converted: its cheap first test). A value that does not
+    convert, or is missing, is left as given, for the read that needs it to report (DSL301/DSL302, with its place).
+    For inputs read many times (a batch evaluates each recipient's rules on two dates)."""
+    if value is None:
+        return None
+    if isinstance(t, ListType):
+        return tuple(runtime_input(v, t.item) for v in value) if isinstance(value, (list, tuple)) else value
+    if isinstance(t, RecordType):
+        if not isinstance(value, Mapping):
+            return value
+        fields = dict(t.fields)
+        return {k: runtime_input(v, fields[k]) if k in fields else v for k, v in value.items()}
+    try:
+        return coerce(value, t, _INPUT, "")
+    except DslRuntimeError:
+        return value
+
+
+_INPUT = Span("<入力>", 1, 1)
 
 
 def to_data(value: object, t: Type) -> object:
@@ -194,10 +218,11 @@ class Compiler:
             case nodes.Field(target=target, name=name, span=span):
                 get_target = self.compile(target)
                 t = self.types[id(node)]
+                exact_field = _EXACT.get(t.key)
 
                 def read_field(data: Data, ctx: Context) -> object:
-                    record = get_target(data, ctx)
-                    return coerce(record.get(name), t, span, name)
+                    value = get_target(data, ctx).get(name)
+                    return value if type(value) is exact_field else coerce(value, t, span, name)
 
                 return read_field
             case nodes.Call():

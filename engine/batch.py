@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dsl import DslRuntimeError
+from dsl.compiler import runtime_input
 from dsl.rules.load import load_rules
 from dsl.rules.model import RuleSet
 from dsl.rules.runtime import RuleRuntime
@@ -64,6 +65,8 @@ def _row(rules: RuleSet, calendar: MunicipalCalendar | None, decision: str, on: 
     if unknown:
         row["error"] = f"宣言されていない入力: {'、'.join(unknown[:5])}"
         return row
+    # Converted once for both evaluations (dates parsed, …) instead of at every read of each.
+    given = {name: runtime_input(v, rules.inputs[name]) for name, v in given.items()}
     try:
         value, _ = RuleRuntime(rules, given, on=on, calendar=calendar, explain=False).evaluate(decision)
         row["value"] = json_value(value)

@@ -85,3 +85,34 @@ def test_a_worker_whose_rules_fail_to_compile_fails_its_chunk_instead_of_startin
             batch._chunk_rows([(1, "{}")])
     finally:
         batch._CONTEXT = None
+
+
+def test_a_value_that_does_not_read_is_that_recipients_error_as_where_it_is_read(tmp_path: Path) -> None:
+    """The batch converts each recipient's input once (dates parsed, …) for its two evaluations; a value that does
+    not convert is left as given, so the error is the one the evaluation of the input as given reports."""
+    from dsl import DslRuntimeError
+    from dsl.rules.runtime import RuleRuntime
+    from engine.calendars import resolve_calendar
+    from engine.paths import project_root
+    from engine.rulesets import RuleSets
+
+    bad_date = json.loads(_recipient("R1", "2020-01-01"))
+    bad_date["input"]["児童"][0]["生年月日"] = "昨日"
+    missing = json.loads(_recipient("R2", "2020-01-01", "2021-01-01"))
+    del missing["input"]["児童"][1]["生年月日"]
+    not_a_list = json.loads(_recipient("R3", "2020-01-01"))
+    not_a_list["input"]["児童"] = "二人"
+    broken = [bad_date, missing, not_a_list]
+    code, rows, _ = _batch(tmp_path, [json.dumps(r, ensure_ascii=False) for r in broken]
+                           + [_recipient("R4", "2023-05-01")], "--on", "2026-06-01")
+    assert code == 1
+    rules, _ = RuleSets(project_root()).for_municipality("141305")
+    calendar, _ = resolve_calendar("141305", project_root())
+    assert rules is not None
+    for row, recipient in zip(rows, broken, strict=False):
+        with pytest.raises(DslRuntimeError) as raised:
+            RuleRuntime(rules, recipient["input"], on=dt.date(2026, 6, 1), calendar=calendar,
+                        explain=False).evaluate("児童手当の月額合計")
+        expected = raised.value.diagnostic
+        assert row["error"] == f"{expected.code} {expected.message}" and expected.code in ("DSL301", "DSL302")
+    assert rows[3]["value"] == 10000  # the others go on
