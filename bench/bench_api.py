@@ -78,20 +78,27 @@ def _drive(port: int, token: str, tasks: list[str], latencies: list[float], erro
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     for task_id in tasks:
-        name = "受付"
-        while task_id:
-            body = json.dumps({"data": STEPS[name]}, ensure_ascii=False).encode()
-            t0 = time.perf_counter()
-            connection.request("POST", f"/api/tasks/{task_id}/complete", body=body, headers=headers)
-            response = connection.getresponse()
-            answer = response.read()
-            latencies.append((time.perf_counter() - t0) * 1000)
-            if response.status != 200:
-                errors.append(f"{response.status} {answer[:200]!r}")
-                break
-            ready = [t for t in json.loads(answer)["tasks"] if t["state"] == "ready"]
-            task_id, name = (ready[0]["id"], ready[0]["name"]) if ready else ("", "")
+        step: tuple[str, str] | None = (task_id, "受付")
+        while step is not None:
+            step = _complete(connection, headers, *step, None, latencies, errors)
     connection.close()
+
+
+def _complete(connection: http.client.HTTPConnection, headers: dict[str, str], task_id: str, name: str,
+              since: float | None, latencies: list[float], errors: list[str]) -> tuple[str, str] | None:
+    """One completion through the API, its latency counted from `since` (None: from its sending); the case's next
+    ready task (id, name), or None at the case's end or on an error."""
+    body = json.dumps({"data": STEPS[name]}, ensure_ascii=False).encode()
+    began = time.perf_counter() if since is None else since
+    connection.request("POST", f"/api/tasks/{task_id}/complete", body=body, headers=headers)
+    response = connection.getresponse()
+    answer = response.read()
+    latencies.append((time.perf_counter() - began) * 1000)
+    if response.status != 200:
+        errors.append(f"{response.status} {answer[:200]!r}")
+        return None
+    ready = [t for t in json.loads(answer)["tasks"] if t["state"] == "ready"]
+    return (ready[0]["id"], ready[0]["name"]) if ready else None
 
 
 def _drive_batches(port: int, token: str, tasks: list[str], latencies: list[float], errors: list[str],
@@ -147,17 +154,9 @@ def _offered(port: int, token: str, tasks: list[str], rate: float, latencies: li
                 return
             due = began + slot / rate
             time.sleep(max(0.0, due - time.perf_counter()))
-            body = json.dumps({"data": STEPS[name]}, ensure_ascii=False).encode()
-            connection.request("POST", f"/api/tasks/{task_id}/complete", body=body, headers=headers)
-            response = connection.getresponse()
-            answer = response.read()
-            latencies.append((time.perf_counter() - due) * 1000)
-            if response.status != 200:
-                errors.append(f"{response.status} {answer[:200]!r}")
-                continue
-            following = [t for t in json.loads(answer)["tasks"] if t["state"] == "ready"]
-            if following:
-                ready.put((following[0]["id"], following[0]["name"]))
+            following = _complete(connection, headers, task_id, name, due, latencies, errors)
+            if following is not None:
+                ready.put(following)
         connection.close()
 
     threads = [threading.Thread(target=send) for _ in range(senders)]
