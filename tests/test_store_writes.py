@@ -321,13 +321,18 @@ def test_a_scoped_session_reads_no_step_of_another_municipality(database_url: st
             assert store.load_steps(s, [task.id]) == {}
 
 
+def _buffered_step(s: Any, case: store.CaseRow, row: store.TaskRow, opening: store.TaskRow) -> None:
+    """A batch's step, buffered: the case written with its task closed, and a new task."""
+    store.buffer_writes(s)
+    assert store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row))
+    store.insert_tasks(s, [opening])
+
+
 def test_buffered_writes_are_sent_together_before_the_next_statement(database_url: str) -> None:
     with environment(database_url) as env:
         _, row, case, opening = _prepared(env)
         with env.session() as s, _statements(env) as sent:
-            store.buffer_writes(s)
-            assert store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row))
-            store.insert_tasks(s, [opening])
+            _buffered_step(s, case, row, opening)
             buffered = env.engine.dialect.name == "sqlite"
             assert len(sent) == (0 if buffered else 2)  # PostgreSQL: nothing kept (the case with its task, the new one)
             # the next read sends them first, and sees them
@@ -344,9 +349,7 @@ def test_a_buffered_write_at_a_moved_version_is_an_error_and_writes_nothing(sqli
         _, row, case, opening = _prepared(env)
         stale = dataclasses.replace(case, version=case.version + 5)
         with env.session() as s:
-            store.buffer_writes(s)
-            store.update_case(s, stale, serializer_version="x", updated_at=NOW, closing=_closed(row))
-            store.insert_tasks(s, [opening])
+            _buffered_step(s, stale, row, opening)
             with pytest.raises(RuntimeError, match="1 case"):
                 s.commit()
             s.rollback()
@@ -358,9 +361,7 @@ def test_a_rolled_back_batch_leaves_nothing_buffered(sqlite_url: str) -> None:
     with environment(sqlite_url) as env:
         _, row, case, opening = _prepared(env)
         with env.session() as s:
-            store.buffer_writes(s)
-            store.update_case(s, case, serializer_version="x", updated_at=NOW, closing=_closed(row))
-            store.insert_tasks(s, [opening])
+            _buffered_step(s, case, row, opening)
             s.rollback()
             # the next transaction writes at once again
             case.version -= 1
