@@ -201,12 +201,13 @@ def run(url: str, *, workers: int, clients: int, cases: int, batch: int = 1, rat
         floor = _floor(port, 300)
         latencies: list[float] = []
         errors: list[str] = []
-        shares = [first[i::clients] for i in range(clients)]
-        threads = [threading.Thread(target=_drive, args=(port, token, share, latencies, errors)) if batch == 1 else
-                   threading.Thread(target=_drive_batches, args=(port, token, share, latencies, errors, batch))
-                   for share in shares]
-        if rate is not None:
+        if rate is not None:  # open loop: one scheduler of `clients` senders over all the cases
             threads = [threading.Thread(target=_offered, args=(port, token, first, rate, latencies, errors, clients))]
+        else:  # closed loop: each client its share of the cases
+            shares = [first[i::clients] for i in range(clients)]
+            threads = [threading.Thread(target=_drive, args=(port, token, share, latencies, errors)) if batch == 1
+                       else threading.Thread(target=_drive_batches, args=(port, token, share, latencies, errors, batch))
+                       for share in shares]
         began = time.perf_counter()
         for t in threads:
             t.start()

@@ -140,9 +140,9 @@ def render(results: dict[str, Any], command: str) -> str:
         "measures a request's own time; 8 clients saturate the 2 cores shared by gunicorn, PostgreSQL and the load "
         "generator: each client waits for its answer before it sends again, so their p50 is at least "
         "clients ÷ completions/s (Little's law), whatever a request's own time. The open-loop row offers the "
-        "completions at a fixed rate instead — requests sent on a schedule by 16 threads, whatever the answers' "
-        "times, each latency counted from its scheduled time — which is how a server's p50 at a given throughput "
-        "is measured. Floor: `GET /healthz` (a database round trip) through the same client.",
+        f"completions at a fixed rate instead — requests sent on a schedule by {offered['clients']} threads, "
+        "whatever the answers' times, each latency counted from its scheduled time — which is how a server's p50 at a "
+        "given throughput is measured. Floor: `GET /healthz` (a database round trip) through the same client.",
         "",
         "| workers | load | tasks per request | completions | errors | completions/s | p50 ms | p95 ms | floor p50 ms |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -208,20 +208,19 @@ def main() -> None:
     print("JSON API …", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         loads = {}
-        for key, clients, cases, per_request in (("one", 1, 40 if quick else 300, 1),
-                                                 ("loaded", 8, 60 if quick else 300, 1),
-                                                 ("grouped", 8, 160 if quick else 800, 20)):
+        # key, workers, clients (or open-loop senders), cases, tasks per request, offered rate; the last two with
+        # twice as many workers (the guideline when the database has a machine of its own), for comparison.
+        for key, workers, clients, cases, per_request, rate in (
+                ("one", API_WORKERS, 1, 40 if quick else 300, 1, None),
+                ("loaded", API_WORKERS, 8, 60 if quick else 300, 1, None),
+                ("grouped", API_WORKERS, 8, 160 if quick else 800, 20, None),
+                ("offered", API_WORKERS, 16, 60 if quick else 400, 1, 300),
+                ("one, more workers", 2 * API_WORKERS, 1, 40 if quick else 300, 1, None),
+                ("loaded, more workers", 2 * API_WORKERS, 8, 60 if quick else 300, 1, None)):
             url = fresh_postgres(postgres, "jichi_bench_api") if postgres else \
                 f"sqlite:///{folder}/api-{key}.sqlite3"
-            loads[key] = bench_api.run(url, workers=API_WORKERS, clients=clients, cases=cases, batch=per_request)
-        url = fresh_postgres(postgres, "jichi_bench_api") if postgres else f"sqlite:///{folder}/api-offered.sqlite3"
-        loads["offered"] = bench_api.run(url, workers=API_WORKERS, clients=16, cases=60 if quick else 400, rate=300)
-        # The same loads with twice as many workers (the guideline when the database has a machine of its own).
-        for key, clients, cases in (("one, more workers", 1, 40 if quick else 300),
-                                    ("loaded, more workers", 8, 60 if quick else 300)):
-            url = fresh_postgres(postgres, "jichi_bench_api") if postgres else \
-                f"sqlite:///{folder}/api-{key}.sqlite3"
-            loads[key] = bench_api.run(url, workers=2 * API_WORKERS, clients=clients, cases=cases)
+            loads[key] = bench_api.run(url, workers=workers, clients=clients, cases=cases, batch=per_request,
+                                       rate=rate)
         results["api"] = {**loads, "backend": "PostgreSQL" if postgres else "SQLite"}
     print("batch …", flush=True)
     results["batch"] = bench_batch.run(5_000 if quick else 100_000)
