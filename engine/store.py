@@ -255,7 +255,8 @@ def _steps(result: Any, task_ids: Sequence[str]) -> dict[str, tuple[TaskRow, Cas
         rows[row.case_id].append(row)
         if row.id in wanted:
             tasks[row.id] = row
-    shared = {case_id for case_id, n in Counter(t.case_id for t in tasks.values()).items() if n > 1}
+    shared = set() if len(tasks) < 2 else {  # a single step (the hot path) shares with nobody
+        case_id for case_id, n in Counter(t.case_id for t in tasks.values()).items() if n > 1}
     steps = {}
     for task_id, task in tasks.items():
         open_rows = [r for r in rows[task.case_id] if r.state in OPEN]
@@ -366,7 +367,7 @@ class _Buffered:
     openings: list[dict[str, Any]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.cases or self.openings)
+        return bool(self.cases or self.closings or self.openings)
 
 
 def buffer_writes(session: Session) -> None:
