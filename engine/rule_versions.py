@@ -16,7 +16,7 @@ import json
 import threading
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from dsl.rules.load import load_rules
@@ -86,12 +86,18 @@ def activate(session: Session, root: Path, *, pack_id: str, version: str, munici
     return digest
 
 
+_ACTIVATIONS = RuleActivation.__table__.c
+# Built once, as a Core statement: every case start reads it, and building and running an ORM select cost about
+# as much again as the read itself (~0.16 ms of a start's ~1.7 ms of CPU).
+_ACTIVE_RULE_SET = (select(_ACTIVATIONS.rule_set_hash)
+                    .where(_ACTIVATIONS.municipality_code == bindparam("b_code"),
+                           _ACTIVATIONS.effective_from <= bindparam("b_on"))
+                    .order_by(_ACTIVATIONS.effective_from.desc(), _ACTIVATIONS.id.desc()).limit(1))
+
+
 def active_rule_set(session: Session, municipality: str, on: dt.date) -> str | None:
     """The rule set a case of the municipality starting on `on` pins: the latest activation in effect."""
-    row = session.execute(
-        select(RuleActivation.rule_set_hash).where(RuleActivation.municipality_code == municipality,
-                                                   RuleActivation.effective_from <= on)
-        .order_by(RuleActivation.effective_from.desc(), RuleActivation.id.desc()).limit(1)).first()
+    row = session.connection().execute(_ACTIVE_RULE_SET, {"b_code": municipality, "b_on": on}).first()
     return row[0] if row is not None else None
 
 
