@@ -15,10 +15,10 @@ import datetime as dt
 import random
 from typing import Any
 
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, func, select
 
 from engine import clock
-from engine.models import CaseTask
+from engine.models import AuditEvent, CaseInstance, CaseTask
 from tests.api_support import api_app, call
 from tests.engine_support import assert_one_event_per_state_change, assert_task_rows_follow_states
 
@@ -177,3 +177,124 @@ def test_the_worker_rides_out_a_database_outage_and_stops_cleanly_on_sigterm(tmp
     once = subprocess.run([JICHI, "worker", "--once"], cwd=ROOT, env=away, capture_output=True, text=True,
                           timeout=60, check=False)
     assert once.returncode == 1 and "ENG540" in once.stderr and "Traceback" not in once.stderr, once.stderr
+
+
+class LostAcknowledgement:
+    """The commit of a step (the transaction that wrote an audit event) is done, and then the driver raises: the
+    database committed, but its answer never reached jichi — a connection lost during COMMIT, as jichi sees it.
+    With `done=False`, the driver raises in place of that commit (it never happened), for contrast."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.armed: bool | None = None  # None: off; True: commit, then raise; False: raise instead
+        self.writing = False
+        self.error = engine.dialect.loaded_dbapi.OperationalError
+        event.listen(engine, "before_cursor_execute", self._statement)
+        commit, rollback = engine.dialect.do_commit, engine.dialect.do_rollback
+
+        def do_commit(connection: Any) -> None:
+            armed, writing = self.armed, self.writing
+            self.writing = False
+            if armed is None or not writing:
+                commit(connection)
+                return
+            self.armed = None
+            if armed:
+                commit(connection)
+            raise self.error("injected fault: no answer to COMMIT")
+
+        def do_rollback(connection: Any) -> None:
+            self.writing = False
+            rollback(connection)
+
+        engine.dialect.do_commit = do_commit  # type: ignore[method-assign]
+        engine.dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+    def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "audit_event" in statement and ("INSERT" in statement.upper()):
+            self.writing = True
+
+
+def test_a_commit_whose_answer_was_lost_neither_doubles_nor_loses_a_step(database_url: str) -> None:
+    """In-doubt commits: the database committed the step but jichi got an error. With an Idempotency-Key the
+    stored answer was committed with the step, so it is the answer — to this request and to every retry — and a
+    retry never acts again (never a second case). Without a key the client gets ENG540 and the retry finds the
+    task done (ENG511). A commit that really failed frees the key: the retry acts, once."""
+    with clock.frozen(dt.datetime(2026, 4, 1, 0, 0, tzinfo=dt.UTC)):
+        clock.install_spiff_clock()
+        setup = api_app(database_url, {"clerk": ("c-one", f"{A}:clerk")})
+        app, tokens = next(setup)
+        try:
+            from web.api import cases
+            from web.db import get_engine
+
+            with app.app_context():
+                service, engine = cases(), get_engine()
+            lost = LostAcknowledgement(engine)
+            token = tokens["clerk"]
+            start = {"process_id": "Process_Deadline", "municipality": A, "data": {}}
+
+            def count(statement: Any) -> int:
+                with engine.connect() as connection:
+                    return int(connection.execute(statement).scalar_one())
+
+            def completions(task_id: str) -> int:
+                return count(select(func.count()).select_from(AuditEvent).where(
+                    AuditEvent.task_id == task_id, AuditEvent.action == "task.completed"))
+
+            def ready(case: dict[str, Any]) -> str:
+                return next(t["id"] for t in case["tasks"] if t["state"] == "ready")
+
+            # A start whose commit's answer was lost: its stored answer is the answer, and a retry replays it.
+            lost.armed = True
+            first = call(app, token, "POST", "/api/cases", start, **{"Idempotency-Key": "start-1"})
+            assert first.status_code == 201, first.get_data(as_text=True)
+            assert lost.armed is None  # the fault did fire
+            again = call(app, token, "POST", "/api/cases", start, **{"Idempotency-Key": "start-1"})
+            assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+            assert again.get_json()["id"] == first.get_json()["id"]
+            assert count(select(func.count()).select_from(CaseInstance)) == 1
+
+            # A completion, and a batch, likewise.
+            task = ready(first.get_json())
+            lost.armed = True
+            done = call(app, token, "POST", f"/api/tasks/{task}/complete", {"data": INPUT["受付"]},
+                        **{"Idempotency-Key": "complete-1"})
+            assert done.status_code == 200 and lost.armed is None, done.get_data(as_text=True)
+            replayed = call(app, token, "POST", f"/api/tasks/{task}/complete", {"data": INPUT["受付"]},
+                            **{"Idempotency-Key": "complete-1"})
+            assert replayed.status_code == 200 and replayed.headers["Idempotent-Replayed"] == "true"
+            assert replayed.get_json() == done.get_json() and completions(task) == 1
+            cases_started = [call(app, token, "POST", "/api/cases", start).get_json() for _ in range(2)]
+            batch = {"tasks": [{"id": ready(c), "data": INPUT["受付"]} for c in cases_started]}
+            lost.armed = True
+            answered = call(app, token, "POST", "/api/tasks/complete", batch, **{"Idempotency-Key": "batch-1"})
+            assert answered.status_code == 200 and lost.armed is None, answered.get_data(as_text=True)
+            assert [r["status"] for r in answered.get_json()["results"]] == [200, 200]
+            replayed = call(app, token, "POST", "/api/tasks/complete", batch, **{"Idempotency-Key": "batch-1"})
+            assert replayed.get_json() == answered.get_json()
+            assert [completions(t["id"]) for t in batch["tasks"]] == [1, 1]
+
+            # Without a key nothing says whether the step committed: ENG540; the retry finds it done.
+            task = ready(done.get_json())
+            lost.armed = True
+            unsure = call(app, token, "POST", f"/api/tasks/{task}/complete", {"data": {}})
+            assert unsure.status_code == 503 and unsure.get_json()["error"]["code"] == "ENG540"
+            assert "Traceback" not in unsure.get_data(as_text=True)
+            retried = call(app, token, "POST", f"/api/tasks/{task}/complete", {"data": {}})
+            assert retried.get_json()["error"]["code"] == "ENG511" and completions(task) == 1
+
+            # A commit that did not happen, with a key: ENG540, the key is free again, and the retry acts once.
+            task = ready(call(app, token, "POST", "/api/cases", start).get_json())
+            lost.armed = False
+            failed = call(app, token, "POST", f"/api/tasks/{task}/complete", {"data": INPUT["受付"]},
+                          **{"Idempotency-Key": "complete-2"})
+            assert failed.status_code == 503 and failed.get_json()["error"]["code"] == "ENG540"
+            assert completions(task) == 0
+            acted = call(app, token, "POST", f"/api/tasks/{task}/complete", {"data": INPUT["受付"]},
+                         **{"Idempotency-Key": "complete-2"})
+            assert acted.status_code == 200 and "Idempotent-Replayed" not in acted.headers
+            assert completions(task) == 1
+            assert_one_event_per_state_change(engine)
+            assert_task_rows_follow_states(engine, service)
+        finally:
+            setup.close()

@@ -26,7 +26,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, g, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -296,7 +296,8 @@ def _idempotent(act: Callable[[Keep | None], tuple[dict[str, Any], int]]) -> Res
     A successful step stores its answer in the step's own transaction (`act` passes the Keep it is given to the
     engine): if the process dies before that commit, nothing happened and a later retry acts; if it dies after,
     the retry replays the answer — no lost and no doubled transition either way. A refusal (4xx) is stored
-    after the engine rolled back; a server error releases the key so a retry may act."""
+    after the engine rolled back; a server error releases the key so a retry may act — unless the step's commit
+    went through all the same (_release)."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return act(None)
@@ -325,11 +326,15 @@ def _act_and_keep(act: Callable[[Keep | None], tuple[dict[str, Any], int]], reco
     try:
         body, status = act(keep)
     except Exception:
-        _release(record_id)
-        raise
+        committed = _release(record_id)
+        if committed is None:
+            raise
+        current_app.logger.warning("Idempotency-Key %s: the step committed although the database reported an error "
+                                   "(its answer to COMMIT was lost); answering with the committed answer",
+                                   record_id, exc_info=True)
+        return committed
     if status >= 500:
-        _release(record_id)
-        return body, status
+        return _release(record_id) or (body, status)
     stored = db.get(IdempotencyRecord, record_id, populate_existing=True)
     if stored is not None and stored.body is None:  # a refusal: the engine rolled its step back
         keep(db, body, status)
@@ -337,11 +342,23 @@ def _act_and_keep(act: Callable[[Keep | None], tuple[dict[str, Any], int]], reco
     return body, status
 
 
-def _release(record_id: int) -> None:
+def _release(record_id: int) -> tuple[dict[str, Any], int] | None:
+    """After a server error: free the key, so that a retry acts — unless the step committed after all, its answer
+    with it (a commit whose answer was lost: the connection broke during COMMIT, and the database had committed).
+    Then that answer is returned, the truth to give this request and every retry: acting again would double the
+    step (a second case). Only a key without an answer is deleted; on PostgreSQL the delete waits for a step still
+    committing on a broken connection, and deletes nothing if that commit went through."""
     db = get_session()
     db.rollback()
-    db.query(IdempotencyRecord).filter(IdempotencyRecord.id == record_id).delete()
+    freed = db.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id,
+                                                       IdempotencyRecord.body.is_(None))).rowcount
     db.commit()
+    if freed:
+        return None
+    stored = db.get(IdempotencyRecord, record_id, populate_existing=True)
+    if stored is None or stored.body is None or stored.status is None:
+        return None
+    return json.loads(stored.body), stored.status
 
 
 def _replay(key: str, digest: str, act: Callable[[Keep | None], tuple[dict[str, Any], int]]) -> ResponseReturnValue:
