@@ -338,7 +338,8 @@ class Cases:
         with _rolled_back_on_error(session):
             _begin_writing(session)
             store.buffer_writes(session)
-            # Every item's reads in one statement; its writes, on SQLite, sent together (engine.store).
+            # Every item's reads in one statement (on PostgreSQL after its cases are locked); its writes sent
+            # together (engine.store).
             batch.steps = store.load_steps(session, [task_id for n, (task_id, _) in enumerate(items)
                                                      if n not in refused])
             # Cases are locked in one order (their ids) by every batch, and the municipalities' chain heads only

@@ -141,6 +141,10 @@ _LOAD_STEPS = (select(TASKS, *_STEP_CASE_COLUMNS).join(CASES, CASES.c.id == TASK
                .where(TASKS.c.case_id.in_(select(TASKS.c.case_id).where(TASKS.c.id.in_(_STEP_IDS))),
                       TASKS.c.id.in_(_STEP_IDS) | _is_open(TASKS.c.state))
                .order_by(TASKS.c.created_at, TASKS.c.id))
+# PostgreSQL, a batch whose writes are kept (buffer_writes): the cases of its tasks locked before they are read, all
+# in one order (their ids; PostgreSQL locks the rows as they leave the sort), as every batch locks them.
+_LOCK_STEP_CASES = (select(CASES.c.id).where(CASES.c.id.in_(select(TASKS.c.case_id).where(TASKS.c.id.in_(_STEP_IDS))))
+                    .order_by(CASES.c.id).with_for_update())
 _CASE_TASKS = select(TASKS).where(TASKS.c.case_id == bindparam("b_case")).order_by(TASKS.c.created_at, TASKS.c.id)
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
 _CLOSE_TASK = update(TASKS).where(TASKS.c.id == bindparam("b_id"), _is_open(TASKS.c.state))
@@ -195,7 +199,7 @@ def _scoped(statement: Any, *tables: Table) -> Any:
 
 _SCOPED: dict[int, Any] = {id(statement): _scoped(statement, *tables) for statement, tables in (
     (_LOAD_CASE, [CASES]), (_LOAD_CASE_LOCKED, [CASES]), (_LOAD_TASK, [TASKS]), (_LOAD_STEP, [TASKS, CASES]),
-    (_LOAD_STEPS, [TASKS, CASES]),
+    (_LOAD_STEPS, [TASKS, CASES]), (_LOCK_STEP_CASES, [CASES]),
     (_OPEN_TASKS, [TASKS]), (_CASE_TASKS, [TASKS]), (_UPDATE_CASE, [CASES]), (_CLOSE_TASK, [TASKS]),
     (_MOVE_DUE, [TASKS]), (_CLAIM_TASK, [TASKS]), (_RELEASE_TASK, [TASKS]))}
 # A batch's buffered writes (buffer_writes), sent by executemany: each row also by the municipality check_write
@@ -238,8 +242,17 @@ def load_step(session: Session, task_id: str) -> tuple[TaskRow, CaseRow, list[Ta
 
 def load_steps(session: Session, task_ids: Sequence[str]) -> dict[str, tuple[TaskRow, CaseRow, list[TaskRow]]]:
     """load_step for several tasks in one statement (a batch): task id → its step, for the tasks that are there.
-    Each step has rows of its own, even two tasks of one case."""
-    return _steps(_execute(session, _LOAD_STEPS, {"b_ids": list(task_ids)}), task_ids) if task_ids else {}
+    Each step has rows of its own, even two tasks of one case.
+
+    In a batch that keeps its writes (buffer_writes), on PostgreSQL the tasks' cases are first locked, in the order
+    of their ids, by a statement of their own; the read that follows sees every step committed before the locks were
+    had, and nobody changes these cases until the batch ends. (One statement cannot do both: a row it waited for is
+    read again, but not the rows joined to it, which could be the tasks as they were before that step.)"""
+    if not task_ids:
+        return {}
+    if session.info.get(_BUFFER) is not None and session.connection().dialect.name == "postgresql":
+        _execute(session, _LOCK_STEP_CASES, {"b_ids": list(task_ids)}).all()
+    return _steps(_execute(session, _LOAD_STEPS, {"b_ids": list(task_ids)}), task_ids)
 
 
 def _steps(result: Any, task_ids: Sequence[str]) -> dict[str, tuple[TaskRow, CaseRow, list[TaskRow]]]:
@@ -357,7 +370,7 @@ def flush_case_write(session: Session) -> None:
         raise VersionMoved(params["b_id"])
 
 
-_BUFFER = "jichi.store.buffered"  # session.info: a SQLite batch's writes not sent yet (buffer_writes)
+_BUFFER = "jichi.store.buffered"  # session.info: a batch's writes not sent yet (buffer_writes)
 
 
 @dataclass
@@ -371,15 +384,15 @@ class _Buffered:
 
 
 def buffer_writes(session: Session) -> None:
-    """SQLite, a batch (engine.cases.complete_tasks) inside its BEGIN IMMEDIATE: until its transaction ends, the case
-    writes of update_case(closing=…) and the rows of insert_tasks are kept, and sent by one executemany each before the
-    transaction's next statement of this module (every read and write here, the audit events' append) or its commit.
-    Nobody else writes while the batch holds SQLite's write lock, so no case's version can move between the batch's
-    read and its write (a write that finds it moved all the same is a bug: RuntimeError, the batch rolls back); a case
-    the batch reads again, for a second task of it, is read after its writes are sent. PostgreSQL: nothing is kept (a
-    step's version check is answered by its own statement)."""
-    if session.connection().dialect.name == "sqlite":
-        session.info[_BUFFER] = _Buffered()
+    """A batch (engine.cases.complete_tasks), before it reads its steps (load_steps): until its transaction ends, the
+    case writes of update_case(closing=…) and the rows of insert_tasks are kept, and sent by one executemany each before
+    the transaction's next statement of this module (every read and write here, the audit events' append) or its
+    commit. Nobody else changes the batch's cases until it ends — on SQLite it holds the write lock (BEGIN IMMEDIATE),
+    on PostgreSQL load_steps locks them — so no case's version can move between the batch's read and its write (a
+    write that finds it moved all the same is a bug: RuntimeError, the batch rolls back); a case the batch reads again,
+    for a second task of it, is read after its writes are sent."""
+    session.connection()  # the session's transaction begun: its end (commit or rollback) drops what is kept
+    session.info[_BUFFER] = _Buffered()
 
 
 def _send_buffered(session: Session) -> None:

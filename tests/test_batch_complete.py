@@ -21,7 +21,7 @@ from engine.cases import CaseError, CaseView
 from engine.models import AuditEvent, CaseInstance
 from standard_core.diagnostics import Span, error
 from tests.api_support import api_app, call
-from tests.engine_support import Env, environment
+from tests.engine_support import Env, assert_task_rows_follow_states, environment
 
 A, B = "141305", "272078"
 NOBODY = "00000000-0000-0000-0000-000000000000"
@@ -81,7 +81,7 @@ def test_two_tasks_of_one_case_in_one_batch(database_url: str) -> None:
         assert env.audit_count(case_id, "task.completed") == 2
 
 
-def test_a_batch_reads_its_steps_at_once_and_on_sqlite_sends_its_writes_at_once(database_url: str) -> None:
+def test_a_batch_reads_its_steps_at_once_and_sends_its_writes_at_once(database_url: str) -> None:
     with environment(database_url) as env:
 
         def statements(n: int) -> list[str]:
@@ -102,12 +102,13 @@ def test_a_batch_reads_its_steps_at_once_and_on_sqlite_sends_its_writes_at_once(
             return sent
 
         small, large = statements(2), statements(7)
-        reads = [[q for q in sent if q.startswith("SELECT") and "FROM case_task" in q] for sent in (small, large)]
+        reads = [[q for q in sent if q.startswith("SELECT") and "case_task.state" in q] for sent in (small, large)]
         assert [len(r) for r in reads] == [1, 1]  # every item's task, case and open tasks: one statement
-        if env.engine.dialect.name == "sqlite":
-            assert len(large) == len(small)  # seven steps' writes as two's: one executemany each
-        else:
-            assert len(large) > len(small)  # PostgreSQL: each item's version check answered by its own statement
+        assert len(large) == len(small)  # seven steps' writes as two's: one executemany each
+        if env.engine.dialect.name == "postgresql":  # the cases locked, in one order, before they are read
+            locks = [i for i, q in enumerate(large) if q.endswith("FOR UPDATE")]
+            assert len(locks) == 1 and "ORDER BY case_instance.id" in large[locks[0]]
+            assert locks[0] < large.index(reads[1][0])
 
 
 def test_an_item_whose_case_moved_is_retried_from_a_fresh_read(database_url: str,
@@ -299,3 +300,47 @@ def test_batches_and_single_steps_racing_on_the_same_cases_complete_each_task_on
         assert [env.audit_count(c, "task.completed") for c in cases] == [1] * 12
         with env.engine.connect() as connection:
             assert verify(connection).ok
+
+
+def test_a_batch_waiting_for_a_case_reads_the_step_that_held_it(postgres_url: str) -> None:
+    # A batch locks its cases, then reads them: a step committed while the batch waited for its lock is in what the
+    # batch reads — the task that step completed is no longer open and the tasks it opened are. (Locking and reading
+    # in one statement would give the waited-for case row as it is now, but the tasks joined to it as they were.)
+    with environment(postgres_url) as env:
+        case_id = env.start("Process_Parallel")
+        by_name = {t.name: t.id for t in env.ready(case_id)}
+        holding, release = threading.Event(), threading.Event()
+        outcomes: dict[str, Any] = {}
+
+        def single() -> None:
+            with env.session() as s:
+                def hold(session: Any) -> None:
+                    holding.set()
+                    release.wait(30)
+
+                event.listen(s, "before_commit", hold)
+                outcomes["single"] = env.cases.complete_task(s, by_name["照会の回答"], {"照会結果": "該当なし"}, "clerk")
+
+        def batch() -> None:
+            with env.session() as s:
+                outcomes["batch"] = env.cases.complete_tasks(s, [(by_name["書類の確認"], {"書類OK": True})], "clerk")
+
+        first = threading.Thread(target=single)
+        first.start()
+        assert holding.wait(30)  # the single step has written its case and holds it, uncommitted
+        second = threading.Thread(target=batch)
+        second.start()
+        second.join(1.0)
+        assert second.is_alive()  # the batch waits for the case
+        release.set()
+        first.join(30)
+        second.join(30)
+        assert isinstance(outcomes["single"], CaseView)
+        (result,) = outcomes["batch"]
+        assert isinstance(result, CaseView) and result.status == "completed" and result.version == 3
+        with env.session() as s:
+            detail = s.scalar(select(AuditEvent.detail).where(AuditEvent.case_id == case_id,
+                                                              AuditEvent.task_id == by_name["書類の確認"]))
+        assert detail is not None and "cancelled" not in detail  # it did not take 照会の回答 for open
+        assert env.audit_count(case_id, "task.completed") == 2
+        assert_task_rows_follow_states(env.engine, env.cases)

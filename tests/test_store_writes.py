@@ -333,8 +333,7 @@ def test_buffered_writes_are_sent_together_before_the_next_statement(database_ur
         _, row, case, opening = _prepared(env)
         with env.session() as s, _statements(env) as sent:
             _buffered_step(s, case, row, opening)
-            buffered = env.engine.dialect.name == "sqlite"
-            assert len(sent) == (0 if buffered else 2)  # PostgreSQL: nothing kept (the case with its task, the new one)
+            assert sent == []  # kept
             # the next read sends them first, and sees them
             assert store.load_task(s, row.id).state == "completed"  # type: ignore[union-attr]
             assert store.load_task(s, opening.id) is not None
@@ -344,8 +343,8 @@ def test_buffered_writes_are_sent_together_before_the_next_statement(database_ur
         assert [t.id for t in env.ready(case.id)] == [opening.id]
 
 
-def test_a_buffered_write_at_a_moved_version_is_an_error_and_writes_nothing(sqlite_url: str) -> None:
-    with environment(sqlite_url) as env:
+def test_a_buffered_write_at_a_moved_version_is_an_error_and_writes_nothing(database_url: str) -> None:
+    with environment(database_url) as env:
         _, row, case, opening = _prepared(env)
         stale = dataclasses.replace(case, version=case.version + 5)
         with env.session() as s:
@@ -357,8 +356,8 @@ def test_a_buffered_write_at_a_moved_version_is_an_error_and_writes_nothing(sqli
         assert [t.id for t in env.ready(case.id)] == [row.id]
 
 
-def test_a_rolled_back_batch_leaves_nothing_buffered(sqlite_url: str) -> None:
-    with environment(sqlite_url) as env:
+def test_a_rolled_back_batch_leaves_nothing_buffered(database_url: str) -> None:
+    with environment(database_url) as env:
         _, row, case, opening = _prepared(env)
         with env.session() as s:
             _buffered_step(s, case, row, opening)
