@@ -8,7 +8,7 @@ SpiffWorkflow, on SQLite and on PostgreSQL, in the same run (issue 14).
   the audit chain, DSL conditions; one transaction per step. With W processes (forked after the registry is
   loaded), each starts and completes its own share of the cases; the phases start together (a barrier).
   SQLite allows one writer: its jichi runs use 1 process (docs/operations.md).
-- 一括処理 (group commit), SQLite: the same steps BATCH at a time in one transaction — jichi through
+- 一括処理 (group commit), SQLite and PostgreSQL: the same steps BATCH at a time in one transaction — jichi through
   Cases.complete_tasks (each step its own version check, audit event and refusal), stock SpiffWorkflow by
   running its steps one after the other in one transaction. Ratios are still against the stock baseline with
   one step per commit; the stock row with the same grouping is there to show what the grouping alone gives.
@@ -200,6 +200,11 @@ def run(cases: int, postgres: str | None, rounds: int = 3) -> dict[str, Any]:
             keep("postgresql baseline", baseline(fresh_postgres(postgres, "jichi_bench_b"), cases))
             for workers in (1, 2, 4):
                 keep(f"postgresql jichi ×{workers}", jichi(fresh_postgres(postgres, "jichi_bench_j"), cases, workers))
+            keep(f"postgresql baseline, {BATCH} per commit", baseline(fresh_postgres(postgres, "jichi_bench_b"), cases,
+                                                                       BATCH))
+            for workers in (1, 2):
+                keep(f"postgresql jichi ×{workers}, {BATCH} per commit",
+                     jichi(fresh_postgres(postgres, "jichi_bench_j"), cases, workers, BATCH))
     table = {name: {k: round(statistics.median(r[k] for r in rows), 1) for k in rows[0]}
              for name, rows in runs.items()}
     for name, row in table.items():
