@@ -61,6 +61,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(DATABASE_URL=database_url(),
                             # cookies only over https (`__Host-` names); JICHI_INSECURE_COOKIES=1 for plain http in development
                             SECURE_COOKIES=os.environ.get("JICHI_INSECURE_COOKIES") != "1")
+    # GET /metrics for Prometheus, with this secret as its bearer token (web/metrics.py); unset: no such page
+    if os.environ.get("JICHI_METRICS_TOKEN"):
+        app.config["METRICS_TOKEN"] = os.environ["JICHI_METRICS_TOKEN"]
     if test_config is not None:
         app.config.from_mapping(test_config)
     proxies = trusted_proxies(app.config.get("TRUSTED_PROXIES", os.environ.get("JICHI_TRUSTED_PROXIES", "0")))
@@ -76,7 +79,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     Htmx(app)
 
-    from web import api, auditor, auth, clerk, db, errors, migration, security, studio, views
+    from web import api, auditor, auth, clerk, db, errors, metrics, migration, security, studio, views
 
     db.init_app(app)
     errors.init_app(app)
@@ -88,6 +91,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(studio.bp)
     app.register_blueprint(auditor.bp)
     app.register_blueprint(migration.bp)
+    app.register_blueprint(metrics.bp)
     app.jinja_env.globals["jichi_version"] = jichi_version()
     if app.config.get("RUN_JOBS", os.environ.get("JICHI_RUN_JOBS") == "1"):
         from web import jobs_runner

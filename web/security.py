@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from engine import accounts, tenancy
 from engine.db import reads_without_transaction
 from web.db import get_session
+from web.metrics import ENDPOINT as METRICS
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
@@ -42,7 +43,7 @@ def _load_user() -> None:
     g.csp_nonce = secrets.token_urlsafe(16)
     g.user = g.web_session = None
     g.roles = {}
-    if request.endpoint == "static":
+    if request.endpoint in ("static", METRICS):  # the metrics' scraper is not a user (its own secret: web/metrics.py)
         return
     db = get_session()
     g.bearer = False
