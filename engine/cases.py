@@ -273,13 +273,17 @@ class Cases:
             case = CaseRow(str(uuid.uuid4()), municipality, process_id, procedure.spec_hash, "running", "", 1,
                            actor, now, None, rules_hash, unit)
             _apply(case, workflow, now)
-            store.insert_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now)
-            faults.point("after_state_write")
+            # On PostgreSQL the new case is inserted with its audit event: one statement (engine.store).
+            store.insert_case(session, case, serializer_version=SERIALIZER_VERSION, updated_at=now, defer=True,
+                              last=answer is None)
+            late = store.case_write_pending(session)
+            if not late:
+                faults.point("after_state_write")
             rows = self._project(session, case, procedure, workflow, [], now, decisions, action="case.started",
                                  actor=actor,
                                  after=values, detail={"process_id": process_id, "spec_hash": procedure.spec_hash,
                                          "rules": case.rules_hash})
-            view = self._commit(session, case, procedure, workflow, rows, answer)
+            view = self._commit(session, case, procedure, workflow, rows, answer, late=late)
         self._known.update({("spec", procedure.spec_hash), ("municipality", municipality)})
         return view
 

@@ -7,10 +7,11 @@ Every step of a case (start, task completion, timer) passes these points in orde
     after_state_write  the case's state row is written (not committed)
     after_audit_write  the task rows and the audit event are written (not committed)
 
-(On PostgreSQL a clerk's task completion writes its case, its task rows and its audit event with one statement:
-after_state_write and after_audit_write are both passed once that statement is through. Through the JSON API
-without an Idempotency-Key that statement is a transaction of its own (engine.db.reads_without_transaction): the
-step is committed by before_commit already, and a kill there is a kill after_commit.)
+(On PostgreSQL a clerk's task completion, and a case's start, writes its case, its task rows and its audit event
+with one statement: after_state_write and after_audit_write are both passed once that statement is through. Through
+the JSON API without an Idempotency-Key that statement is a transaction of its own
+(engine.db.reads_without_transaction): the step is committed by before_commit already, and a kill there is a kill
+after_commit.)
     before_commit      everything of the step is written, including the API's stored answer to an Idempotency-Key
     after_commit       committed; the caller (a clerk's browser, an API client) has not been answered yet
 

@@ -288,11 +288,19 @@ def case_tasks(session: Session, case_id: str) -> list[TaskRow]:
     return [TaskRow.of(r) for r in _execute(session, _CASE_TASKS, {"b_case": case_id}).mappings()]
 
 
-def insert_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime) -> None:
+def insert_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime,
+                defer: bool = False, last: bool = False) -> None:
+    """Insert a new case's row. `defer` (PostgreSQL): sent with the start's audit event, by the one statement that
+    appends it (insert_events), or else before the start's next write or its commit — as update_case(defer=True);
+    `last` likewise: nothing is written after that event, so the statement may be a transaction of its own."""
     check_write(session, case.municipality_code)
     values = {name: getattr(case, name) for name in CaseRow.__dataclass_fields__}
-    session.connection().execute(_INSERT_CASE, {**values, "serializer_version": serializer_version,
-                                                "updated_at": updated_at})
+    params = {**values, "serializer_version": serializer_version, "updated_at": updated_at}
+    if defer and session.connection().dialect.name == "postgresql":
+        flush_case_write(session)
+        session.info[_PENDING_NEW] = (case.municipality_code, params, last)
+        return
+    session.connection().execute(_INSERT_CASE, params)
 
 
 class VersionMoved(Exception):
@@ -301,6 +309,7 @@ class VersionMoved(Exception):
 
 
 _PENDING = "jichi.store.pending_case"  # session.info: the case write update_case(defer=True) has not sent yet
+_PENDING_NEW = "jichi.store.pending_new_case"  # session.info: the new case insert_case(defer=True) has not sent yet
 
 
 def update_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime,
@@ -361,6 +370,9 @@ def flush_case_write(session: Session) -> None:
     writes a batch buffered (buffer_writes)."""
     if session.info.get(_BUFFER):
         _send_buffered(session)
+    new = session.info.pop(_PENDING_NEW, None)
+    if new is not None:
+        session.connection().execute(_INSERT_CASE, new[1])
     pending = session.info.pop(_PENDING, None)
     if pending is None:
         return
@@ -411,8 +423,8 @@ def _send_buffered(session: Session) -> None:
 
 
 def case_write_pending(session: Session) -> bool:
-    """Whether update_case(defer=True) left the case's write to be sent later."""
-    return _PENDING in session.info
+    """Whether update_case(defer=True) or insert_case(defer=True) left the case's write to be sent later."""
+    return _PENDING in session.info or _PENDING_NEW in session.info
 
 
 @event.listens_for(Session, "before_commit")
@@ -424,6 +436,7 @@ def _write_pending(session: Session) -> None:
 def _drop_pending(session: Session, transaction: Any) -> None:
     if transaction.parent is None:  # the session's transaction (not a savepoint) ended: rolled back, or committed
         session.info.pop(_PENDING, None)
+        session.info.pop(_PENDING_NEW, None)
         session.info.pop(_BUFFER, None)
 
 
@@ -491,11 +504,16 @@ _OPEN_SQL = "(" + ", ".join(f"'{name}'" for name in OPEN) + ")"
 _HEADED = "EXISTS (SELECT 1 FROM audit_head WHERE municipality_code = :b_code)"
 
 
-def _append_one_sql(*, personal: bool, opening: bool, case: bool, scoped: bool) -> Any:
+def _append_one_sql(*, personal: bool, opening: bool, case: bool, scoped: bool, new_case: bool = False) -> Any:
     event_columns = [c.name for c in EVENTS.c if c.name not in ("municipality_code", "seq", "prev_hash", "hash")]
     scope = " AND municipality_code = ANY(:b_scope)" if scoped else ""
     gate = " AND EXISTS (SELECT 1 FROM moved_case)" if case else ""
     parts = []
+    case_columns = [CASES.c[n] for n in (*CaseRow.__dataclass_fields__, "serializer_version", "updated_at")]
+    if new_case:  # a start's case (insert_case(defer=True)); the task and the event refer to it: the database checks
+        # their foreign keys at the statement's end, when it is there
+        parts.append(f"new_case AS (INSERT INTO case_instance ({', '.join(c.name for c in case_columns)})"
+                     f" SELECT {', '.join(f':c_{c.name}' for c in case_columns)} WHERE {_HEADED} RETURNING id)")
     if case:
         parts += [
             f"moved_case AS (UPDATE case_instance SET {', '.join(f'{c} = :{c}' for c in _CASE_SET)}"
@@ -531,6 +549,8 @@ def _append_one_sql(*, personal: bool, opening: bool, case: bool, scoped: bool) 
         types |= {f"n_{c.name}": c.type for c in task_columns}
     if case:
         types |= {c: CASES.c[c].type for c in _CASE_SET} | {f"t_{c}": TASKS.c[c].type for c in _TASK_CLOSE_SET}
+    if new_case:
+        types |= {f"c_{c.name}": c.type for c in case_columns}
     params = [bindparam(k, type_=t) for k, t in types.items()]
     if scoped:
         params.append(bindparam("b_scope", type_=postgresql.ARRAY(CASES.c.municipality_code.type)))
@@ -544,8 +564,9 @@ _APPEND_ONE_ANSWER: list[Any] = [column("moved", Integer), column("closed", Inte
                       column("seq", BigInteger), column("prev", String), column("hash", String)]
 
 
-_APPEND_ONE_SQL = {key: _append_one_sql(personal=key[0], opening=key[1], case=key[2], scoped=key[3])
-                   for key in itertools.product((False, True), repeat=4) if key[2] or not key[3]}
+_APPEND_ONE_SQL = {key: _append_one_sql(personal=key[0], opening=key[1], case=key[2], scoped=key[3], new_case=key[4])
+                   for key in itertools.product((False, True), repeat=5)
+                   if (key[2] or not key[3]) and not (key[2] and key[4])}
 
 
 def insert_events(session: Session, events: Sequence[Mapping[str, Any]],
@@ -611,9 +632,10 @@ def _append_one(session: Session, values: Mapping[str, Any], opening: TaskRow | 
     statement; None, having written nothing, when the municipality has no chain head yet."""
     code = values["municipality_code"]
     pending = session.info.get(_PENDING)
-    if pending is not None and pending[0] != code:
+    new = session.info.get(_PENDING_NEW)
+    if (pending is not None and pending[0] != code) or (new is not None and (new[0] != code or pending is not None)):
         flush_case_write(session)  # not this event's case (no step writes so): on its own, first
-        pending = None
+        pending = new = None
     before, after, personal = values["data_before"], values["data_after"], values["personal"]
     digest = None
     params: dict[str, Any] = {"b_code": code}
@@ -634,12 +656,18 @@ def _append_one(session: Session, values: Mapping[str, Any], opening: TaskRow | 
         params |= pending[2]
         if scope is not None:
             params["b_scope"] = sorted(scope)
-    key = (digest is not None, opening is not None, pending is not None, pending is not None and scope is not None)
-    final = {FINAL_WRITE: True} if pending is not None and pending[3] else None  # all of the step's writes
+    if new is not None:
+        params |= {f"c_{k}": v for k, v in new[1].items()}
+    key = (digest is not None, opening is not None, pending is not None, pending is not None and scope is not None,
+           new is not None)
+    last = (pending is not None and pending[3]) or (new is not None and new[2])
+    final = {FINAL_WRITE: True} if last else None  # all of the step's writes
     moved, closed, headed, seq, prev, hashed = session.connection().execute(
         _APPEND_ONE_SQL[key], params, execution_options=final).one()
     if not headed:
         return None  # nothing written (a pending case write stays pending)
+    if new is not None:
+        del session.info[_PENDING_NEW]
     if pending is not None:
         del session.info[_PENDING]
         if not _settled(moved, closed, pending[1]):

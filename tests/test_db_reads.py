@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, event, func, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,7 @@ from engine.db import (
     upgrade,
 )
 from engine.demo import load_demo
-from engine.models import AuditEvent, CaseTask
+from engine.models import AuditEvent, CaseInstance, CaseTask
 from tests.api_support import api_app, call
 from tests.engine_support import assert_one_event_per_state_change
 
@@ -175,6 +175,51 @@ def test_a_completion_is_durable_once_its_one_statement_is_through(
     assert _completed(url, task_id) == (("ready", 0) if keyed else ("completed", 1))
     engine = make_engine(url)
     try:
+        assert_one_event_per_state_change(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_a_start_writes_its_case_with_its_event_by_one_statement_durable_by_itself(
+        api: tuple[Any, dict[str, str], str], monkeypatch: pytest.MonkeyPatch, keyed: bool) -> None:
+    # A start's case row, its first task and its audit event: one statement (engine.store, insert_case(defer=True)).
+    # Without an Idempotency-Key it is a transaction of its own, so the case is there even if the process stops
+    # before the commit; with one, the stored answer is written in the same transaction after it: nothing is.
+    app, tokens, url = api
+    engine = make_engine(url)
+    sent: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    try:
+        with clock.frozen(clock.now()):
+            clock.install_spiff_clock()
+            call(app, tokens[A], "POST", "/api/cases", {"process_id": "Process_Deadline", "municipality": A})
+            with app.app_context():
+                from web.db import get_engine
+
+                served = get_engine()
+            event.listen(served, "before_cursor_execute", seen)
+            original = faults.point
+
+            def stop_before_commit(name: str) -> None:
+                if name == "before_commit":
+                    raise RuntimeError("the process stops before its commit")
+                original(name)
+
+            monkeypatch.setattr(faults, "point", stop_before_commit)
+            headers = {"Idempotency-Key": "s-1"} if keyed else {}
+            response = call(app, tokens[A], "POST", "/api/cases", {"process_id": "Process_Deadline", "municipality": A},
+                            **headers)
+            event.remove(served, "before_cursor_execute", seen)
+            assert response.status_code == 500  # the app's clean answer to an unexpected error
+        writes = [q for q in sent if "INSERT INTO case_instance" in q]
+        assert len(writes) == 1 and writes[0].startswith("WITH new_case AS") and "INSERT INTO audit_event" in writes[0]
+        with make_session_factory(engine)() as s:
+            cases = s.scalar(select(func.count()).select_from(CaseInstance))
+        assert cases == (1 if keyed else 2)
         assert_one_event_per_state_change(engine)
     finally:
         engine.dispose()

@@ -145,6 +145,25 @@ def test_a_municipalitys_first_event_starts_its_chain(database_url: str) -> None
             assert audit_verify.verify(s.connection()).findings == []
 
 
+def test_a_municipalitys_first_case_starts_its_chain_with_the_case(database_url: str) -> None:
+    # On PostgreSQL the start's one statement writes nothing without the chain's head — not the case either — and is
+    # sent again once the head is there: one case, one event, at the chain's first link.
+    with environment(database_url) as env:
+        with env.session() as s:
+            s.add(Municipality(code="131016", name="千代田区"))
+            s.commit()
+        with env.session() as s:
+            assert "131016" not in audit_verify.heads(s.connection())
+            view = env.cases.start_case(s, process_id="Process_Deadline", municipality="131016", data={}, actor="t")
+        with env.session() as s:
+            assert s.scalar(select(func.count()).select_from(CaseInstance).where(CaseInstance.id == view.id)) == 1
+            first = s.execute(select(AuditEvent.seq, AuditEvent.prev_hash, AuditEvent.case_id).where(
+                AuditEvent.municipality_code == "131016")).all()
+            assert [tuple(r) for r in first] == [(1, GENESIS, view.id)]
+            assert [t.id for t in env.ready(view.id)] == [t.id for t in view.tasks if t.state == "ready"]
+            assert audit_verify.verify(s.connection()).findings == []
+
+
 def test_an_event_the_database_hashed_otherwise_is_refused_and_nothing_is_written(
         postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with environment(postgres_url) as env:
