@@ -130,13 +130,19 @@ def test_an_event_with_its_new_task_is_appended_and_chained(database_url: str, p
             assert audit_verify.heads(s.connection())[code][0] == seq
 
 
+def _new_municipality(env: Env) -> str:
+    """A municipality registered without any event: its audit chain has no head yet."""
+    with env.session() as s:
+        s.add(Municipality(code="131016", name="千代田区"))
+        s.commit()
+        assert "131016" not in audit_verify.heads(s.connection())
+    return "131016"
+
+
 def test_a_municipalitys_first_event_starts_its_chain(database_url: str) -> None:
     with environment(database_url) as env:
+        _new_municipality(env)
         with env.session() as s:
-            s.add(Municipality(code="131016", name="千代田区"))
-            s.commit()
-        with env.session() as s:
-            assert "131016" not in audit_verify.heads(s.connection())
             assert store.insert_events(s, [_event("131016", True)]) == [("131016", 1)]
             s.commit()
         with env.session() as s:
@@ -149,11 +155,8 @@ def test_a_municipalitys_first_case_starts_its_chain_with_the_case(database_url:
     # On PostgreSQL the start's one statement writes nothing without the chain's head — not the case either — and is
     # sent again once the head is there: one case, one event, at the chain's first link.
     with environment(database_url) as env:
+        _new_municipality(env)
         with env.session() as s:
-            s.add(Municipality(code="131016", name="千代田区"))
-            s.commit()
-        with env.session() as s:
-            assert "131016" not in audit_verify.heads(s.connection())
             view = env.cases.start_case(s, process_id="Process_Deadline", municipality="131016", data={}, actor="t")
         with env.session() as s:
             assert s.scalar(select(func.count()).select_from(CaseInstance).where(CaseInstance.id == view.id)) == 1
