@@ -47,6 +47,11 @@ def today() -> dt.date:
     return now().astimezone(TOKYO).date()
 
 
+def is_system() -> bool:
+    """Whether this process reads the machine's clock (not one fixed by JICHI_NOW or replaced by a test)."""
+    return _source is _system_now
+
+
 def set_clock(source: Callable[[], dt.datetime] | None) -> None:
     """Replace the clock (None restores the system clock). Sources must return aware datetimes."""
     global _source

@@ -30,6 +30,9 @@ class Status:
     duties: list[dict[str, Any]] = field(default_factory=list)  # the workers' periodic duties: who last, when, next
     schema: str = "ok"  # engine.db.schema_state: ok | behind (jichi db upgrade) | newer (a newer release upgraded it)
     schema_revision: str | None = None
+    # this machine's clock against the database server's, in seconds (the server's minus this one's); None on SQLite
+    # (no server) and when the clock is not the machine's (JICHI_NOW)
+    clock_skew_seconds: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,6 +42,23 @@ def _iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+
+
+# Every machine of the platform must keep the same time (NTP): due timers, job leases, sessions and the audit log's
+# times are read from each machine's clock. A second is far beyond what NTP allows and far below what breaks a lease.
+MAX_CLOCK_SKEW = dt.timedelta(seconds=1)
+
+
+def clock_skew(session: Session) -> float | None:
+    """Seconds the database server's clock is ahead of this machine's (negative: behind), taken at the midpoint of
+    one round trip; None on SQLite (the database is a file of this machine) or when the clock is not the machine's."""
+    if not clock.is_system() or session.connection().dialect.name != "postgresql":
+        return None
+    sent = clock.now()
+    server: dt.datetime | None = session.scalar(select(func.clock_timestamp()))
+    answered = clock.now()
+    assert server is not None
+    return round(float((server - (sent + (answered - sent) / 2)).total_seconds()), 3)
 
 
 def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5)) -> Status:
@@ -56,7 +76,11 @@ def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5)) -> 
         j.status == "failed", j.finished_at >= now - dt.timedelta(hours=24)))
     running = session.scalar(select(func.count()).select_from(CaseInstance).where(CaseInstance.status == "running"))
     chains = session.execute(select(func.count(), func.coalesce(func.sum(AuditHead.seq), 0))).one()
+    skew = clock_skew(session)
     problems = []
+    if skew is not None and abs(skew) > MAX_CLOCK_SKEW.total_seconds():
+        problems.append(f"この機械の時計がデータベースのサーバーと {abs(skew):.1f} 秒ずれています"
+                        "（NTP で時刻を合わせてください。タイマー・ジョブのリース・監査ログの時刻が狂います）")
     if schema == "behind":
         problems.append(f"{SCHEMA_BEHIND}（リビジョン {revision}。{SCHEMA_BEHIND_HINT}）")
     if overdue[0]:
@@ -71,4 +95,4 @@ def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5)) -> 
                "next_at": _iso(d.next_at)} for d in periodic.duties(session)]
     return Status(int(running or 0), int(overdue[0]), _iso(overdue[1]), int(queued[0]), _iso(queued[1]),
                   int(stalled or 0), int(failed or 0), int(chains[0]), int(chains[1]), problems, duties,
-                  schema, revision)
+                  schema, revision, skew)

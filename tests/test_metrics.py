@@ -56,6 +56,10 @@ def test_metrics_are_off_unless_a_secret_is_set_and_need_it(database_url: str) -
         answered = _scrape(app)
         assert answered.status_code == 200 and answered.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         assert answered.headers["Cache-Control"] == "no-store"
+        # this app server's clock against the database server's (none on SQLite: no server)
+        seen = _values(answered)
+        assert ("jichi_clock_skew_seconds" in seen) == database_url.startswith("postgresql")
+        assert abs(seen.get("jichi_clock_skew_seconds", 0)) < 1
 
 
 def test_metrics_say_what_jichi_status_says(database_url: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from engine import clock, jobs
@@ -77,3 +78,28 @@ def test_status_says_how_the_schema_stands_to_this_release(database_url: str) ->
     assert code == 0 and shown["schema"] == "newer" and shown["problems"] == []
     result = CliRunner().invoke(cli, ["status"], env={"JICHI_DATABASE_URL": database_url})
     assert "リビジョン f00dfeed0099（この版より新しい: 入れ替えの途中）" in result.output
+
+
+def test_status_measures_this_machines_clock_against_the_database_server(
+        postgres_url: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with environment(postgres_url) as env:
+        with env.session() as s:
+            found = status(s)
+        assert found.clock_skew_seconds is not None and abs(found.clock_skew_seconds) < 1 and found.problems == []
+        real = clock._system_now
+        monkeypatch.setattr(clock, "_system_now", lambda: real() + dt.timedelta(minutes=10))  # this machine runs ahead
+        clock.set_clock(None)
+        try:
+            with env.session() as s:
+                found = status(s)
+        finally:
+            monkeypatch.undo()
+            clock.set_clock(None)
+        assert found.clock_skew_seconds is not None and -601 < found.clock_skew_seconds < -599
+        assert len(found.problems) == 1 and "600.0 秒ずれています" in found.problems[0]
+        result = CliRunner().invoke(cli, ["status"], env={"JICHI_DATABASE_URL": postgres_url})
+        assert result.exit_code == 0 and "時計: データベースのサーバーとの差 " in result.output
+        with clock.frozen(START), env.session() as s:
+            assert status(s).clock_skew_seconds is None  # a fixed clock (JICHI_NOW, tests) is not the machine's
+    with environment(sqlite_url) as env, env.session() as s:
+        assert status(s).clock_skew_seconds is None  # the database is a file of this machine

@@ -209,6 +209,8 @@ def status_command(lag_minutes: float, as_json: bool) -> None:
         click.echo(f"待っているジョブ: {found.queued_jobs} 件、リースの切れたジョブ: {found.stalled_jobs} 件、"
                    f"24 時間以内に失敗したジョブ: {found.failed_jobs_24h} 件")
         click.echo(f"監査ログ: チェーン {found.audit_chains} 本、イベント {found.audit_events} 件")
+        if found.clock_skew_seconds is not None:
+            click.echo(f"時計: データベースのサーバーとの差 {found.clock_skew_seconds:+.3f} 秒")
         for duty in found.duties:
             click.echo(f"定期の仕事「{duty['label']}」: 最後 {duty['last_at'] or 'まだ'}"
                        + (f"（{duty['last_by']}）" if duty["last_by"] else "") + f"、次 {duty['next_at']} 以降")

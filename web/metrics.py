@@ -83,6 +83,8 @@ def families(found: Status | None, *, database_up: bool, behind: bool) -> list[M
                    found.stalled_jobs),
             _gauge("jichi_failed_jobs_24h", "この 24 時間に失敗したジョブの数", found.failed_jobs_24h),
             _gauge("jichi_audit_chains", "監査ログのチェーンの数（団体ごとに 1 本）", found.audit_chains),
+            _gauge("jichi_clock_skew_seconds", "このアプリサーバーの時計に対するデータベースのサーバーの時計の進み（秒）",
+                   found.clock_skew_seconds),
             events, duties, due,
         ]
     elif behind:
