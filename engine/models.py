@@ -571,6 +571,20 @@ class PeriodicDuty(Base):
     last_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class WorkerHeartbeat(Base):
+    """A running `jichi worker` (engine/workers.py): written when it starts and every HEARTBEAT while it runs,
+    deleted when it stops cleanly — a row that stopped being written is a worker that died or hangs."""
+
+    __tablename__ = "worker_heartbeat"
+
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)  # engine.jobs.owner_name(): host:pid:random
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(50))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class MigrationReport(Base):
     """The report of a `jichi migrate` dry run or import (engine/migration.py), kept for the migration team's page.
 

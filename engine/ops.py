@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import clock, periodic
+from engine import clock, periodic, workers
 from engine.db import SCHEMA_BEHIND, SCHEMA_BEHIND_HINT, schema_state, stored_revision
 from engine.models import AuditHead, CaseInstance, CaseTask, Job
 
@@ -33,6 +33,8 @@ class Status:
     # this machine's clock against the database server's, in seconds (the server's minus this one's); None on SQLite
     # (no server) and when the clock is not the machine's (JICHI_NOW)
     clock_skew_seconds: float | None = None
+    # the running `jichi worker` processes (engine.workers): owner, host, pid, version, started_at, seen_at, stale
+    workers: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +95,14 @@ def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5)) -> 
         problems.append(f"この 24 時間に失敗したジョブが {failed} 件あります")
     duties = [{"name": d.name, "label": d.label, "last_by": d.last_by, "last_at": _iso(d.last_at),
                "next_at": _iso(d.next_at)} for d in periodic.duties(session)]
+    running_workers = workers.running(session)
+    for w in running_workers:
+        if w.stale(now):
+            problems.append(f"worker {w.owner}（{w.version}）から {int((now - w.seen_at).total_seconds() // 60)} 分"
+                            "応答がありません（止まったか、固まっています。止めたのなら記録は 1 日後に消えます）")
+    found_workers = [{"owner": w.owner, "host": w.host, "pid": w.pid, "version": w.version,
+                      "started_at": _iso(w.started_at), "seen_at": _iso(w.seen_at), "stale": w.stale(now)}
+                     for w in running_workers]
     return Status(int(running or 0), int(overdue[0]), _iso(overdue[1]), int(queued[0]), _iso(queued[1]),
                   int(stalled or 0), int(failed or 0), int(chains[0]), int(chains[1]), problems, duties,
-                  schema, revision, skew)
+                  schema, revision, skew, found_workers)

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine import clock, jobs, periodic
+from engine import clock, jobs, periodic, workers
 from tests.engine_support import environment
 from web import create_app
 from web.db import get_engine
@@ -84,7 +84,10 @@ def test_metrics_say_what_jichi_status_says(database_url: str) -> None:
         with env.session() as s:
             env.cases.fire_due_timers(s)
             assert periodic.take_turn(s, periodic.CHECKPOINT, dt.timedelta(hours=1), "worker-1")
+            workers.beat(s, "worker-1", "0.2.0", START)
         last = _values(_scrape(app))
+        assert last["jichi_workers"] == 1
+        assert last["jichi_worker_seen_timestamp_seconds{version=0.2.0,worker=worker-1}"] == clock.now().timestamp()
         assert last["jichi_overdue_timers"] == 0
         assert last["jichi_duty_last_run_timestamp_seconds{duty=audit.checkpoint}"] == clock.now().timestamp()
         assert last["jichi_duty_next_run_timestamp_seconds{duty=audit.checkpoint}"] == (

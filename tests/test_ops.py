@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from importlib.metadata import version
 
 import pytest
 from click.testing import CliRunner
 
-from engine import clock, jobs
+from engine import clock, jobs, workers
 from engine.ops import status
 from tests.engine_support import environment
 from web.cli import cli
@@ -103,3 +104,55 @@ def test_status_measures_this_machines_clock_against_the_database_server(
             assert status(s).clock_skew_seconds is None  # a fixed clock (JICHI_NOW, tests) is not the machine's
     with environment(sqlite_url) as env, env.session() as s:
         assert status(s).clock_skew_seconds is None  # the database is a file of this machine
+
+
+def test_status_names_the_running_workers_and_one_that_stopped_answering(database_url: str) -> None:
+    with clock.frozen(START) as now, environment(database_url) as env:
+        with env.session() as s:
+            workers.beat(s, "host-a:100:aaaa", "0.2.0", START)
+            workers.beat(s, "host-b:200:bbbb", "0.1.0", START)
+            found = status(s)
+        assert [(w["owner"], w["version"], w["stale"]) for w in found.workers] == [
+            ("host-a:100:aaaa", "0.2.0", False), ("host-b:200:bbbb", "0.1.0", False)] and found.problems == []
+        now.advance(minutes=4)  # host-a keeps beating; host-b died without a word (SIGKILL, its machine)
+        with env.session() as s:
+            workers.beat(s, "host-a:100:aaaa", "0.2.0", START)
+            found = status(s)
+        assert [w["stale"] for w in found.workers] == [False, True]
+        assert len(found.problems) == 1 and "worker host-b:200:bbbb（0.1.0）から 4 分応答がありません" in found.problems[0]
+        with env.session() as s:
+            workers.stopped(s, "host-a:100:aaaa")  # a clean stop takes its row away
+            now.advance(days=1)
+            assert workers.forget(s, clock.now()) == 1  # the dead one, a day later (the housekeeping duty)
+            s.commit()
+            assert status(s).workers == [] and status(s).problems == []
+
+
+def test_a_running_worker_says_so_and_a_stopped_one_is_gone(database_url: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.test_engine_cli import JICHI, ROOT
+
+    env = {**os.environ, "JICHI_DATABASE_URL": database_url}
+    env.pop("JICHI_NOW", None)
+    worker = subprocess.Popen([JICHI, "worker", "--interval", "0.2"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        shown: dict[str, object] = {}
+        for _ in range(150):
+            result = CliRunner().invoke(cli, ["status", "--json"], env={"JICHI_DATABASE_URL": database_url})
+            shown = json.loads(result.output)
+            if shown["workers"]:
+                break
+            time.sleep(0.2)
+        (running,) = shown["workers"]  # type: ignore[misc]
+        assert running["pid"] == worker.pid and running["version"] == version("jichi") and not running["stale"]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    result = CliRunner().invoke(cli, ["status", "--json"], env={"JICHI_DATABASE_URL": database_url})
+    assert json.loads(result.output)["workers"] == []

@@ -209,6 +209,9 @@ def status_command(lag_minutes: float, as_json: bool) -> None:
         click.echo(f"待っているジョブ: {found.queued_jobs} 件、リースの切れたジョブ: {found.stalled_jobs} 件、"
                    f"24 時間以内に失敗したジョブ: {found.failed_jobs_24h} 件")
         click.echo(f"監査ログ: チェーン {found.audit_chains} 本、イベント {found.audit_events} 件")
+        alive = [w for w in found.workers if not w["stale"]]
+        click.echo(f"動いている worker: {len(alive)} つ" + "".join(
+            f"\n  {w['owner']}（版 {w['version']}、{w['started_at']} から、最後の応答 {w['seen_at']}）" for w in alive))
         if found.clock_skew_seconds is not None:
             click.echo(f"時計: データベースのサーバーとの差 {found.clock_skew_seconds:+.3f} 秒")
         for duty in found.duties:

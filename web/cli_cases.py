@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from engine import accounts, clock, jobs, periodic
+from engine import accounts, clock, jobs, periodic, workers
 from engine.cases import CaseError, Cases, CaseView, TaskView, list_tasks
 from engine.db import (
     SCHEMA_BEHIND,
@@ -39,6 +39,7 @@ from engine.registry import Registry
 from engine.rule_versions import move_case
 from standard_core.diagnostics import DiagnosticError, Span, error
 from standard_core.wareki import INPUT_EXAMPLES, WarekiError, parse_date_input
+from web import jichi_version
 
 
 @contextmanager
@@ -366,12 +367,17 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
     owner = jobs.owner_name()
+    started_at, beaten = clock.now(), [None]  # when this worker last said it is alive (engine.workers)
 
     def turn(name: str, every: float) -> bool:  # one worker per interval, however many run (engine.periodic)
         with sessions() as session:
             return periodic.take_turn(session, name, dt.timedelta(seconds=every), owner)
 
     def one_round() -> list[str]:
+        if not once and (beaten[0] is None or clock.now() - beaten[0] >= workers.HEARTBEAT):
+            with sessions() as session:
+                workers.beat(session, owner, jichi_version(), started_at)
+            beaten[0] = clock.now()
         with sessions() as session:
             moved = cases.fire_due_timers(session)
         for _ in range(JOBS_PER_ROUND):  # queued jobs (impact analyses), each claimed under a lease
@@ -390,6 +396,7 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
         if turn(periodic.PRUNE, PRUNE_EVERY):  # ended sessions, old sign-in attempts and idempotency answers
             with sessions() as session:
                 accounts.prune(session)
+                workers.forget(session, clock.now())  # workers that died a day ago and more
                 session.commit()
         if checkpoint_minutes > 0 and turn(periodic.CHECKPOINT, checkpoint_minutes * 60):
             try:
@@ -437,6 +444,9 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
     except CaseError as e:
         _fail(e, as_json)
     finally:
+        if beaten[0] is not None:  # stopping cleanly: no longer among the running workers
+            with suppress(SQLAlchemyError), sessions() as session:
+                workers.stopped(session, owner)
         engine.dispose()
 
 

@@ -67,6 +67,11 @@ def families(found: Status | None, *, database_up: bool, behind: bool) -> list[M
                 duties.add_metric([duty["name"]], last)
             if upcoming is not None:
                 due.add_metric([duty["name"]], upcoming)
+        seen = GaugeMetricFamily("jichi_worker_seen_timestamp_seconds",
+                                 "worker が最後に動いていると知らせた時刻（UNIX 秒。止めた worker は消える）",
+                                 labels=["worker", "version"])
+        for worker in found.workers:
+            seen.add_metric([worker["owner"], worker["version"]], _timestamp(worker["seen_at"]) or 0)
         events = CounterMetricFamily("jichi_audit_events", "監査ログのイベントの数（全団体のチェーンの合計）")
         events.add_metric([], found.audit_events)
         out += [
@@ -85,7 +90,9 @@ def families(found: Status | None, *, database_up: bool, behind: bool) -> list[M
             _gauge("jichi_audit_chains", "監査ログのチェーンの数（団体ごとに 1 本）", found.audit_chains),
             _gauge("jichi_clock_skew_seconds", "このアプリサーバーの時計に対するデータベースのサーバーの時計の進み（秒）",
                    found.clock_skew_seconds),
-            events, duties, due,
+            _gauge("jichi_workers", "動いている jichi worker の数（3 分以内に応答のあったもの）",
+                   sum(1 for w in found.workers if not w["stale"])),
+            events, duties, due, seen,
         ]
     elif behind:
         out.append(_gauge("jichi_problems", "jichi status が問題とするものの数（0 のほかは要対応）", 1))
