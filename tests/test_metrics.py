@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -105,3 +106,14 @@ def test_metrics_of_a_database_that_cannot_be_read_say_so(tmp_path: Any) -> None
     with _app(blank) as app:
         seen = _values(_scrape(app))
     assert seen["jichi_database_up"] == 1 and seen["jichi_schema_behind"] == 1 and seen["jichi_problems"] == 1
+
+
+def test_a_weak_metrics_secret_is_refused_at_start(monkeypatch: Any, tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    for weak in ("short", "has a blank in it and is long enough"):
+        monkeypatch.setenv("JICHI_METRICS_TOKEN", weak)
+        with pytest.raises(ValueError, match="JICHI_METRICS_TOKEN"):
+            create_app({"TESTING": True, "DATABASE_URL": url})
+    monkeypatch.setenv("JICHI_METRICS_TOKEN", SECRET)
+    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    assert app.config["METRICS_TOKEN"] == SECRET

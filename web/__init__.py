@@ -52,6 +52,15 @@ def stale_seconds(value: object) -> float:
     return seconds
 
 
+def metrics_token(value: str) -> str:
+    """The secret GET /metrics asks for (JICHI_METRICS_TOKEN, web/metrics.py): at least 24 characters, none of them
+    blank (a bearer token's characters)."""
+    if len(value) < 24 or any(c.isspace() for c in value):
+        raise ValueError("JICHI_METRICS_TOKEN は空白のない 24 文字以上にしてください"
+                         "（例: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'）")
+    return value
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. Configuration: JICHI_DATABASE_URL from the environment, or `test_config`.
 
@@ -63,7 +72,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                             SECURE_COOKIES=os.environ.get("JICHI_INSECURE_COOKIES") != "1")
     # GET /metrics for Prometheus, with this secret as its bearer token (web/metrics.py); unset: no such page
     if os.environ.get("JICHI_METRICS_TOKEN"):
-        app.config["METRICS_TOKEN"] = os.environ["JICHI_METRICS_TOKEN"]
+        app.config["METRICS_TOKEN"] = metrics_token(os.environ["JICHI_METRICS_TOKEN"])
     if test_config is not None:
         app.config.from_mapping(test_config)
     proxies = trusted_proxies(app.config.get("TRUSTED_PROXIES", os.environ.get("JICHI_TRUSTED_PROXIES", "0")))
