@@ -99,7 +99,7 @@ def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5)) -> 
     for w in running_workers:
         if w.stale(now):
             problems.append(f"worker {w.owner}（{w.version}）から {int((now - w.seen_at).total_seconds() // 60)} 分"
-                            "応答がありません（止まったか、固まっています。止めたのなら記録は 1 日後に消えます）")
+                            "応答がありません（止まったか、固まっています。止まったのなら記録は 1〜2 時間で消えます）")
     found_workers = [{"owner": w.owner, "host": w.host, "pid": w.pid, "version": w.version,
                       "started_at": _iso(w.started_at), "seen_at": _iso(w.seen_at), "stale": w.stale(now)}
                      for w in running_workers]

@@ -20,7 +20,7 @@ from engine.models import WorkerHeartbeat
 
 HEARTBEAT = dt.timedelta(seconds=30)
 STALE = dt.timedelta(minutes=3)  # six heartbeats missed: longer than any round of a healthy worker
-FORGET = dt.timedelta(days=1)
+FORGET = dt.timedelta(hours=1)  # reported for an hour or two (the duty runs hourly), then dropped
 
 
 @dataclass(frozen=True)

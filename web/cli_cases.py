@@ -396,7 +396,7 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
         if turn(periodic.PRUNE, PRUNE_EVERY):  # ended sessions, old sign-in attempts and idempotency answers
             with sessions() as session:
                 accounts.prune(session)
-                workers.forget(session, clock.now())  # workers that died a day ago and more
+                workers.forget(session, clock.now())  # workers that died an hour ago and more
                 session.commit()
         if checkpoint_minutes > 0 and turn(periodic.CHECKPOINT, checkpoint_minutes * 60):
             try:
