@@ -490,8 +490,8 @@ def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
 
 
 # PostgreSQL: a step's one audit event — the chain head advanced, the event hashed onto it, its personal payload and
-# the step's one new task — in one statement, with the step's case write (update_case(defer=True)) when it is pending:
-# one round trip for all of a step's writes. The case is updated first and everything else only if it was (each
+# the step's one new task — in one statement, with the step's case write (update_case(defer=True)) or a start's new
+# case (insert_case(defer=True)) when it is pending: one round trip for all of a step's writes. The case is updated first and everything else only if it was (each
 # depends on moved_case), so a step still locks its case before its chain's head, as the batches do. The head is
 # row-locked (FOR UPDATE) before it is read, and the event hashed with the database's sha256 over the byte encoding
 # of engine.audit_chain: the fields the database alone knows (the new seq and the previous hash) between the bytes

@@ -329,7 +329,7 @@ def _act_and_keep(act: Callable[[Keep | None], tuple[dict[str, Any], int]], reco
         committed = _release(record_id)
         if committed is None:
             raise
-        current_app.logger.warning("Idempotency-Key %s: the step committed although the database reported an error "
+        current_app.logger.warning("Idempotency record %s: the step committed although the database reported an error "
                                    "(its answer to COMMIT was lost); answering with the committed answer",
                                    record_id, exc_info=True)
         return committed
