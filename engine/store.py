@@ -298,7 +298,7 @@ def insert_case(session: Session, case: CaseRow, *, serializer_version: str, upd
     params = {**values, "serializer_version": serializer_version, "updated_at": updated_at}
     if defer and session.connection().dialect.name == "postgresql":
         flush_case_write(session)
-        session.info[_PENDING_NEW] = (case.municipality_code, params, last)
+        session.info[_PENDING] = _Held(case.municipality_code, params, last, closing_id=None)
         return
     session.connection().execute(_INSERT_CASE, params)
 
@@ -308,8 +308,21 @@ class VersionMoved(Exception):
     wrote nothing; the caller rolls back and reads the case again."""
 
 
-_PENDING = "jichi.store.pending_case"  # session.info: the case write update_case(defer=True) has not sent yet
-_PENDING_NEW = "jichi.store.pending_new_case"  # session.info: the new case insert_case(defer=True) has not sent yet
+_PENDING = "jichi.store.pending_case"  # session.info: the _Held case write not sent yet
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A step's case write held back to go with its audit event (update_case / insert_case with defer=True)."""
+
+    code: str  # the case's municipality
+    params: dict[str, Any]
+    last: bool  # nothing is written after the event: the one statement may be a transaction of its own
+    closing_id: str | None  # an update's: the task it closes; None: a new case (insert_case)
+
+    @property
+    def new(self) -> bool:
+        return self.closing_id is None
 
 
 def update_case(session: Session, case: CaseRow, *, serializer_version: str, updated_at: dt.datetime,
@@ -341,7 +354,7 @@ def update_case(session: Session, case: CaseRow, *, serializer_version: str, upd
                    "t_completed_by": closing.completed_by, "t_on_behalf_of": closing.on_behalf_of}
         if defer:
             flush_case_write(session)
-            session.info[_PENDING] = (case.municipality_code, closing.id, params, last)
+            session.info[_PENDING] = _Held(case.municipality_code, params, last, closing.id)
             case.version += 1
             return True
         moved, closed = _execute(session, _UPDATE_CASE_CLOSING, params).one()
@@ -366,20 +379,19 @@ def _settled(moved: int, closed: int, closing_id: str) -> bool:
 
 
 def flush_case_write(session: Session) -> None:
-    """Send the case write update_case(defer=True) left pending, if any (VersionMoved if the version moved), and the
-    writes a batch buffered (buffer_writes)."""
+    """Send the case write update_case(defer=True) or insert_case(defer=True) left pending, if any (VersionMoved if the
+    version moved), and the writes a batch buffered (buffer_writes)."""
     if session.info.get(_BUFFER):
         _send_buffered(session)
-    new = session.info.pop(_PENDING_NEW, None)
-    if new is not None:
-        session.connection().execute(_INSERT_CASE, new[1])
-    pending = session.info.pop(_PENDING, None)
-    if pending is None:
+    held: _Held | None = session.info.pop(_PENDING, None)
+    if held is None:
         return
-    _, closing_id, params, _ = pending
-    moved, closed = _execute(session, _UPDATE_CASE_CLOSING, params).one()
-    if not _settled(moved, closed, closing_id):
-        raise VersionMoved(params["b_id"])
+    if held.new:
+        session.connection().execute(_INSERT_CASE, held.params)
+        return
+    moved, closed = _execute(session, _UPDATE_CASE_CLOSING, held.params).one()
+    if not _settled(moved, closed, held.closing_id or ""):
+        raise VersionMoved(held.params["b_id"])
 
 
 _BUFFER = "jichi.store.buffered"  # session.info: a batch's writes not sent yet (buffer_writes)
@@ -424,7 +436,7 @@ def _send_buffered(session: Session) -> None:
 
 def case_write_pending(session: Session) -> bool:
     """Whether update_case(defer=True) or insert_case(defer=True) left the case's write to be sent later."""
-    return _PENDING in session.info or _PENDING_NEW in session.info
+    return _PENDING in session.info
 
 
 @event.listens_for(Session, "before_commit")
@@ -436,7 +448,6 @@ def _write_pending(session: Session) -> None:
 def _drop_pending(session: Session, transaction: Any) -> None:
     if transaction.parent is None:  # the session's transaction (not a savepoint) ended: rolled back, or committed
         session.info.pop(_PENDING, None)
-        session.info.pop(_PENDING_NEW, None)
         session.info.pop(_BUFFER, None)
 
 
@@ -491,8 +502,9 @@ def insert_tasks(session: Session, rows: Sequence[TaskRow]) -> None:
 
 # PostgreSQL: a step's one audit event — the chain head advanced, the event hashed onto it, its personal payload and
 # the step's one new task — in one statement, with the step's case write (update_case(defer=True)) or a start's new
-# case (insert_case(defer=True)) when it is pending: one round trip for all of a step's writes. The case is updated first and everything else only if it was (each
-# depends on moved_case), so a step still locks its case before its chain's head, as the batches do. The head is
+# case (insert_case(defer=True)) when it is pending: one round trip for all of a step's writes. The case is updated
+# first and everything else only if it was (each depends on moved_case), so a step still locks its case before its
+# chain's head, as the batches do. The head is
 # row-locked (FOR UPDATE) before it is read, and the event hashed with the database's sha256 over the byte encoding
 # of engine.audit_chain: the fields the database alone knows (the new seq and the previous hash) between the bytes
 # jichi encoded before and after them. jichi recomputes the hash from the statement's answer and refuses the step
@@ -631,11 +643,10 @@ def _append_one(session: Session, values: Mapping[str, Any], opening: TaskRow | 
     """PostgreSQL: one event appended, with its personal payload, `opening` and the case write left pending, by one
     statement; None, having written nothing, when the municipality has no chain head yet."""
     code = values["municipality_code"]
-    pending = session.info.get(_PENDING)
-    new = session.info.get(_PENDING_NEW)
-    if (pending is not None and pending[0] != code) or (new is not None and (new[0] != code or pending is not None)):
+    held: _Held | None = session.info.get(_PENDING)
+    if held is not None and held.code != code:
         flush_case_write(session)  # not this event's case (no step writes so): on its own, first
-        pending = new = None
+        held = None
     before, after, personal = values["data_before"], values["data_after"], values["personal"]
     digest = None
     params: dict[str, Any] = {"b_code": code}
@@ -652,26 +663,24 @@ def _append_one(session: Session, values: Mapping[str, Any], opening: TaskRow | 
     if opening is not None:
         params |= {f"n_{k}": v for k, v in opening.values().items()}
     scope = scoped_to(session)
-    if pending is not None:
-        params |= pending[2]
+    updating = held is not None and not held.new
+    if held is not None and held.new:
+        params |= {f"c_{k}": v for k, v in held.params.items()}
+    elif held is not None:
+        params |= held.params
         if scope is not None:
             params["b_scope"] = sorted(scope)
-    if new is not None:
-        params |= {f"c_{k}": v for k, v in new[1].items()}
-    key = (digest is not None, opening is not None, pending is not None, pending is not None and scope is not None,
-           new is not None)
-    last = (pending is not None and pending[3]) or (new is not None and new[2])
-    final = {FINAL_WRITE: True} if last else None  # all of the step's writes
+    key = (digest is not None, opening is not None, updating, updating and scope is not None,
+           held is not None and held.new)
+    final = {FINAL_WRITE: True} if held is not None and held.last else None  # all of the step's writes
     moved, closed, headed, seq, prev, hashed = session.connection().execute(
         _APPEND_ONE_SQL[key], params, execution_options=final).one()
     if not headed:
         return None  # nothing written (a pending case write stays pending)
-    if new is not None:
-        del session.info[_PENDING_NEW]
-    if pending is not None:
+    if held is not None:
         del session.info[_PENDING]
-        if not _settled(moved, closed, pending[1]):
-            raise VersionMoved(pending[2]["b_id"])  # nothing written: every other part depends on the case's
+        if updating and not _settled(moved, closed, held.closing_id or ""):
+            raise VersionMoved(held.params["b_id"])  # nothing written: every other part depends on the case's
     if hashed != event_hash(code, seq, prev, *fields):
         # The database hashed other bytes than jichi's encoding (docs/audit.md): never commit such a link.
         raise RuntimeError(f"audit event {code}/{seq}: the database's hash differs from jichi's encoding")
