@@ -192,7 +192,7 @@ def _check_rate(session: Session, login: str, remote: str, now: dt.datetime) -> 
                                  (LoginAttempt.remote, remote, MAX_FAILURES_PER_REMOTE)):
         count, oldest = _failures(session, column, value, since)
         if count >= limit and oldest is not None:
-            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
+            oldest = clock.as_utc(oldest)
             raise RateLimited(max(1, int((oldest + RATE_WINDOW - now).total_seconds()) + 1))
 
 
@@ -237,10 +237,6 @@ def start_session(session: Session, user: UserAccount) -> tuple[str, WebSession]
     return token, row
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def current_session(session: Session, token: str | None) -> tuple[WebSession, UserAccount] | None:
     """The live session of a cookie token (not revoked, not idle too long, not past its absolute end, user
     enabled), touching its last-seen time; None otherwise. An expired session is revoked on the way."""
@@ -251,12 +247,12 @@ def current_session(session: Session, token: str | None) -> tuple[WebSession, Us
         return None
     now = clock.now()
     user = session.get(UserAccount, row.user_id)
-    reason = ("expired" if now >= _aware(row.expires_at) else "idle" if now - _aware(row.last_seen_at) >= IDLE_TIMEOUT
+    reason = ("expired" if now >= clock.as_utc(row.expires_at) else "idle" if now - clock.as_utc(row.last_seen_at) >= IDLE_TIMEOUT
               else "disabled" if user is None or user.disabled_at is not None else None)
     if reason is not None:
         row.revoked_at, row.revoked_reason = now, reason
         return None
-    if now - _aware(row.last_seen_at) >= _TOUCH_EVERY:
+    if now - clock.as_utc(row.last_seen_at) >= _TOUCH_EVERY:
         row.last_seen_at = now
     assert user is not None
     return row, user
@@ -356,7 +352,7 @@ def token_login(session: Session, token: str | None) -> TokenLogin | None:
         if row.municipality_code is not None:
             roles.setdefault(row.municipality_code, set()).add(row.role)
     now = clock.now()
-    touched = first.last_used_at is None or now - _aware(first.last_used_at) >= _TOUCH_EVERY
+    touched = first.last_used_at is None or now - clock.as_utc(first.last_used_at) >= _TOUCH_EVERY
     if touched:
         session.connection().execute(_TOUCH_TOKEN, {"digest": digest, "now": now})
     return TokenLogin(user, roles, touched)

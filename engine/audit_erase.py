@@ -91,7 +91,7 @@ def _erase(session: Session, case_id: str, actor: str, reason: str) -> Erased:
     if moved != 1:
         raise AuditError("AUD931", f"案件「{case_id}」が同時に更新されたため、消去を取り消しました",
                          "もう一度実行してください。")
-    completed = completed_at if completed_at is None or completed_at.tzinfo else completed_at.replace(tzinfo=dt.UTC)
+    completed = clock.as_utc(completed_at) if completed_at is not None else None
     ((_, seq),) = store.insert_events(session, [audit.event(
         municipality=municipality, actor=actor, action=ERASE_ACTION, case_id=case_id, at=now,
         detail={"erased": seqs, "reason": reason,

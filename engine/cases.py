@@ -142,9 +142,7 @@ def _as_case_error(e: DiagnosticError) -> CaseError:
 
 def utc(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite returns naive datetimes; everything jichi stores is UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    return clock.as_utc(value) if value is not None else None
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -42,6 +42,11 @@ def now() -> dt.datetime:
     return _source().astimezone(dt.UTC)
 
 
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """A time read back from the database, aware: everything jichi stores is UTC, and SQLite returns it naive."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
 def today() -> dt.date:
     """Today's date in Asia/Tokyo (the business date of every municipality)."""
     return now().astimezone(TOKYO).date()

@@ -91,12 +91,12 @@ def inbox(session: Session, *, person: str, municipalities: Sequence[str], query
     page = min(max(1, query.page), pages)
     found = [InboxRow(*row) for row in _page(session, and_(lists[query.list], *filters), (page - 1) * PAGE_SIZE)]
     now = clock.now()
-    dues = {r.id: _utc(r.due_at).astimezone(clock.TOKYO).date() for r in found if r.due_at is not None}
+    dues = {r.id: clock.as_utc(r.due_at).astimezone(clock.TOKYO).date() for r in found if r.due_at is not None}
     left: dict[str, dict[dt.date, int | None]] = {}
     for code in {r.municipality for r in found if r.id in dues}:
         calendar = calendar_of(code) or _STANDARD_CALENDAR
         left[code] = open_days_from(calendar, today, {dues[r.id] for r in found if r.municipality == code and r.id in dues})
-    shown = [replace(r, days_left=left[r.municipality][dues[r.id]], overdue=_utc(r.due_at) < now)
+    shown = [replace(r, days_left=left[r.municipality][dues[r.id]], overdue=clock.as_utc(r.due_at) < now)
              if r.due_at is not None and r.id in dues else r for r in found]
     return InboxPage(shown, counts, total, page, pages, more)
 
@@ -146,10 +146,6 @@ def open_days_from(calendar: MunicipalCalendar, today: dt.date, days: set[dt.dat
         except OutOfCalendarRange:
             found.update({day: None for day in wanted if day not in found})
     return found
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 # Written as SQL literals, not bound parameters: a partial index (engine/models.py) is used only when the query

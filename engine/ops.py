@@ -43,7 +43,7 @@ class Status:
 def _iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+    return clock.as_utc(value).isoformat()
 
 
 # Every machine of the platform must keep the same time (NTP): due timers, job leases, sessions and the audit log's
@@ -88,7 +88,7 @@ def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5)) -> 
     if overdue[0]:
         problems.append(f"期限を {int(lag.total_seconds() // 60)} 分以上過ぎたタイマーが {overdue[0]} 件あります"
                         "（jichi worker が動いていない・追いついていない）")
-    oldest_job = queued[1] if queued[1] is None or queued[1].tzinfo else queued[1].replace(tzinfo=dt.UTC)
+    oldest_job = clock.as_utc(queued[1]) if queued[1] is not None else None
     if oldest_job is not None and now - oldest_job > lag:
         problems.append(f"{int(lag.total_seconds() // 60)} 分以上待っているジョブがあります（jichi worker が動いていない）")
     if failed:

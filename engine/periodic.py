@@ -50,10 +50,6 @@ class DutyState:
 
 def duties(session: Session) -> list[DutyState]:
     """Every duty a worker has taken so far, with its last turn (for `jichi status`)."""
-    return [DutyState(d.name, NAMES.get(d.name, d.name), d.last_by, _aware(d.last_at) if d.last_at else None,
-                      _aware(d.next_at))
+    return [DutyState(d.name, NAMES.get(d.name, d.name), d.last_by, clock.as_utc(d.last_at) if d.last_at else None,
+                      clock.as_utc(d.next_at))
             for d in session.scalars(select(PeriodicDuty).order_by(PeriodicDuty.name))]
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)  # SQLite gives them back naive

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import clock
 from engine.models import AuditEvent, AuditPersonal
 
 ACTIONS = {
@@ -71,7 +72,7 @@ def timeline(session: Session, municipality: str, case_id: str) -> list[Entry]:
         decisions = [Decision(d["decision"], d["bpmn_id"], traced.get((d["bpmn_id"], d["decision"]), {}).get("value"),
                               traced.get((d["bpmn_id"], d["decision"]), {}).get("trace"))
                      for d in detail.get("rule_decisions", [])]
-        at = event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=dt.UTC)
+        at = clock.as_utc(event.occurred_at)
         entries.append(Entry(
             seq=event.seq, at=at, actor=event.actor, action=event.action,
             label=ACTIONS.get(event.action, event.action), task=detail.get("name"),

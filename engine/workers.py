@@ -54,7 +54,7 @@ def stopped(session: Session, owner: str) -> None:
 
 def running(session: Session) -> list[Worker]:
     """Every worker that has a row, the longest running first."""
-    return [Worker(w.owner, w.host, w.pid, w.version, _aware(w.started_at), _aware(w.seen_at))
+    return [Worker(w.owner, w.host, w.pid, w.version, clock.as_utc(w.started_at), clock.as_utc(w.seen_at))
             for w in session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.started_at,
                                                                       WorkerHeartbeat.owner))]
 
@@ -63,7 +63,3 @@ def forget(session: Session, now: dt.datetime) -> int:
     """Delete the rows of workers not seen for FORGET (the caller commits); how many."""
     gone = session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < now - FORGET))
     return int(getattr(gone, "rowcount", 0))
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)  # SQLite gives them back naive

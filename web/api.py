@@ -370,8 +370,7 @@ def _replay(key: str, digest: str, act: Callable[[Keep | None], tuple[dict[str, 
     if record.request_hash != digest:
         abort(422)
     if record.status is None or record.body is None:
-        created = record.created_at if record.created_at.tzinfo else record.created_at.replace(tzinfo=dt.UTC)
-        if clock.now() - created < dt.timedelta(seconds=current_app.config["IDEMPOTENCY_STALE_SECONDS"]):
+        if clock.now() - clock.as_utc(record.created_at) < dt.timedelta(seconds=current_app.config["IDEMPOTENCY_STALE_SECONDS"]):
             title, advice = MESSAGES[409]
             return ({"error": {"status": 409, "code": "HTTP409", "message": title, "hint": advice, "where": None}},
                     409, {"Retry-After": "1"})

@@ -49,7 +49,7 @@ def wareki_datetime(value: dt.datetime | None) -> str:
     """A moment as clerks read it: 令和7年4月1日 9:30 (Tokyo)."""
     if value is None:
         return ""
-    local = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(clock.TOKYO)
+    local = clock.as_utc(value).astimezone(clock.TOKYO)
     return f"{format_wareki(local.date())} {local:%H:%M}"
 
 
