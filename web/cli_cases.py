@@ -367,17 +367,19 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
     owner = jobs.owner_name()
-    started_at, beaten = clock.now(), [None]  # when this worker last said it is alive (engine.workers)
+    started_at = clock.now()
+    beaten: dt.datetime | None = None  # when this worker last said it is alive (engine.workers)
 
     def turn(name: str, every: float) -> bool:  # one worker per interval, however many run (engine.periodic)
         with sessions() as session:
             return periodic.take_turn(session, name, dt.timedelta(seconds=every), owner)
 
     def one_round() -> list[str]:
-        if not once and (beaten[0] is None or clock.now() - beaten[0] >= workers.HEARTBEAT):
+        nonlocal beaten
+        if not once and (beaten is None or clock.now() - beaten >= workers.HEARTBEAT):
             with sessions() as session:
                 workers.beat(session, owner, jichi_version(), started_at)
-            beaten[0] = clock.now()
+            beaten = clock.now()
         with sessions() as session:
             moved = cases.fire_due_timers(session)
         for _ in range(JOBS_PER_ROUND):  # queued jobs (impact analyses), each claimed under a lease
@@ -444,7 +446,7 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
     except CaseError as e:
         _fail(e, as_json)
     finally:
-        if beaten[0] is not None:  # stopping cleanly: no longer among the running workers
+        if beaten is not None:  # stopping cleanly: no longer among the running workers
             with suppress(SQLAlchemyError), sessions() as session:
                 workers.stopped(session, owner)
         engine.dispose()

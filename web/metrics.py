@@ -32,6 +32,7 @@ from web.db import get_session
 bp = Blueprint("metrics", __name__)
 ENDPOINT = "metrics.metrics"  # web.security loads no user for it: the scraper is not one
 log = logging.getLogger("jichi")
+PROBLEMS = ("jichi_problems", "jichi status が問題とするものの数（0 のほかは要対応）")
 
 
 def _timestamp(iso: str | None) -> float | None:
@@ -75,7 +76,7 @@ def families(found: Status | None, *, database_up: bool, behind: bool) -> list[M
         events = CounterMetricFamily("jichi_audit_events", "監査ログのイベントの数（全団体のチェーンの合計）")
         events.add_metric([], found.audit_events)
         out += [
-            _gauge("jichi_problems", "jichi status が問題とするものの数（0 のほかは要対応）", len(found.problems)),
+            _gauge(*PROBLEMS, len(found.problems)),
             _gauge("jichi_running_cases", "進行中の案件の数", found.running_cases),
             _gauge("jichi_overdue_timers", "期限を 5 分以上過ぎて発火していないタイマーの数（worker が止まっている）",
                    found.overdue_timers),
@@ -95,7 +96,7 @@ def families(found: Status | None, *, database_up: bool, behind: bool) -> list[M
             events, duties, due, seen,
         ]
     elif behind:
-        out.append(_gauge("jichi_problems", "jichi status が問題とするものの数（0 のほかは要対応）", 1))
+        out.append(_gauge(*PROBLEMS, 1))  # the schema behind, as jichi status would say
     return [family for family in out if family is not None]
 
 
