@@ -12,6 +12,11 @@ SpiffWorkflow, on SQLite and on PostgreSQL, in the same run (issue 14).
   Cases.complete_tasks (each step its own version check, audit event and refusal), stock SpiffWorkflow by
   running its steps one after the other in one transaction. Ratios are still against the stock baseline with
   one step per commit; the stock row with the same grouping is there to show what the grouping alone gives.
+- Bounds, SQLite, one step per commit: what no engine built on SpiffWorkflow that commits each step durably can
+  exceed. The workflows stay in memory (nothing read back); per step, SpiffWorkflow's step (the same task and
+  engine steps as the baseline) and a commit of one row — holding only the task's name ("step + commit"), or the
+  workflow's state as jichi's serializer writes it ("step + state + commit"). No audit event, no inbox row, no
+  version check, no data validation.
 
 Every step is durable: committed before its call returns (SQLite WAL with synchronous=FULL; PostgreSQL's default
 synchronous_commit=on). Latency is per completion, from the call to its return (in a batch, the batch's time:
@@ -46,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import fresh_postgres, percentile  # noqa: E402
 from engine import clock  # noqa: E402
 from engine.bpmn import validate_bpmn  # noqa: E402
+from engine.bpmn.spiff import dump_state  # noqa: E402
 from engine.cases import Cases, CaseView  # noqa: E402
 from engine.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from engine.demo import load_demo  # noqa: E402
@@ -54,6 +60,8 @@ from engine.registry import Registry  # noqa: E402
 BPMN = ROOT / "bench" / "hojokin.bpmn"
 BATCH = 20  # steps per commit in the 一括処理 rows (Cases.complete_tasks; the API's POST /api/tasks/complete)
 PROCESS = "Process_Hojokin"
+BOUND = "sqlite bound: step + commit"
+BOUND_STATE = "sqlite bound: step + state + commit"
 STEPS = (
     ("Task_Uketsuke", {"申請者名": "山田 太郎", "申請額": 300000, "申請日": "2026-04-01"}),
     ("Task_Shorui", {"書類完備": True}),
@@ -101,6 +109,45 @@ def baseline(url: str, cases: int, batch: int = 1) -> dict[str, float]:
                     c.execute(text("UPDATE workflow SET state = :s WHERE id = :id"),
                               {"id": case_id, "s": serializer.serialize_json(wf)})
             latencies += [(time.perf_counter() - t0) * 1000] * len(chunk)  # each answered when its batch commits
+    completions = cases * len(STEPS) / (time.perf_counter() - began)
+    engine.dispose()
+    return {"starts_per_s": starts, "completions_per_s": completions, "p50_ms": percentile(latencies, 50),
+            "p95_ms": percentile(latencies, 95)}
+
+
+def bound(url: str, cases: int, state: bool) -> dict[str, float]:
+    """SpiffWorkflow's step and one commit per step, the workflows kept in memory: the ceiling of one step per commit."""
+    engine = make_engine(url)
+    with engine.begin() as c:
+        c.execute(text("CREATE TABLE workflow (id VARCHAR(36) PRIMARY KEY, state TEXT NOT NULL)"))
+    parser = BpmnParser()
+    parser.add_bpmn_file(str(BPMN))
+    spec = parser.get_spec(PROCESS)
+    gc.freeze()
+    workflows: dict[str, BpmnWorkflow] = {}
+    began = time.perf_counter()
+    for _ in range(cases):
+        wf = BpmnWorkflow(spec)
+        wf.do_engine_steps()
+        case_id = str(uuid.uuid4())
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO workflow (id, state) VALUES (:id, :s)"),
+                      {"id": case_id, "s": dump_state(wf) if state else "start"})
+        workflows[case_id] = wf
+    starts = cases / (time.perf_counter() - began)
+    latencies = []
+    began = time.perf_counter()
+    for name, data in STEPS:
+        for case_id, wf in workflows.items():
+            t0 = time.perf_counter()
+            (task,) = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.name == name]
+            task.data.update(data)
+            task.run()
+            wf.do_engine_steps()
+            with engine.begin() as c:
+                c.execute(text("UPDATE workflow SET state = :s WHERE id = :id"),
+                          {"id": case_id, "s": dump_state(wf) if state else name})
+            latencies.append((time.perf_counter() - t0) * 1000)
     completions = cases * len(STEPS) / (time.perf_counter() - began)
     engine.dispose()
     return {"starts_per_s": starts, "completions_per_s": completions, "p50_ms": percentile(latencies, 50),
@@ -192,6 +239,8 @@ def run(cases: int, postgres: str | None, rounds: int = 3) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as folder:
             keep("sqlite baseline", baseline(f"sqlite:///{Path(folder) / 'b.sqlite3'}", cases))
             keep("sqlite jichi ×1", jichi(f"sqlite:///{Path(folder) / 'j.sqlite3'}", cases, 1))
+            keep(BOUND, bound(f"sqlite:///{Path(folder) / 'f.sqlite3'}", cases, state=False))
+            keep(BOUND_STATE, bound(f"sqlite:///{Path(folder) / 'fs.sqlite3'}", cases, state=True))
             keep(f"sqlite baseline, {BATCH} per commit",
                  baseline(f"sqlite:///{Path(folder) / 'bb.sqlite3'}", cases, BATCH))
             keep(f"sqlite jichi ×1, {BATCH} per commit",

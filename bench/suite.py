@@ -73,6 +73,7 @@ def render(results: dict[str, Any], command: str) -> str:
     grouped_name = next(name for name in rows if name.startswith("sqlite jichi ×1,"))
     grouped, per_commit = rows[grouped_name], grouped_name.split(", ")[1]
     stock_grouped = rows[grouped_name.replace("jichi ×1", "baseline")]
+    bare, with_state = rows[bench_durable.BOUND], rows[bench_durable.BOUND_STATE]
     best_batch = max(batch["workers 1"]["per_second"], batch["workers 2"]["per_second"])
     targets = [
         ("durable completions/s in-process on SQLite", "≥ 1,000/s", f"{sqlite['completions_per_s']:,}/s",
@@ -110,6 +111,17 @@ def render(results: dict[str, Any], command: str) -> str:
         "|---|---|---:|---|",
         *[f"| {name} | {target} | {measured} | {_mark(ok)} |" for name, target, measured, ok in targets],
         "",
+        "One step per commit on SQLite has a ceiling, measured in the same run (the bound rows below): SpiffWorkflow's "
+        f"step and the commit of one small row alone give {bare['completions_per_s']:,}/s "
+        f"({bare['completions_ratio']}× stock); with the step's workflow state saved as well (jichi's serializer), "
+        f"{with_state['completions_per_s']:,}/s ({with_state['completions_ratio']}×). An engine that saved nothing "
+        "but its state would be at the ≥ 2× target, with no room left; jichi writes, in the same commit, the step's "
+        "audit event (hash chain, personal data apart), its inbox rows and its version check, "
+        f"and reaches {round(sqlite['completions_per_s'] / with_state['completions_per_s'] * 100)} % of that "
+        "ceiling. The targets are met durably the way databases meet them, by committing steps together "
+        "(一括処理: `Cases.complete_tasks`, `POST /api/tasks/complete`, `jichi task complete` with several tasks, the clerk's `/tasks/batch`; each step still "
+        "its own version check, audit event and refusal).",
+        "",
         "## Durable steps: jichi against stock SpiffWorkflow (`bench/bench_durable.py`)",
         "",
         f"{durable['cases']} cases of the typical procedure (補助金交付申請, 15 elements, 4 lanes), {durable['steps']} user "
@@ -121,7 +133,10 @@ def render(results: dict[str, Any], command: str) -> str:
         f"{per_commit} (`Cases.complete_tasks`, each step its own version check, audit event and refusal; one "
         "commit for the batch, so each completion is durable, and answered, when its batch commits: its latency is "
         "the batch's), and the stock row runs its steps the same way, one transaction per batch. Ratios are against "
-        "the stock baseline with one step per commit. Every process freezes the garbage collector after loading, "
+        "the stock baseline with one step per commit. The bound rows are the ceiling of one step per commit: the "
+        "workflows kept in memory, and per step only SpiffWorkflow's step (the baseline's) and the commit of one row "
+        "holding the task's name, or the workflow's state as jichi's serializer writes it — no audit event, no inbox "
+        "row, no version check. Every process freezes the garbage collector after loading, "
         "as `jichi worker` and `web/wsgi.py` do.",
         "",
         "| run | starts/s | completions/s | completion p50 ms | p95 ms | starts × baseline | completions × baseline |",
