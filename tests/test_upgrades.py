@@ -19,7 +19,7 @@ from sqlalchemy import MetaData, create_engine, select, text
 from engine import clock
 from engine.audit_verify import verify
 from engine.cases import SERIALIZER_VERSION
-from engine.db import current_revision, make_engine, upgrade
+from engine.db import current_revision, head_revision, make_engine, upgrade
 from engine.models import CaseInstance
 from engine.registry import Registry
 from tests.api_support import HTTPS
@@ -121,3 +121,21 @@ def test_a_release_s_database_upgrades_and_its_cases_go_on(release: Path, blank_
 
     with app.app_context():
         get_engine().dispose()
+
+
+def test_the_release_table_names_every_release_and_this_version_s_schema() -> None:
+    """docs/operations.md「リリース」: a row per golden release with its manifest's schema revision and state format,
+    and the development row with this version's head revision and format — a migration or a format change added
+    without its row fails here."""
+    section = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8").split("## リリース", 1)[1].split("\n## ", 1)[0]
+    rows = [[cell.strip().strip("`") for cell in line.strip("|").split("|")]
+            for line in section.splitlines() if line.startswith("| ") and not line.startswith("| リリース")]
+    released = {row[0]: row for row in rows if not row[0].startswith("（開発中")}
+    assert sorted(released) == [p.name for p in RELEASES]
+    for release in RELEASES:
+        manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+        assert released[release.name][2].split("（")[0] == manifest["schema_revision"]
+        assert released[release.name][3] == manifest["serializer_version"]
+    (development,) = [row for row in rows if row[0].startswith("（開発中")]
+    assert development[2].split("（")[0] == head_revision()
+    assert development[3] == SERIALIZER_VERSION
