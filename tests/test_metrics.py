@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine import clock, jobs, periodic, workers
+from engine import audit, clock, jobs, periodic, workers
 from tests.engine_support import environment
 from web import create_app
 from web.db import get_engine
@@ -93,6 +93,11 @@ def test_metrics_say_what_jichi_status_says(database_url: str) -> None:
         assert last["jichi_duty_last_run_timestamp_seconds{duty=audit.checkpoint}"] == clock.now().timestamp()
         assert last["jichi_duty_next_run_timestamp_seconds{duty=audit.checkpoint}"] == (
             clock.now() + dt.timedelta(hours=1)).timestamp()
+        assert "jichi_last_backup_timestamp_seconds" not in last  # no `jichi db backup` yet
+        with env.session() as s:
+            audit.admin_event(s, action="db.backed_up", actor="運用担当", detail={"sha256": "0" * 64, "bytes": 1})
+            s.commit()  # what `jichi db backup` records (tests/test_ops.py takes a real one)
+        assert _values(_scrape(app))["jichi_last_backup_timestamp_seconds"] == clock.now().timestamp()
 
 
 def test_metrics_of_a_database_that_cannot_be_read_say_so(tmp_path: Any) -> None:

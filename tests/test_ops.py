@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from importlib.metadata import version
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -156,3 +157,53 @@ def test_a_running_worker_says_so_and_a_stopped_one_is_gone(database_url: str) -
     assert worker.returncode == 0, err
     result = CliRunner().invoke(cli, ["status", "--json"], env={"JICHI_DATABASE_URL": database_url})
     assert json.loads(result.output)["workers"] == []
+
+
+def test_status_says_when_the_last_backup_was_and_when_it_is_too_old(database_url: str, tmp_path: Any) -> None:
+    def jichi(*args: str, **extra: str) -> Any:
+        return CliRunner().invoke(cli, list(args), env={"JICHI_DATABASE_URL": database_url, **extra})
+
+    with clock.frozen(START) as now, environment(database_url) as env:
+        with env.session() as s:
+            found = status(s, backup_age=dt.timedelta(hours=26))
+            assert found.last_backup is None and found.problems == ["jichi db backup によるバックアップの記録がありません"]
+            assert status(s).problems == []  # not asked: backups made by other means (pg_basebackup) are not seen
+        quiet = jichi("status")
+        assert quiet.exit_code == 0 and "最後のバックアップ: 記録なし" in quiet.output
+        taken = jichi("db", "backup", "--to", str(tmp_path / "first.backup"), "--json", "--as", "運用担当")
+        assert taken.exit_code == 0, taken.output
+        made = json.loads(taken.output)
+        now.advance(hours=25)
+        result = jichi("status", "--json", "--backup-age", "26")
+        shown = json.loads(result.output)
+        assert result.exit_code == 0 and shown["problems"] == []
+        assert shown["last_backup"] == {"at": START.isoformat(), "actor": "運用担当", "sha256": made["sha256"],
+                                        "bytes": made["bytes"]}
+        now.advance(hours=2)
+        late = jichi("status", JICHI_BACKUP_MAX_AGE_HOURS="26")  # the same, set once for the monitoring's runs
+        assert late.exit_code == 1 and f"最後のバックアップ（{START.isoformat()}）から 26 時間以上たっています" in late.output
+        assert jichi("db", "backup", "--to", str(tmp_path / "second.backup")).exit_code == 0
+        second = clock.now()
+        now.advance(hours=1)
+        again = jichi("status", "--backup-age", "26")
+        assert again.exit_code == 0 and f"最後のバックアップ: {second.isoformat()}（" in again.output
+        refused = jichi("status", "--backup-age", "0.5")
+        assert refused.exit_code == 2 and "Traceback" not in refused.output  # under an hour: a usage error
+
+
+def test_the_last_backup_is_found_by_its_index_not_by_reading_the_deployment_s_chain(database_url: str) -> None:
+    """The deployment's chain holds every sign-in of the platform: jichi status and each /metrics scrape must not
+    read it back to its last backup (or, when there is none, to its start)."""
+    from sqlalchemy import event
+
+    from engine.ops import _LAST_BACKUP
+
+    with environment(database_url) as env, env.session() as s:
+        sql = str(_LAST_BACKUP.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+        explain = "EXPLAIN QUERY PLAN " if database_url.startswith("sqlite") else "EXPLAIN "
+        plan = " ".join(str(row[-1]) for row in s.connection().exec_driver_sql(explain + sql))
+        assert "ix_audit_event_backed_up" in plan, plan
+        seen: list[str] = []
+        event.listen(s.get_bind(), "before_cursor_execute", lambda *a: seen.append(a[2]))
+        status(s)
+        assert any("action = 'db.backed_up'" in q for q in seen)  # what status runs is what was planned above

@@ -182,8 +182,11 @@ def _record_db_event(url: str, action: str, actor: str | None, detail: dict[str,
 @cli.command("status")
 @click.option("--lag", "lag_minutes", default=5.0, show_default=True, type=click.FloatRange(0.1, 1440),
               help="タイマー・ジョブの遅れを問題とする分数。")
+@click.option("--backup-age", "backup_hours", default=None, type=click.FloatRange(1, 24 * 366),
+              envvar="JICHI_BACKUP_MAX_AGE_HOURS", show_envvar=True,
+              help="jichi db backup のバックアップがこの時間数より古い（またはない）ことを問題とします。")
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力します（監視の仕組みから読む）。")
-def status_command(lag_minutes: float, as_json: bool) -> None:
+def status_command(lag_minutes: float, backup_hours: float | None, as_json: bool) -> None:
     """運用の監視: 期限を過ぎたのに発火していないタイマー、待っている・止まった・失敗したジョブ、監査ログの長さ。
 
     問題があれば終了コード 1（監視の仕組みから定期的に実行する。docs/operations.md「監視」）。
@@ -195,7 +198,8 @@ def status_command(lag_minutes: float, as_json: bool) -> None:
     engine = make_engine(database_url())
     try:
         with make_session_factory(engine)() as session:
-            found = status(session, lag=dt.timedelta(minutes=lag_minutes))
+            found = status(session, lag=dt.timedelta(minutes=lag_minutes),
+                           backup_age=dt.timedelta(hours=backup_hours) if backup_hours is not None else None)
     finally:
         engine.dispose()
     if as_json:
@@ -212,6 +216,9 @@ def status_command(lag_minutes: float, as_json: bool) -> None:
         alive = [w for w in found.workers if not w["stale"]]
         click.echo(f"動いている worker: {len(alive)} つ" + "".join(
             f"\n  {w['owner']}（版 {w['version']}、{w['started_at']} から、最後の応答 {w['seen_at']}）" for w in alive))
+        backup = found.last_backup
+        click.echo("最後のバックアップ: " + (f"{backup['at']}（{backup['actor']}、{backup['bytes']:,} バイト、SHA-256 "
+                                           f"{backup['sha256'][:16]}…）" if backup else "記録なし（jichi db backup）"))
         if found.clock_skew_seconds is not None:
             click.echo(f"時計: データベースのサーバーとの差 {found.clock_skew_seconds:+.3f} 秒")
         for duty in found.duties:

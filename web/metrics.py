@@ -91,6 +91,8 @@ def families(found: Status | None, *, database_up: bool, behind: bool) -> list[M
             _gauge("jichi_audit_chains", "監査ログのチェーンの数（団体ごとに 1 本）", found.audit_chains),
             _gauge("jichi_clock_skew_seconds", "このアプリサーバーの時計に対するデータベースのサーバーの時計の進み（秒）",
                    found.clock_skew_seconds),
+            _gauge("jichi_last_backup_timestamp_seconds", "jichi db backup の最後のバックアップの時刻（UNIX 秒。なければ出ない）",
+                   _timestamp(found.last_backup["at"]) if found.last_backup else None),
             _gauge("jichi_workers", "動いている jichi worker の数（3 分以内に応答のあったもの）",
                    sum(1 for w in found.workers if not w["stale"])),
             events, duties, due, seen,
