@@ -10,6 +10,7 @@ import functools
 import os
 import re
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,13 @@ def display_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str) -> Engine:
-    """An Engine for url; for a SQLite file, its folder is created and foreign keys are enforced."""
+def make_engine(url: str, *, lock_timeout: float | None = None, statement_timeout: float | None = None) -> Engine:
+    """An Engine for url; for a SQLite file, its folder is created and foreign keys are enforced.
+
+    PostgreSQL: lock_timeout and statement_timeout (seconds) are set on each of its connections — the app server's
+    (web.db), so that a request stuck behind a lock held elsewhere (a manual transaction in psql, a hung process)
+    or in a runaway query fails cleanly, rolled back, as ENG540, instead of holding its worker until gunicorn kills
+    it. None: the server's setting (commands, migrations and the worker, whose long statements are legitimate)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -83,9 +89,26 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_engine(url)
+    limits = {name: seconds for name, seconds in (("lock_timeout", lock_timeout),
+                                                  ("statement_timeout", statement_timeout)) if seconds is not None}
+    if limits:
+        _limit_each_connection(engine, limits)
     _ping_after_idle(engine)
     _transaction_from_first_write(engine)
     return engine
+
+
+def _limit_each_connection(engine: Engine, limits: Mapping[str, float]) -> None:
+    """SET the limits (in milliseconds) once per new connection, committed: a SET in a transaction that is rolled
+    back — the pool's reset — would be undone."""
+
+    @event.listens_for(engine, "connect")
+    def _limit(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        for name, seconds in limits.items():  # names from make_engine's own list; values numbers
+            cursor.execute(f"SET {name} = {max(1, round(seconds * 1000))}")
+        cursor.close()
+        dbapi_connection.commit()
 
 
 # A pooled PostgreSQL connection that lay idle longer than this is pinged before it is handed out.

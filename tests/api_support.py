@@ -17,10 +17,10 @@ from web import create_app
 HTTPS = "https://localhost"
 
 
-def api_app(database_url: str, users: dict[str, tuple[str, str]],
-            password: str | None = None) -> Generator[tuple[Flask, dict[str, str]]]:
+def api_app(database_url: str, users: dict[str, tuple[str, str]], password: str | None = None,
+            config: dict[str, Any] | None = None) -> Generator[tuple[Flask, dict[str, str]]]:
     """Yield (app, tokens) for users {key: (login, "municipality:role")}: tokens by key; with `password`, each user
-    can also sign in to the pages with it. Disposes the engine after."""
+    can also sign in to the pages with it; `config`: more of the app's configuration. Disposes the engine after."""
     engine = make_engine(database_url)
     tokens = {}
     with make_session_factory(engine)() as s:
@@ -34,7 +34,7 @@ def api_app(database_url: str, users: dict[str, tuple[str, str]],
                 accounts.set_password(s, login=login, password=password, actor="admin")
         s.commit()
     engine.dispose()
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, **(config or {})})
     app.extensions["jichi.cases"] = Cases(fixture_registry())
     try:
         yield app, tokens

@@ -52,6 +52,23 @@ def stale_seconds(value: object) -> float:
     return seconds
 
 
+# The app server's limits on PostgreSQL (engine.db.make_engine): a request waits this long for a lock held elsewhere,
+# and a statement runs this long, before it fails cleanly (ENG540, rolled back). Below gunicorn's --timeout (30 s),
+# which would kill the worker instead.
+DB_TIMEOUTS = {"DB_LOCK_TIMEOUT": ("JICHI_DB_LOCK_TIMEOUT", "5"), "DB_STATEMENT_TIMEOUT": ("JICHI_DB_STATEMENT_TIMEOUT", "20")}
+
+
+def db_timeout(name: str, value: object) -> float:
+    """A limit of DB_TIMEOUTS: 0.1 to 3,600 seconds."""
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        seconds = -1
+    if not 0.1 <= seconds <= 3_600:
+        raise ValueError(f"{name}「{value}」は 0.1〜3600 の秒数にしてください（gunicorn の --timeout より短く）")
+    return seconds
+
+
 def metrics_token(value: str) -> str:
     """The secret GET /metrics asks for (JICHI_METRICS_TOKEN, web/metrics.py): at least 24 characters, none of them
     blank (a bearer token's characters)."""
@@ -78,6 +95,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     proxies = trusted_proxies(app.config.get("TRUSTED_PROXIES", os.environ.get("JICHI_TRUSTED_PROXIES", "0")))
     app.config["IDEMPOTENCY_STALE_SECONDS"] = stale_seconds(
         app.config.get("IDEMPOTENCY_STALE_SECONDS", os.environ.get("JICHI_IDEMPOTENCY_STALE_SECONDS", "120")))
+    for key, (variable, default) in DB_TIMEOUTS.items():
+        app.config[key] = db_timeout(variable, app.config.get(key, os.environ.get(variable, default)))
     if proxies:
         # Behind N reverse proxies, the client's address (sign-in rate limits, audit) and scheme come from the
         # last N X-Forwarded-For / X-Forwarded-Proto entries; without proxies those headers are ignored, since
