@@ -93,6 +93,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     proxies = trusted_proxies(app.config.get("TRUSTED_PROXIES", os.environ.get("JICHI_TRUSTED_PROXIES", "0")))
+    app.config["TRUSTED_PROXIES"] = proxies
     app.config["IDEMPOTENCY_STALE_SECONDS"] = stale_seconds(
         app.config.get("IDEMPOTENCY_STALE_SECONDS", os.environ.get("JICHI_IDEMPOTENCY_STALE_SECONDS", "120")))
     for key, (variable, default) in DB_TIMEOUTS.items():
@@ -107,8 +108,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     Htmx(app)
 
-    from web import api, auditor, auth, clerk, db, errors, metrics, migration, security, studio, views
+    from web import (
+        api,
+        auditor,
+        auth,
+        clerk,
+        db,
+        errors,
+        metrics,
+        migration,
+        request_id,
+        security,
+        studio,
+        views,
+    )
 
+    request_id.init_app(app)  # first: every answer, a refused sign-in's too, has its id
     db.init_app(app)
     errors.init_app(app)
     security.init_app(app)

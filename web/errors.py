@@ -8,6 +8,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from engine.db import schema_behind
+from web import request_id
 
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("リクエストが正しくありません", "入力内容を確かめて、もう一度お試しください。"),
@@ -42,8 +43,9 @@ def _page(code: int, diagnostic: str | None = None, headers: dict[str, str] | No
     title, advice = MESSAGES.get(code, (f"エラーが発生しました（{code}）", "もう一度お試しください。"))
     if request.path.startswith("/api/"):  # the JSON API answers in its one error shape (web/api.py)
         return {"error": {"status": code, "code": diagnostic or f"HTTP{code}", "message": title, "hint": advice,
-                          "where": None}}, code, headers or {}
-    return render_template("error.html", code=code, title=title, advice=advice), code, headers or {}
+                          "where": None, "request_id": request_id.current()}}, code, headers or {}
+    return render_template("error.html", code=code, title=title, advice=advice,
+                           request_id=request_id.current()), code, headers or {}
 
 
 def _http_error(e: HTTPException) -> ResponseReturnValue:
