@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from engine.models import AuditEvent, CaseTask
 from tests.api_support import api_app, call
@@ -60,7 +61,7 @@ def test_a_runaway_statement_is_stopped_at_the_limit(postgres_url: str) -> None:
                 "SELECT name, setting FROM pg_settings WHERE name IN ('lock_timeout', 'statement_timeout')"))}
             assert shown == {"lock_timeout": "5000", "statement_timeout": "200"}  # the lock limit's default: 5 s
             session.rollback()  # the pool's reset: the limits stay (they were committed on connecting)
-            with pytest.raises(Exception, match="statement timeout"):
+            with pytest.raises(OperationalError, match="statement timeout"):
                 session.execute(text("SELECT pg_sleep(2)"))
 
 

@@ -1,5 +1,5 @@
 """A request id for every request, to find a user's failed request in the app server's log (docs/operations.md
-「ログ」): the error page shows it as 問い合わせ番号, the JSON API's error carries it, every answer has it in
+「監視」, 問い合わせ番号): the error page shows it as 問い合わせ番号, the JSON API's error carries it, every answer has it in
 X-Request-Id, and every line the app logs while answering begins with it.
 
 Behind trusted reverse proxies (JICHI_TRUSTED_PROXIES) the proxy's X-Request-Id is kept (nginx's $request_id), so
