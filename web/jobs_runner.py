@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 
 from engine import jobs
-from engine.db import make_session_factory
+from engine.db import make_engine, make_session_factory
 from engine.paths import project_root
 
 POLL_SECONDS = 0.5
@@ -24,20 +24,23 @@ def start(app: Flask) -> threading.Thread:
     stopping = threading.Event()
 
     def loop() -> None:
-        from web.db import get_engine
-
-        with app.app_context():
-            sessions = make_session_factory(get_engine())
+        # An engine of its own, as a worker's: without the requests' lock and statement limits (web.DB_TIMEOUTS) —
+        # a job's long statements are legitimate — and one connection that never waits for the requests' pool.
+        engine = make_engine(app.config["DATABASE_URL"])
+        sessions = make_session_factory(engine)
         root = Path(app.config.get("PROJECT_ROOT") or project_root())
         owner = jobs.owner_name()
-        while not stopping.is_set():
-            try:
-                ran = jobs.run_next(sessions, root, owner)
-            except Exception:  # the job is marked failed; the runner goes on with the next one
-                app.logger.exception("job failed")
-                ran = None
-            if ran is None:
-                stopping.wait(POLL_SECONDS)
+        try:
+            while not stopping.is_set():
+                try:
+                    ran = jobs.run_next(sessions, root, owner)
+                except Exception:  # the job is marked failed; the runner goes on with the next one
+                    app.logger.exception("job failed")
+                    ran = None
+                if ran is None:
+                    stopping.wait(POLL_SECONDS)
+        finally:
+            engine.dispose()
 
     thread = threading.Thread(target=loop, name="jichi-jobs", daemon=True)
     app.extensions[_EXTENSION] = (thread, stopping)
