@@ -50,6 +50,7 @@ def test_no_token_is_401_in_the_error_shape(api: Any) -> None:
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "HTTP401" and set(response.get_json()["error"]) == {
         "status", "code", "message", "hint", "where"}
+    assert len(response.headers["X-Request-Id"]) == 16  # a refused sign-in's answer has its id too (in the header)
     assert call(app.test_client(), "jichi_forged", "GET", "/api/tasks").status_code == 401
 
 

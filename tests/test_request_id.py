@@ -62,6 +62,8 @@ def test_every_answer_has_an_id_and_a_proxy_s_is_kept_only_behind_trusted_proxie
     alone = _app(tmp_path).test_client()
     first, second = alone.get("/healthz").headers["X-Request-Id"], alone.get("/healthz").headers["X-Request-Id"]
     assert len(first) == 16 and first != second
+    missing = alone.get("/no-such-page")  # a refusal: the id in its header only, its page the same for everyone
+    assert len(missing.headers["X-Request-Id"]) == 16 and "問い合わせ番号" not in missing.get_data(as_text=True)
     assert alone.get("/healthz", headers={"X-Request-Id": given}).headers["X-Request-Id"] != given  # no proxy: ignored
     behind = _app(tmp_path, TRUSTED_PROXIES="1").test_client()
     assert behind.get("/healthz", headers={"X-Request-Id": given}).headers["X-Request-Id"] == given

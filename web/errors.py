@@ -41,11 +41,13 @@ def init_app(app: Flask) -> None:
 
 def _page(code: int, diagnostic: str | None = None, headers: dict[str, str] | None = None) -> ResponseReturnValue:
     title, advice = MESSAGES.get(code, (f"エラーが発生しました（{code}）", "もう一度お試しください。"))
+    # A server's failure names its request (問い合わせ番号: the key to its log lines); a refusal needs none, and
+    # its body stays the same for the same request (a 404 for another municipality's id is a 404 for no id).
+    reference = request_id.current() if code >= 500 else None
     if request.path.startswith("/api/"):  # the JSON API answers in its one error shape (web/api.py)
-        return {"error": {"status": code, "code": diagnostic or f"HTTP{code}", "message": title, "hint": advice,
-                          "where": None, "request_id": request_id.current()}}, code, headers or {}
-    return render_template("error.html", code=code, title=title, advice=advice,
-                           request_id=request_id.current()), code, headers or {}
+        error = {"status": code, "code": diagnostic or f"HTTP{code}", "message": title, "hint": advice, "where": None}
+        return {"error": {**error, "request_id": reference} if reference else error}, code, headers or {}
+    return render_template("error.html", code=code, title=title, advice=advice, request_id=reference), code, headers or {}
 
 
 def _http_error(e: HTTPException) -> ResponseReturnValue:

@@ -88,7 +88,7 @@ def document() -> dict[str, Any]:
                     "error": {"type": "object", "required": ["status", "code", "message", "hint", "where"],
                               "properties": {"status": {"type": "integer"}, **diagnostic["properties"],
                                              "request_id": {"type": ["string", "null"], "description":
-                                                            "問い合わせ番号（X-Request-Id と同じ。アプリのログの行の先頭）"}}},
+                                                            "問い合わせ番号（5xx のとき。X-Request-Id と同じ。アプリのログの行の先頭）"}}},
                     "diagnostics": {"type": "array", "items": _ref("Diagnostic")}}},
                 "Task": task,
                 "Case": case,
