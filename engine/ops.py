@@ -40,6 +40,8 @@ class Status:
     # the newest `jichi db backup` of this database (its audit event db.backed_up): at, actor, sha256, bytes; None
     # if none was taken (a backup made by other means, such as pg_basebackup, is not seen)
     last_backup: dict[str, Any] | None = None
+    # PostgreSQL: other sessions' transactions open longer than the lag (engine.ops.long_transactions), oldest first
+    long_transactions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,6 +68,29 @@ def clock_skew(session: Session) -> float | None:
     answered = clock.now()
     assert server is not None
     return round(float((server - (sent + (answered - sent) / 2)).total_seconds()), 3)
+
+
+# Other sessions of this database whose transaction has been open longer than :age seconds, by the server's clock:
+# a forgotten psql session holding row locks makes every request behind them fail after the app server's
+# lock_timeout (ENG540), and keeps VACUUM from cleaning up. pg_dump's long snapshot (jichi db backup) is expected.
+_LONG_TRANSACTIONS = text(
+    "SELECT a.pid, a.usename, a.application_name, a.client_addr::text AS client, a.state, "
+    "extract(epoch FROM now() - a.xact_start) AS seconds, "
+    "EXISTS (SELECT 1 FROM pg_stat_activity w WHERE a.pid = ANY(pg_blocking_pids(w.pid))) AS blocking "
+    "FROM pg_stat_activity a WHERE a.datname = current_database() AND a.backend_type = 'client backend' "
+    "AND a.pid <> pg_backend_pid() AND a.xact_start < now() - make_interval(secs => :age) "
+    "AND a.application_name NOT IN ('pg_dump', 'pg_restore') ORDER BY a.xact_start")
+
+
+def long_transactions(session: Session, age: dt.timedelta) -> list[dict[str, Any]]:
+    """PostgreSQL: the other sessions' transactions open longer than `age` (pid, user, application, client, state,
+    seconds, whether it blocks someone); [] on SQLite (a writer there is this machine's process, and the
+    app's busy timeout waits for it)."""
+    if session.connection().dialect.name != "postgresql":
+        return []
+    return [{"pid": r.pid, "user": r.usename, "application": r.application_name or None, "client": r.client,
+             "state": r.state, "seconds": round(float(r.seconds), 1), "blocking": bool(r.blocking)}
+            for r in session.execute(_LONG_TRANSACTIONS, {"age": age.total_seconds()})]
 
 
 # The condition as the partial index ix_audit_event_backed_up states it, literally: so both databases use the index.
@@ -124,6 +149,13 @@ def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5),
         if w.stale(now):
             problems.append(f"worker {w.owner}（{w.version}）から {int((now - w.seen_at).total_seconds() // 60)} 分"
                             "応答がありません（止まったか、固まっています。止まったのなら記録は 1〜2 時間で消えます）")
+    held = long_transactions(session, lag)
+    for tx in held:
+        problems.append(f"{_duration(tx['seconds'])}続いているトランザクションがあります（pid {tx['pid']}、"
+                        f"{tx['user']}、{tx['application'] or 'アプリ名なし'}、{tx['state']}"
+                        + ("。ほかのセッションを待たせています" if tx["blocking"] else "")
+                        + "）: 行ロックを持っていると、その後ろの要求は ENG540 になります。psql なら COMMIT か "
+                        "ROLLBACK を。止めるなら SELECT pg_terminate_backend(pid)")
     backup = last_backup(session)
     if backup_age is not None:
         if backup is None:
@@ -136,7 +168,11 @@ def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5),
                      for w in running_workers]
     return Status(int(running or 0), int(overdue[0]), _iso(overdue[1]), int(queued[0]), _iso(queued[1]),
                   int(stalled or 0), int(failed or 0), int(chains[0]), int(chains[1]), problems, duties,
-                  schema, revision, skew, found_workers, backup)
+                  schema, revision, skew, found_workers, backup, held)
+
+
+def _duration(seconds: float) -> str:
+    return f"{int(seconds // 60)} 分" if seconds >= 120 else f"{int(seconds)} 秒"
 
 
 def _hours(age: dt.timedelta) -> str:

@@ -68,6 +68,7 @@ def test_metrics_say_what_jichi_status_says(database_url: str) -> None:
         first = _values(_scrape(app))
         assert first["jichi_database_up"] == 1 and first["jichi_schema_behind"] == 0 and first["jichi_problems"] == 0
         assert first["jichi_running_cases"] == 0 and first["jichi_overdue_timers"] == 0
+        assert first["jichi_long_transactions"] == 0 and "jichi_oldest_long_transaction_seconds" not in first
         assert "jichi_oldest_overdue_timer_due_timestamp_seconds" not in first  # none overdue: no such time
         env.start("Process_Timers", {"公開日": "2026-04-03"})
         env.start("Process_Deadline")

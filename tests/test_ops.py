@@ -207,3 +207,48 @@ def test_the_last_backup_is_found_by_its_index_not_by_reading_the_deployment_s_c
         event.listen(s.get_bind(), "before_cursor_execute", lambda *a: seen.append(a[2]))
         status(s)
         assert any("action = 'db.backed_up'" in q for q in seen)  # what status runs is what was planned above
+
+
+def test_status_names_a_transaction_left_open_and_whether_it_holds_others_up(postgres_url: str) -> None:
+    import threading
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    lag = dt.timedelta(seconds=0.3)
+    with environment(postgres_url) as env:
+        env.start("Process_Deadline")
+        with env.session() as s:
+            assert status(s, lag=lag).long_transactions == []
+        outside = create_engine(postgres_url, connect_args={"application_name": "psql"})  # an operator's session
+        with outside.connect() as held:
+            held.execute(text("SET idle_in_transaction_session_timeout = '30s'"))  # a failure must not hang
+            held.execute(text("SELECT 1 FROM case_instance FOR UPDATE"))
+            time.sleep(0.5)
+            with env.session() as s:
+                found = status(s, lag=lag)
+            (tx,) = found.long_transactions
+            assert (tx["application"], tx["state"], tx["blocking"]) == ("psql", "idle in transaction", False)
+            assert tx["seconds"] >= 0.5 and tx["user"] == outside.url.username
+            assert len(found.problems) == 1 and "続いているトランザクションがあります（pid" in found.problems[0]
+
+            def wait_for_the_lock() -> None:  # a request's update behind it
+                with outside.connect() as waiting:
+                    waiting.execute(text("SET lock_timeout = '20s'"))
+                    waiting.execute(text("UPDATE case_instance SET version = version"))
+                    waiting.rollback()
+
+            waiter = threading.Thread(target=wait_for_the_lock)
+            waiter.start()
+            time.sleep(0.6)
+            with env.session() as s:
+                found = status(s, lag=lag)
+            first, second = found.long_transactions  # the oldest first
+            assert (first["application"], first["blocking"]) == ("psql", True)
+            assert (second["state"], second["blocking"]) == ("active", False)
+            assert "ほかのセッションを待たせています" in found.problems[0]
+            held.rollback()
+        waiter.join(timeout=30)
+        outside.dispose()
+        with env.session() as s:
+            assert status(s, lag=lag).long_transactions == []

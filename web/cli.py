@@ -181,7 +181,7 @@ def _record_db_event(url: str, action: str, actor: str | None, detail: dict[str,
 # --- jichi status --------------------------------------------------------------------------------------
 @cli.command("status")
 @click.option("--lag", "lag_minutes", default=5.0, show_default=True, type=click.FloatRange(0.1, 1440),
-              help="タイマー・ジョブの遅れを問題とする分数。")
+              help="タイマー・ジョブの遅れ、続いているトランザクションの長さを問題とする分数。")
 @click.option("--backup-age", "backup_hours", default=None, type=click.FloatRange(1, 24 * 366),
               envvar="JICHI_BACKUP_MAX_AGE_HOURS", show_envvar=True,
               help="jichi db backup のバックアップがこの時間数より古い（またはない）ことを問題とします。")
