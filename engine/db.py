@@ -72,8 +72,12 @@ def display_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str, *, lock_timeout: float | None = None, statement_timeout: float | None = None) -> Engine:
+def make_engine(url: str, *, lock_timeout: float | None = None, statement_timeout: float | None = None,
+                application_name: str = "jichi") -> Engine:
     """An Engine for url; for a SQLite file, its folder is created and foreign keys are enforced.
+
+    PostgreSQL: its sessions carry application_name (pg_stat_activity, the server's log: "jichi web", "jichi worker",
+    "jichi" for the commands), unless the URL names one.
 
     PostgreSQL: lock_timeout and statement_timeout (seconds) are set on each of its connections — the app server's
     (web.db), so that a request stuck behind a lock held elsewhere (a manual transaction in psql, a hung process)
@@ -88,7 +92,8 @@ def make_engine(url: str, *, lock_timeout: float | None = None, statement_timeou
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    engine = create_engine(url)
+    named = "application_name" in parsed.query
+    engine = create_engine(url, connect_args={} if named else {"application_name": application_name})
     limits = {name: seconds for name, seconds in (("lock_timeout", lock_timeout),
                                                   ("statement_timeout", statement_timeout)) if seconds is not None}
     if limits:

@@ -60,6 +60,7 @@ def test_a_runaway_statement_is_stopped_at_the_limit(postgres_url: str) -> None:
             shown = {row[0]: row[1] for row in session.execute(text(
                 "SELECT name, setting FROM pg_settings WHERE name IN ('lock_timeout', 'statement_timeout')"))}
             assert shown == {"lock_timeout": "5000", "statement_timeout": "200"}  # the lock limit's default: 5 s
+            assert session.scalar(text("SHOW application_name")) == "jichi web"  # pg_stat_activity names it
             session.rollback()  # the pool's reset: the limits stay (they were committed on connecting)
             with pytest.raises(OperationalError, match="statement timeout"):
                 session.execute(text("SELECT pg_sleep(2)"))

@@ -355,7 +355,7 @@ def worker(once: bool, interval: float, checkpoint_minutes: float, checkpoint_di
     from engine.audit_checkpoint import AuditError, default_checkpoint_dir, default_key_path, export
 
     cases = _cases()
-    engine = make_engine(database_url())
+    engine = make_engine(database_url(), application_name="jichi worker")
     sessions = make_session_factory(engine)
     if not once:
         # the registered municipalities' rules, before the first due timer needs them; when the database is not

@@ -14,7 +14,7 @@ _EXTENSION = "jichi.db"
 def init_app(app: Flask) -> None:
     """Create the engine for app.config['DATABASE_URL'] and close the request's session on teardown."""
     engine = make_engine(app.config["DATABASE_URL"], lock_timeout=app.config.get("DB_LOCK_TIMEOUT"),
-                         statement_timeout=app.config.get("DB_STATEMENT_TIMEOUT"))
+                         statement_timeout=app.config.get("DB_STATEMENT_TIMEOUT"), application_name="jichi web")
     app.extensions[_EXTENSION] = (engine, make_session_factory(engine))
     app.teardown_appcontext(close_session)
 

@@ -26,7 +26,7 @@ def start(app: Flask) -> threading.Thread:
     def loop() -> None:
         # An engine of its own, as a worker's: without the requests' lock and statement limits (web.DB_TIMEOUTS) —
         # a job's long statements are legitimate — and one connection that never waits for the requests' pool.
-        engine = make_engine(app.config["DATABASE_URL"])
+        engine = make_engine(app.config["DATABASE_URL"], application_name="jichi jobs")
         sessions = make_session_factory(engine)
         root = Path(app.config.get("PROJECT_ROOT") or project_root())
         owner = jobs.owner_name()
