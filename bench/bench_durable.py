@@ -71,13 +71,18 @@ STEPS = (
 )
 
 
-def baseline(url: str, cases: int, batch: int = 1) -> dict[str, float]:
+def _stock(url: str) -> tuple[Any, Any]:
+    """The one-table database of the stock rows and the procedure parsed by SpiffWorkflow's own parser."""
     engine = make_engine(url)
     with engine.begin() as c:
         c.execute(text("CREATE TABLE workflow (id VARCHAR(36) PRIMARY KEY, state TEXT NOT NULL)"))
     parser = BpmnParser()
     parser.add_bpmn_file(str(BPMN))
-    spec = parser.get_spec(PROCESS)
+    return engine, parser.get_spec(PROCESS)
+
+
+def baseline(url: str, cases: int, batch: int = 1) -> dict[str, float]:
+    engine, spec = _stock(url)
     serializer = BpmnWorkflowSerializer()
     gc.freeze()  # the same process tuning as jichi's workers
     ids = []
@@ -117,12 +122,7 @@ def baseline(url: str, cases: int, batch: int = 1) -> dict[str, float]:
 
 def bound(url: str, cases: int, state: bool) -> dict[str, float]:
     """SpiffWorkflow's step and one commit per step, the workflows kept in memory: the ceiling of one step per commit."""
-    engine = make_engine(url)
-    with engine.begin() as c:
-        c.execute(text("CREATE TABLE workflow (id VARCHAR(36) PRIMARY KEY, state TEXT NOT NULL)"))
-    parser = BpmnParser()
-    parser.add_bpmn_file(str(BPMN))
-    spec = parser.get_spec(PROCESS)
+    engine, spec = _stock(url)
     gc.freeze()
     workflows: dict[str, BpmnWorkflow] = {}
     began = time.perf_counter()

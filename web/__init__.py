@@ -39,17 +39,21 @@ def trusted_proxies(value: object) -> int:
     return count
 
 
-def stale_seconds(value: object) -> float:
-    """How long an Idempotency-Key's request may go unanswered before a retry acts (JICHI_IDEMPOTENCY_STALE_SECONDS,
-    web/api.py), 1 to 86,400 seconds."""
+def _seconds_between(name: str, value: object, low: float, high: float, advice: str) -> float:
+    """A setting of seconds from the environment: a number from low to high, else the app does not start."""
     try:
         seconds = float(str(value))
     except ValueError:
         seconds = -1
-    if not 1 <= seconds <= 86_400:
-        raise ValueError(f"JICHI_IDEMPOTENCY_STALE_SECONDS「{value}」は 1〜86400 の秒数にしてください"
-                         "（アプリサーバーの要求のタイムアウトより長く）")
+    if not low <= seconds <= high:
+        raise ValueError(f"{name}「{value}」は {low:g}〜{high:g} の秒数にしてください（{advice}）")
     return seconds
+
+
+def stale_seconds(value: object) -> float:
+    """How long an Idempotency-Key's request may go unanswered before a retry acts (JICHI_IDEMPOTENCY_STALE_SECONDS,
+    web/api.py), 1 to 86,400 seconds."""
+    return _seconds_between("JICHI_IDEMPOTENCY_STALE_SECONDS", value, 1, 86_400, "アプリサーバーの要求のタイムアウトより長く")
 
 
 # The app server's limits on PostgreSQL (engine.db.make_engine): a request waits this long for a lock held elsewhere,
@@ -60,13 +64,7 @@ DB_TIMEOUTS = {"DB_LOCK_TIMEOUT": ("JICHI_DB_LOCK_TIMEOUT", "5"), "DB_STATEMENT_
 
 def db_timeout(name: str, value: object) -> float:
     """A limit of DB_TIMEOUTS: 0.1 to 3,600 seconds."""
-    try:
-        seconds = float(str(value))
-    except ValueError:
-        seconds = -1
-    if not 0.1 <= seconds <= 3_600:
-        raise ValueError(f"{name}「{value}」は 0.1〜3600 の秒数にしてください（gunicorn の --timeout より短く）")
-    return seconds
+    return _seconds_between(name, value, 0.1, 3_600, "gunicorn の --timeout より短く")
 
 
 def metrics_token(value: str) -> str:
