@@ -81,20 +81,30 @@ def _stock(url: str) -> tuple[Any, Any]:
     return engine, parser.get_spec(PROCESS)
 
 
+def _start_stock(engine: Any, spec: Any, saved: Any) -> tuple[str, BpmnWorkflow]:
+    """A new stock workflow, run to its first task, its row inserted with `saved(workflow)`, committed."""
+    wf = BpmnWorkflow(spec)
+    wf.do_engine_steps()
+    case_id = str(uuid.uuid4())
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO workflow (id, state) VALUES (:id, :s)"), {"id": case_id, "s": saved(wf)})
+    return case_id, wf
+
+
+def _step_stock(wf: BpmnWorkflow, name: str, data: dict[str, Any]) -> None:
+    """Complete the ready user task `name` with `data` and run the engine to the next wait."""
+    (task,) = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.name == name]
+    task.data.update(data)
+    task.run()
+    wf.do_engine_steps()
+
+
 def baseline(url: str, cases: int, batch: int = 1) -> dict[str, float]:
     engine, spec = _stock(url)
     serializer = BpmnWorkflowSerializer()
     gc.freeze()  # the same process tuning as jichi's workers
-    ids = []
     began = time.perf_counter()
-    for _ in range(cases):
-        wf = BpmnWorkflow(spec)
-        wf.do_engine_steps()
-        case_id = str(uuid.uuid4())
-        with engine.begin() as c:
-            c.execute(text("INSERT INTO workflow (id, state) VALUES (:id, :s)"),
-                      {"id": case_id, "s": serializer.serialize_json(wf)})
-        ids.append(case_id)
+    ids = [_start_stock(engine, spec, serializer.serialize_json)[0] for _ in range(cases)]
     starts = cases / (time.perf_counter() - began)
     latencies = []
     began = time.perf_counter()
@@ -106,11 +116,7 @@ def baseline(url: str, cases: int, batch: int = 1) -> dict[str, float]:
                 for case_id in chunk:
                     state = c.execute(text("SELECT state FROM workflow WHERE id = :id"), {"id": case_id}).scalar_one()
                     wf = serializer.deserialize_json(state)
-                    (task,) = [t for t in wf.get_tasks(state=TaskState.READY, manual=True)
-                               if t.task_spec.name == name]
-                    task.data.update(data)
-                    task.run()
-                    wf.do_engine_steps()
+                    _step_stock(wf, name, data)
                     c.execute(text("UPDATE workflow SET state = :s WHERE id = :id"),
                               {"id": case_id, "s": serializer.serialize_json(wf)})
             latencies += [(time.perf_counter() - t0) * 1000] * len(chunk)  # each answered when its batch commits
@@ -124,26 +130,15 @@ def bound(url: str, cases: int, state: bool) -> dict[str, float]:
     """SpiffWorkflow's step and one commit per step, the workflows kept in memory: the ceiling of one step per commit."""
     engine, spec = _stock(url)
     gc.freeze()
-    workflows: dict[str, BpmnWorkflow] = {}
     began = time.perf_counter()
-    for _ in range(cases):
-        wf = BpmnWorkflow(spec)
-        wf.do_engine_steps()
-        case_id = str(uuid.uuid4())
-        with engine.begin() as c:
-            c.execute(text("INSERT INTO workflow (id, state) VALUES (:id, :s)"),
-                      {"id": case_id, "s": dump_state(wf) if state else "start"})
-        workflows[case_id] = wf
+    workflows = dict(_start_stock(engine, spec, dump_state if state else lambda _: "start") for _ in range(cases))
     starts = cases / (time.perf_counter() - began)
     latencies = []
     began = time.perf_counter()
     for name, data in STEPS:
         for case_id, wf in workflows.items():
             t0 = time.perf_counter()
-            (task,) = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.name == name]
-            task.data.update(data)
-            task.run()
-            wf.do_engine_steps()
+            _step_stock(wf, name, data)
             with engine.begin() as c:
                 c.execute(text("UPDATE workflow SET state = :s WHERE id = :id"),
                           {"id": case_id, "s": dump_state(wf) if state else name})

@@ -99,14 +99,15 @@ _LAST_BACKUP = (select(AuditEvent.occurred_at, AuditEvent.actor, AuditEvent.deta
                 .order_by(AuditEvent.seq.desc()).limit(1))
 
 
-def last_backup(session: Session) -> dict[str, Any] | None:
-    """The newest `jichi db backup` recorded in this database's audit log (web.cli), or None."""
+def _last_backup(session: Session) -> tuple[dt.datetime, dict[str, Any]] | None:
+    """The newest `jichi db backup` recorded in this database's audit log (web.cli): its time, and what status
+    shows of it; None if there is none."""
     row = session.execute(_LAST_BACKUP).first()
     if row is None:
         return None
     detail = json.loads(row.detail)
-    return {"at": _iso(row.occurred_at), "actor": row.actor, "sha256": detail.get("sha256"),
-            "bytes": detail.get("bytes")}
+    at = clock.as_utc(row.occurred_at)
+    return at, {"at": _iso(at), "actor": row.actor, "sha256": detail.get("sha256"), "bytes": detail.get("bytes")}
 
 
 def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5),
@@ -156,12 +157,13 @@ def status(session: Session, *, lag: dt.timedelta = dt.timedelta(minutes=5),
                         + ("。ほかのセッションを待たせています" if tx["blocking"] else "")
                         + "）: 行ロックを持っていると、その後ろの要求は ENG540 になります。psql なら COMMIT か "
                         "ROLLBACK を。止めるなら SELECT pg_terminate_backend(pid)")
-    backup = last_backup(session)
+    newest = _last_backup(session)
+    backup = newest[1] if newest is not None else None
     if backup_age is not None:
-        if backup is None:
+        if newest is None:
             problems.append("jichi db backup によるバックアップの記録がありません")
-        elif now - dt.datetime.fromisoformat(backup["at"]) > backup_age:
-            problems.append(f"最後のバックアップ（{backup['at']}）から {_hours(backup_age)} 時間以上たっています"
+        elif now - newest[0] > backup_age:
+            problems.append(f"最後のバックアップ（{newest[1]['at']}）から {_hours(backup_age)} 時間以上たっています"
                             "（jichi db backup が定期的に動いているか確かめてください）")
     found_workers = [{"owner": w.owner, "host": w.host, "pid": w.pid, "version": w.version,
                       "started_at": _iso(w.started_at), "seen_at": _iso(w.seen_at), "stale": w.stale(now)}
